@@ -1,0 +1,75 @@
+# shellcheck shell=bash
+# Shared helpers for scripts/*. Source it; it defines functions and REPO_ROOT only.
+
+# shellcheck disable=SC2034  # used by the scripts that source this file
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+# Messages go to stderr so that stdout stays machine-readable (e.g. `devstack env`).
+log()  { printf '%s\n' "$*" >&2; }
+warn() { printf 'warning: %s\n' "$*" >&2; }
+die()  { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# Run a command as root: directly when we are root, through sudo otherwise.
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then
+        "$@"
+    elif command -v sudo >/dev/null 2>&1; then
+        sudo "$@"
+    else
+        die "need root for: $* (and sudo is not installed)"
+    fi
+}
+
+# Current time in milliseconds (for timings and deadlines).
+now_ms() { date +%s%3N; }
+
+# True when PID is a live process whose command name is NAME (guards against pid reuse).
+pid_alive() {
+    local pid="$1" name="${2:-}" comm
+    [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+    [ -d "/proc/$pid" ] || return 1
+    # A zombie is gone for our purposes.
+    local stat
+    { read -r stat <"/proc/$pid/stat"; } 2>/dev/null || return 1
+    stat="${stat##*) }"
+    [ "${stat%% *}" != Z ] || return 1
+    [ -n "$name" ] || return 0
+    { read -r comm <"/proc/$pid/comm"; } 2>/dev/null || return 1
+    [ "$comm" = "$name" ]
+}
+
+# Wait until PID has exited; returns 1 after TIMEOUT seconds (may be fractional-free integer).
+wait_pid_gone() {
+    local pid="$1" timeout="${2:-30}" deadline
+    deadline=$(( $(now_ms) + timeout * 1000 ))
+    while pid_alive "$pid"; do
+        [ "$(now_ms)" -lt "$deadline" ] || return 1
+        sleep 0.05
+    done
+    return 0
+}
+
+# True when a TCP socket listens on PORT (any address). Reads /proc/net/tcp{,6}
+# rather than connecting, so servers don't log half-open probe connections.
+port_listening() {
+    local hex
+    hex="$(printf '%04X' "$1")"
+    if [ -r /proc/net/tcp ]; then
+        grep -qE "^ *[0-9]+: [0-9A-F]+:$hex [0-9A-F]+:[0-9A-F]+ 0A " /proc/net/tcp /proc/net/tcp6 2>/dev/null
+    else
+        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+    fi
+}
+
+# Percent-encode a string for use inside a URL.
+urlencode() {
+    local s="$1" out="" c i
+    for (( i = 0; i < ${#s}; i++ )); do
+        c="${s:i:1}"
+        case "$c" in
+            [a-zA-Z0-9.~_-]) out+="$c" ;;
+            *) out+="$(printf '%%%02X' "'$c")" ;;
+        esac
+    done
+    printf '%s' "$out"
+}

@@ -1,0 +1,56 @@
+#include "api/auth_handlers.hpp"
+
+#include <boost/json.hpp>
+
+#include "api/errors.hpp"
+#include "security/password.hpp"
+
+namespace os::api {
+namespace json = boost::json;
+
+awaitable<http::Response> register_user(ApiContext& ctx, http::Request& request) {
+  auto parsed = domain::parse_register(request.body);
+  if (auto* errors = std::get_if<domain::ValidationErrors>(&parsed)) co_return validation_error(*errors);
+  auto creds = std::get<domain::Credentials>(std::move(parsed));
+
+  // Cheap check first so a duplicate does not cost an Argon2 hash; the insert
+  // below still settles races (ON CONFLICT DO NOTHING).
+  if (co_await ctx.users.find_by_email(creds.email)) {
+    co_return http::error_response(400, "email already registered");
+  }
+  const auto hash = co_await ctx.hashing.run([password = creds.password] {
+    return security::hash_password(password);
+  });
+  const auto user = co_await ctx.users.insert(creds.email, hash);
+  if (!user) co_return http::error_response(400, "email already registered");
+  co_return http::json_response(
+      201, json::serialize(json::object{
+               {"id", user->id}, {"email", user->email}, {"created_at", user->created_at}}));
+}
+
+awaitable<http::Response> issue_token(ApiContext& ctx, http::Request& request) {
+  auto parsed = domain::parse_token_form(request.body);
+  if (auto* errors = std::get_if<domain::ValidationErrors>(&parsed)) co_return validation_error(*errors);
+  auto creds = std::get<domain::Credentials>(std::move(parsed));
+
+  const auto user = co_await ctx.users.find_by_email(creds.email);
+  // Unknown emails verify against a decoy hash: the answer takes as long either way.
+  const bool valid = co_await ctx.hashing.run(
+      [hash = user ? user->hashed_password : security::decoy_hash(), password = creds.password] {
+        return security::verify_password(hash, password);
+      });
+  if (!user || !valid) {
+    auto r = http::error_response(401, "Incorrect username or password");
+    r.set_header("WWW-Authenticate", "Bearer");
+    co_return r;
+  }
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  co_return http::json_response(
+      200, json::serialize(json::object{{"access_token", ctx.jwt.issue(user->id, now)},
+                                        {"token_type", "bearer"},
+                                        {"expires_in", ctx.jwt.lifetime().count()}}));
+}
+
+}  // namespace os::api

@@ -1,0 +1,27 @@
+#include "api/authenticator.hpp"
+
+#include <boost/beast/core/string.hpp>
+
+namespace os::api {
+
+awaitable<std::optional<std::int64_t>> JwtAuthenticator::authenticate(const http::Request& request,
+                                                                      std::string& failure) {
+  const auto header = request.header("authorization");
+  constexpr std::string_view kScheme = "bearer ";
+  if (!header || header->size() <= kScheme.size() ||
+      !boost::beast::iequals(header->substr(0, kScheme.size()), kScheme)) {
+    failure = "Not authenticated";
+    co_return std::nullopt;
+  }
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  const auto claims = jwt_.verify(header->substr(kScheme.size()), now);
+  if (!claims || !co_await users_.exists(claims->user_id)) {
+    failure = "Could not validate credentials";
+    co_return std::nullopt;
+  }
+  co_return claims->user_id;
+}
+
+}  // namespace os::api

@@ -1,0 +1,22 @@
+// Bearer JWT authentication: valid signature, not expired, user still exists.
+#pragma once
+#include "db/user_repository.hpp"
+#include "http/pipeline.hpp"
+#include "security/jwt.hpp"
+
+namespace os::api {
+
+class JwtAuthenticator : public http::Authenticator {
+ public:
+  JwtAuthenticator(const security::JwtCodec& jwt, db::UserRepository& users)
+      : jwt_(jwt), users_(users) {}
+
+  awaitable<std::optional<std::int64_t>> authenticate(const http::Request& request,
+                                                      std::string& failure) override;
+
+ private:
+  const security::JwtCodec& jwt_;
+  db::UserRepository& users_;
+};
+
+}  // namespace os::api

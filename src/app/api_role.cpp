@@ -1,0 +1,75 @@
+#include "app/api_role.hpp"
+
+#include <thread>
+
+#include "app/io_threads.hpp"
+#include "app/services.hpp"
+#include "core/logging.hpp"
+#include "http/server.hpp"
+
+namespace os::app {
+namespace {
+
+class ApiRole : public Role {
+ public:
+  ApiRole(const config::Settings& settings, Metrics& metrics)
+      : settings_(settings), process_(settings, metrics) {
+    const int n = settings.http.threads > 0
+                      ? settings.http.threads
+                      : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    threads_ = std::make_unique<IoThreads>(n);
+    std::vector<http::RequestHandler> handlers;
+    for (std::size_t i = 0; i < threads_->size(); ++i) {
+      per_thread_.push_back(std::make_unique<ApiThreadServices>(process_, threads_->context(i)));
+      auto* pipeline = &per_thread_.back()->pipeline;
+      handlers.emplace_back([pipeline](http::Request& r) { return pipeline->handle(r); });
+    }
+    server_ = std::make_unique<http::HttpServer>(settings.http, threads_->contexts(),
+                                                 std::move(handlers));
+    metrics.on_scrape([this](Metrics& m) {
+      m.set("redis_circuit_breaker_state", "",
+            static_cast<double>(process_.redis_breaker.state()));
+    });
+  }
+
+  ~ApiRole() override {
+    threads_->stop();
+    server_.reset();
+    threads_.reset();  // coroutine frames still parked there release into the pools
+  }
+
+  void start() override {
+    server_->start();
+    threads_->run();
+    const std::string base =
+        "http://" + settings_.http.host + ":" + std::to_string(server_->port());
+    log::info("api listening", {{"url", base},
+                                {"docs", base + "/docs"},
+                                {"threads", static_cast<int>(threads_->size())}});
+  }
+
+  void stop() override { server_->stop(); }
+
+  void join() override {
+    const auto deadline = Clock::now() + settings_.http.shutdown_grace;
+    while (server_->active_sessions() > 0 && Clock::now() < deadline) {
+      std::this_thread::sleep_for(Millis(20));
+    }
+    threads_->stop();
+  }
+
+ private:
+  const config::Settings& settings_;
+  ProcessServices process_;
+  std::unique_ptr<IoThreads> threads_;
+  std::vector<std::unique_ptr<ApiThreadServices>> per_thread_;
+  std::unique_ptr<http::HttpServer> server_;
+};
+
+}  // namespace
+
+std::unique_ptr<Role> make_api_role(const config::Settings& settings, Metrics& metrics) {
+  return std::make_unique<ApiRole>(settings, metrics);
+}
+
+}  // namespace os::app

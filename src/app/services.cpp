@@ -1,0 +1,49 @@
+#include "app/services.hpp"
+
+#include <thread>
+
+#include "api/routes.hpp"
+
+namespace os::app {
+
+ProcessServices::ProcessServices(const config::Settings& s, Metrics& m)
+    : settings(s),
+      metrics(m),
+      jwt(s.secret_key, std::chrono::duration_cast<std::chrono::seconds>(s.access_token_ttl)),
+      hashing(2),
+      redis_breaker("redis", s.redis.breaker_open),
+      cors(s.cors) {}
+
+ApiThreadServices::ApiThreadServices(ProcessServices& p, asio::io_context& io)
+    : pg(io.get_executor(), p.settings.postgres),
+      redis(io.get_executor(), p.settings.redis.cache, p.settings.redis.pool_size,
+            p.settings.redis.timeout, &p.redis_breaker),
+      order_cache(redis, p.settings.redis.orders_ttl, p.metrics),
+      users(pg),
+      orders(pg),
+      context{p.settings, p.jwt, p.hashing, p.metrics, pg, redis, users, orders, order_cache},
+      authenticator(p.jwt, users),
+      limiter(p.settings.rate_limit.enabled
+                  ? std::optional<http::RateLimiter>(std::in_place, p.settings.rate_limit,
+                                                     p.settings.rate_limit.backend == "redis"
+                                                         ? &redis
+                                                         : nullptr,
+                                                     p.local_buckets)
+                  : std::nullopt),
+      pipeline(router, authenticator, p.cors, limiter ? &*limiter : nullptr, p.metrics,
+               p.settings.rate_limit.trusted_proxies) {
+  api::add_routes(router, context);
+}
+
+void describe_metrics(Metrics& m) {
+  http::describe_http_metrics(m);
+  m.describe("order_cache_hits_total", Metrics::Type::Counter, "Order reads served from Redis.");
+  m.describe("order_cache_misses_total", Metrics::Type::Counter,
+             "Order reads that went to PostgreSQL.");
+  m.describe("order_cache_errors_total", Metrics::Type::Counter,
+             "Redis cache calls that failed or were skipped by the circuit breaker.");
+  m.describe("redis_circuit_breaker_state", Metrics::Type::Gauge,
+             "0 closed, 1 open, 2 half-open.");
+}
+
+}  // namespace os::app

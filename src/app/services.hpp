@@ -1,0 +1,46 @@
+// Object graph of the api role: process-wide services plus one set per io thread.
+#pragma once
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "api/authenticator.hpp"
+#include "api/context.hpp"
+#include "cache/circuit_breaker.hpp"
+#include "http/cors.hpp"
+#include "http/pipeline.hpp"
+#include "http/rate_limiter.hpp"
+#include "http/router.hpp"
+
+namespace os::app {
+
+struct ProcessServices {
+  ProcessServices(const config::Settings& settings, Metrics& metrics);
+
+  const config::Settings& settings;
+  Metrics& metrics;
+  security::JwtCodec jwt;
+  BlockingPool hashing;
+  cache::CircuitBreaker redis_breaker;
+  http::LocalBuckets local_buckets;
+  http::Cors cors;
+};
+
+struct ApiThreadServices {
+  ApiThreadServices(ProcessServices& process, asio::io_context& io);
+
+  db::PgPool pg;
+  cache::RedisClient redis;
+  cache::OrderCache order_cache;
+  db::UserRepository users;
+  db::OrderRepository orders;
+  api::ApiContext context;
+  api::JwtAuthenticator authenticator;
+  std::optional<http::RateLimiter> limiter;
+  http::Router router;
+  http::Pipeline pipeline;
+};
+
+void describe_metrics(Metrics& metrics);
+
+}  // namespace os::app

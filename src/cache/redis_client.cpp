@@ -1,0 +1,36 @@
+#include "cache/redis_client.hpp"
+
+namespace os::cache {
+
+RedisClient::RedisClient(asio::any_io_executor ex, config::RedisEndpoint endpoint, int pool_size,
+                         Millis timeout, CircuitBreaker* breaker)
+    : endpoint_(std::move(endpoint)),
+      timeout_(timeout),
+      breaker_(breaker),
+      pool_(ex, pool_size, timeout, [this, ex]() {
+        return RedisConnection::connect(ex, endpoint_, timeout_);
+      }) {}
+
+awaitable<std::vector<RedisReply>> RedisClient::pipeline(const std::vector<Command>& commands,
+                                                         std::optional<Millis> timeout) {
+  if (breaker_ != nullptr && !breaker_->allow()) {
+    throw RedisUnavailable("Redis skipped: circuit breaker open");
+  }
+  try {
+    auto lease = co_await pool_.acquire<RedisUnavailable>();
+    auto replies = co_await lease->pipeline(commands, timeout.value_or(timeout_));
+    if (breaker_ != nullptr) breaker_->on_success();
+    co_return replies;
+  } catch (const RedisUnavailable& e) {
+    if (breaker_ != nullptr) breaker_->on_failure(e.what());
+    throw;
+  }
+}
+
+awaitable<RedisReply> RedisClient::command(const Command& args, std::optional<Millis> timeout) {
+  const std::vector<Command> one(1, args);
+  auto replies = co_await pipeline(one, timeout);
+  co_return std::move(replies.front());
+}
+
+}  // namespace os::cache

@@ -1,0 +1,127 @@
+#include "cache/redis_connection.hpp"
+
+#include <hiredis/hiredis.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include "core/deadline.hpp"
+
+namespace os::cache {
+namespace {
+
+void append_command(std::string& out, const Command& args) {
+  out += '*';
+  out += std::to_string(args.size());
+  out += "\r\n";
+  for (const auto& arg : args) {
+    out += '$';
+    out += std::to_string(arg.size());
+    out += "\r\n";
+    out += arg;
+    out += "\r\n";
+  }
+}
+
+RedisReply convert(const redisReply* r) {
+  RedisReply out;
+  switch (r->type) {
+    case REDIS_REPLY_STRING: out.type = RedisReply::Type::String; break;
+    case REDIS_REPLY_STATUS: out.type = RedisReply::Type::Status; break;
+    case REDIS_REPLY_ERROR: out.type = RedisReply::Type::Error; break;
+    case REDIS_REPLY_INTEGER: out.type = RedisReply::Type::Integer; break;
+    case REDIS_REPLY_ARRAY: out.type = RedisReply::Type::Array; break;
+    default: out.type = RedisReply::Type::Nil; break;
+  }
+  if (r->str != nullptr) out.str.assign(r->str, r->len);
+  out.integer = r->integer;
+  for (std::size_t i = 0; i < r->elements; ++i) out.elements.push_back(convert(r->element[i]));
+  return out;
+}
+
+}  // namespace
+
+RedisConnection::RedisConnection(const asio::any_io_executor& ex)
+    : socket_(ex), reader_(redisReaderCreate()) {}
+
+RedisConnection::~RedisConnection() { redisReaderFree(reader_); }
+
+awaitable<std::unique_ptr<RedisConnection>> RedisConnection::connect(
+    const asio::any_io_executor& ex, const config::RedisEndpoint& endpoint, Millis timeout) {
+  std::unique_ptr<RedisConnection> conn(new RedisConnection(ex));
+  {
+    Deadline deadline(ex, timeout, [c = conn.get()] { c->socket_.close(); });
+    boost::system::error_code ec;
+    asio::ip::tcp::resolver resolver(ex);
+    const auto endpoints =
+        co_await resolver.async_resolve(endpoint.host, std::to_string(endpoint.port),
+                                        asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) throw RedisUnavailable("cannot resolve Redis host " + endpoint.host);
+    co_await asio::async_connect(conn->socket_, endpoints,
+                                 asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      throw RedisUnavailable(deadline.expired() ? "timed out connecting to Redis"
+                                                : "cannot connect to Redis: " + ec.message());
+    }
+  }
+  conn->socket_.set_option(asio::ip::tcp::no_delay(true));
+  std::vector<Command> setup;
+  if (!endpoint.password.empty()) setup.push_back(cmd("AUTH", endpoint.password));
+  if (endpoint.db != 0) setup.push_back(cmd("SELECT", std::to_string(endpoint.db)));
+  if (!setup.empty()) {
+    for (const auto& reply : co_await conn->pipeline(setup, timeout)) {
+      if (reply.is_error()) throw RedisUnavailable("Redis refused the connection: " + reply.str);
+    }
+  }
+  co_return conn;
+}
+
+awaitable<std::vector<RedisReply>> RedisConnection::round_trip(std::string request,
+                                                               std::size_t replies) {
+  co_await asio::async_write(socket_, asio::buffer(request), asio::use_awaitable);
+  std::vector<RedisReply> out;
+  out.reserve(replies);
+  char buffer[16384];
+  while (out.size() < replies) {
+    void* raw = nullptr;
+    if (redisReaderGetReply(reader_, &raw) != REDIS_OK) {
+      throw RedisUnavailable("malformed reply from Redis");
+    }
+    if (raw != nullptr) {
+      out.push_back(convert(static_cast<redisReply*>(raw)));
+      freeReplyObject(raw);
+      continue;
+    }
+    const auto n = co_await socket_.async_read_some(asio::buffer(buffer), asio::use_awaitable);
+    redisReaderFeed(reader_, buffer, n);
+  }
+  co_return out;
+}
+
+awaitable<std::vector<RedisReply>> RedisConnection::pipeline(const std::vector<Command>& commands,
+                                                             Millis timeout) {
+  if (broken_) throw RedisUnavailable("Redis connection is broken");
+  std::string request;
+  for (const auto& c : commands) append_command(request, c);
+  Deadline deadline(socket_.get_executor(), timeout, [this] { socket_.close(); });
+  try {
+    co_return co_await round_trip(std::move(request), commands.size());
+  } catch (const boost::system::system_error& e) {
+    broken_ = true;
+    throw RedisUnavailable(deadline.expired() ? "Redis did not answer in time"
+                                              : std::string("Redis connection failed: ") + e.what());
+  } catch (const RedisUnavailable&) {
+    broken_ = true;
+    throw;
+  }
+}
+
+awaitable<RedisReply> RedisConnection::command(const Command& args, Millis timeout) {
+  const std::vector<Command> one(1, args);
+  auto replies = co_await pipeline(one, timeout);
+  co_return std::move(replies.front());
+}
+
+}  // namespace os::cache

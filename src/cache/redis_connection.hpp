@@ -1,0 +1,67 @@
+// One Redis connection: RESP over an Asio socket, replies parsed by hiredis' reader.
+#pragma once
+#include <boost/asio/ip/tcp.hpp>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "config/settings.hpp"
+#include "core/async.hpp"
+
+struct redisReader;
+
+namespace os::cache {
+
+// Redis unreachable, timed out, or the connection broke.
+class RedisUnavailable : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct RedisReply {
+  enum class Type { String, Status, Error, Integer, Nil, Array } type = Type::Nil;
+  std::string str;
+  long long integer = 0;
+  std::vector<RedisReply> elements;
+
+  bool is_nil() const { return type == Type::Nil; }
+  bool is_error() const { return type == Type::Error; }
+};
+
+using Command = std::vector<std::string>;
+
+// Builds a Command without a braced list (see db::params for why).
+template <typename... Args>
+Command cmd(Args&&... args) {
+  Command c;
+  c.reserve(sizeof...(Args));
+  (c.emplace_back(std::forward<Args>(args)), ...);
+  return c;
+}
+
+class RedisConnection {
+ public:
+  static awaitable<std::unique_ptr<RedisConnection>> connect(const asio::any_io_executor& ex,
+                                                             const config::RedisEndpoint& endpoint,
+                                                             Millis timeout);
+  ~RedisConnection();
+  RedisConnection(const RedisConnection&) = delete;
+  RedisConnection& operator=(const RedisConnection&) = delete;
+
+  awaitable<RedisReply> command(const Command& args, Millis timeout);
+  // Sends all commands in one write and reads their replies in order.
+  awaitable<std::vector<RedisReply>> pipeline(const std::vector<Command>& commands, Millis timeout);
+
+  bool broken() const { return broken_; }
+
+ private:
+  explicit RedisConnection(const asio::any_io_executor& ex);
+  awaitable<std::vector<RedisReply>> round_trip(std::string request, std::size_t replies);
+
+  asio::ip::tcp::socket socket_;
+  redisReader* reader_;
+  bool broken_ = false;
+};
+
+}  // namespace os::cache

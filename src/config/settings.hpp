@@ -1,0 +1,132 @@
+// All settings, read once from the environment (and .env) and validated at startup.
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace os::config {
+
+using EnvMap = std::map<std::string, std::string>;
+
+// A bad or missing setting; `variable` names it so the operator knows what to fix.
+class ConfigError : public std::runtime_error {
+ public:
+  ConfigError(std::string variable, const std::string& problem)
+      : std::runtime_error(variable + ": " + problem), variable_(std::move(variable)) {}
+  const std::string& variable() const { return variable_; }
+
+ private:
+  std::string variable_;
+};
+
+struct PostgresSettings {
+  std::string conninfo;  // libpq keyword/value string
+  std::string display;   // same without the password, for logs
+  int pool_size = 8;     // per io thread
+  std::chrono::milliseconds connect_timeout{3000};
+  std::chrono::milliseconds query_timeout{5000};
+};
+
+struct RedisEndpoint {
+  std::string host = "127.0.0.1";
+  int port = 6379;
+  int db = 0;
+  std::string password;
+};
+
+struct RedisSettings {
+  RedisEndpoint cache;
+  RedisEndpoint tasks;  // CELERY_BROKER_URL; the cache Redis when unset
+  std::chrono::seconds orders_ttl{300};
+  std::chrono::milliseconds timeout{100};
+  std::chrono::milliseconds breaker_open{5000};
+  int pool_size = 4;  // per io thread
+};
+
+struct RabbitSettings {
+  std::string host = "127.0.0.1";
+  int port = 5672;
+  std::string user = "guest";
+  std::string password = "guest";
+  std::string vhost = "/";
+  std::string exchange = "orders";
+  std::string new_order_queue = "new_order";
+  std::string routing_key = "order.created";
+  int consumer_max_retries = 5;
+  double consumer_retry_base_seconds = 1.0;
+  int prefetch = 32;
+  std::chrono::milliseconds timeout{5000};
+};
+
+struct HttpSettings {
+  std::string host = "127.0.0.1";
+  int port = 8000;
+  int threads = 0;  // 0 = one per core
+  std::size_t max_body_bytes = 1 << 20;
+  std::size_t max_header_bytes = 16 << 10;
+  std::chrono::seconds read_timeout{30};
+  std::chrono::seconds shutdown_grace{10};
+  std::string swagger_ui_dir;
+};
+
+struct CorsSettings {
+  std::vector<std::string> origins;  // "*" allowed
+  std::vector<std::string> methods;
+  std::vector<std::string> headers;
+  bool credentials = false;
+};
+
+struct RateLimitSettings {
+  bool enabled = true;
+  std::string backend = "redis";  // redis | memory
+  double capacity = 100;
+  double refill_per_second = 20;
+  std::vector<std::string> trusted_proxies;
+};
+
+struct OutboxSettings {
+  std::chrono::milliseconds poll_interval{5000};
+  int batch_size = 100;
+  std::chrono::seconds lease{30};
+  std::chrono::hours retention{168};
+  std::chrono::seconds max_backoff{300};
+};
+
+struct TaskSettings {
+  std::string stream = "tasks:process_order";
+  std::string dead_stream = "tasks:process_order:dead";
+  std::string group = "workers";
+  int concurrency = 64;
+  std::chrono::seconds visibility_timeout{30};
+  int max_attempts = 5;
+  std::chrono::milliseconds process_order_delay{2000};
+};
+
+struct Settings {
+  std::string app_name = "order-service";
+  std::string log_level = "info";
+  std::string log_format = "json";
+  bool run_migrations_on_startup = false;
+  std::string secret_key;
+  std::string algorithm = "HS256";
+  std::chrono::minutes access_token_ttl{30};
+  HttpSettings http;
+  CorsSettings cors;
+  RateLimitSettings rate_limit;
+  PostgresSettings postgres;
+  RedisSettings redis;
+  RabbitSettings rabbit;
+  OutboxSettings outbox;
+  TaskSettings tasks;
+};
+
+// Throws ConfigError naming the first bad variable.
+Settings load_settings(const EnvMap& env);
+
+// The process environment overlaid on the .env file (real variables win).
+EnvMap process_environment(const std::string& dotenv_path);
+
+}  // namespace os::config

@@ -1,0 +1,109 @@
+// One non-blocking libpq connection driven from an Asio executor.
+#pragma once
+#include <libpq-fe.h>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <unordered_set>
+#include <vector>
+
+#include "core/async.hpp"
+
+namespace os::db {
+
+// The server answered with an error (constraint violation, bad SQL, ...).
+class PgError : public std::runtime_error {
+ public:
+  PgError(std::string sqlstate, const std::string& message)
+      : std::runtime_error(message), sqlstate_(std::move(sqlstate)) {}
+  const std::string& sqlstate() const { return sqlstate_; }
+  bool unique_violation() const { return sqlstate_ == "23505"; }
+
+ private:
+  std::string sqlstate_;
+};
+
+// The database could not be reached or did not answer in time.
+class PgUnavailable : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+class PgResult {
+ public:
+  PgResult() = default;
+  explicit PgResult(PGresult* r) : result_(r, &PQclear) {}
+
+  int rows() const { return result_ ? PQntuples(result_.get()) : 0; }
+  bool null(int row, int col) const { return PQgetisnull(result_.get(), row, col) != 0; }
+  std::string_view text(int row, int col) const {
+    return {PQgetvalue(result_.get(), row, col),
+            static_cast<std::size_t>(PQgetlength(result_.get(), row, col))};
+  }
+  std::optional<std::string> optional_text(int row, int col) const {
+    if (null(row, col)) return std::nullopt;
+    return std::string(text(row, col));
+  }
+  std::int64_t integer(int row, int col) const;
+  bool boolean(int row, int col) const { return text(row, col) == "t"; }
+  std::int64_t affected() const;
+
+ private:
+  std::shared_ptr<PGresult> result_;
+};
+
+struct Statement {
+  const char* name;  // unique per statement; prepared once per connection
+  const char* sql;
+};
+
+using Params = std::vector<std::optional<std::string>>;
+
+// Builds Params without a braced list: GCC 12 miscompiles initializer lists that
+// live across a co_await ("array used as initializer").
+template <typename... Args>
+Params params(Args&&... args) {
+  Params p;
+  p.reserve(sizeof...(Args));
+  (p.emplace_back(std::forward<Args>(args)), ...);
+  return p;
+}
+
+class PgConnection {
+ public:
+  static awaitable<std::unique_ptr<PgConnection>> connect(const asio::any_io_executor& ex,
+                                                          const std::string& conninfo,
+                                                          Millis timeout);
+  ~PgConnection();
+  PgConnection(const PgConnection&) = delete;
+  PgConnection& operator=(const PgConnection&) = delete;
+
+  // A prepared statement with text parameters.
+  awaitable<PgResult> execute(const Statement& statement, const Params& params, Millis timeout);
+  // Plain SQL, possibly several statements (migrations, BEGIN/COMMIT, LISTEN).
+  awaitable<PgResult> query(std::string_view sql, Millis timeout);
+  // Waits for NOTIFY payloads on channels this connection LISTENs to; empty on timeout.
+  awaitable<std::vector<std::string>> wait_notifications(Millis timeout);
+
+  bool broken() const { return broken_ || PQstatus(conn_) != CONNECTION_OK; }
+
+ private:
+  PgConnection(const asio::any_io_executor& ex, PGconn* conn);
+  void bind_socket();
+  awaitable<void> wait(bool for_write);
+  awaitable<PgResult> collect(Millis timeout);
+  [[noreturn]] void fail(const std::string& what);
+
+  PGconn* conn_;
+  asio::posix::stream_descriptor socket_;
+  std::unordered_set<const char*> prepared_;
+  bool broken_ = false;
+};
+
+}  // namespace os::db

@@ -1,0 +1,21 @@
+// The one serializer for an order (API responses, cache values, events).
+#pragma once
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "domain/order.hpp"
+
+namespace os::domain {
+
+// {"id":…,"user_id":…,"items":[…],"total_price":…,"status":…,"created_at":…,…}
+std::string order_to_json(const Order& order);
+
+// Items as stored in the orders.items jsonb column.
+std::string items_to_json(const std::vector<OrderItem>& items);
+std::optional<std::vector<OrderItem>> items_from_json(std::string_view json);
+
+// The new_order event body published through the outbox.
+std::string new_order_event_json(const Order& order, std::string_view event_id);
+
+}  // namespace os::domain

@@ -1,0 +1,81 @@
+#include "domain/pagination.hpp"
+
+#include <array>
+
+#include "domain/uuid.hpp"
+
+namespace os::domain {
+namespace {
+constexpr std::string_view kAlphabet =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+int decode_char(char c) {
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  if (c == '-') return 62;
+  if (c == '_') return 63;
+  return -1;
+}
+}  // namespace
+
+std::string base64url_encode(std::string_view data) {
+  std::string out;
+  out.reserve((data.size() + 2) / 3 * 4);
+  std::uint32_t buffer = 0;
+  int bits = 0;
+  for (unsigned char c : data) {
+    buffer = (buffer << 8) | c;
+    bits += 8;
+    while (bits >= 6) {
+      bits -= 6;
+      out += kAlphabet[(buffer >> bits) & 0x3F];
+    }
+  }
+  if (bits > 0) out += kAlphabet[(buffer << (6 - bits)) & 0x3F];
+  return out;
+}
+
+std::optional<std::string> base64url_decode(std::string_view text) {
+  while (!text.empty() && text.back() == '=') text.remove_suffix(1);
+  if (text.size() % 4 == 1) return std::nullopt;
+  std::string out;
+  out.reserve(text.size() * 3 / 4);
+  std::uint32_t buffer = 0;
+  int bits = 0;
+  for (char c : text) {
+    const int v = decode_char(c);
+    if (v < 0) return std::nullopt;
+    buffer = (buffer << 6) | static_cast<std::uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += static_cast<char>((buffer >> bits) & 0xFF);
+    }
+  }
+  return out;
+}
+
+std::string encode_cursor(const PageCursor& cursor) {
+  return base64url_encode(cursor.created_at + "|" + cursor.order_id);
+}
+
+std::optional<PageCursor> decode_cursor(std::string_view text) {
+  if (text.empty() || text.size() > 128) return std::nullopt;
+  const auto raw = base64url_decode(text);
+  if (!raw) return std::nullopt;
+  const auto bar = raw->find('|');
+  if (bar == std::string::npos) return std::nullopt;
+  PageCursor cursor{raw->substr(0, bar), raw->substr(bar + 1)};
+  // YYYY-MM-DDTHH:MM:SS.ffffffZ, checked strictly so SQL never sees anything else.
+  static constexpr std::string_view kShape = "dddd-dd-ddTdd:dd:dd.ddddddZ";
+  if (cursor.created_at.size() != kShape.size()) return std::nullopt;
+  for (std::size_t i = 0; i < kShape.size(); ++i) {
+    const char c = cursor.created_at[i];
+    if (kShape[i] == 'd' ? (c < '0' || c > '9') : c != kShape[i]) return std::nullopt;
+  }
+  if (!is_uuid(cursor.order_id)) return std::nullopt;
+  return cursor;
+}
+
+}  // namespace os::domain

@@ -1,0 +1,166 @@
+#include "http/pipeline.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/logging.hpp"
+#include "db/pg_connection.hpp"
+#include "domain/uuid.hpp"
+
+namespace os::http {
+namespace {
+
+bool acceptable_request_id(std::string_view id) {
+  if (id.empty() || id.size() > 128) return false;
+  return std::all_of(id.begin(), id.end(), [](unsigned char c) { return c > 0x20 && c < 0x7f; });
+}
+
+std::string trim(std::string_view s) {
+  while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
+  while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
+  return std::string(s);
+}
+
+}  // namespace
+
+void describe_http_metrics(Metrics& m) {
+  m.describe("http_requests_total", Metrics::Type::Counter, "HTTP requests by route and status.");
+  m.describe("http_request_duration_seconds", Metrics::Type::Histogram,
+             "HTTP request latency by route and status.");
+  m.describe("http_rate_limited_total", Metrics::Type::Counter, "Requests refused with 429.");
+}
+
+Pipeline::Pipeline(const Router& router, Authenticator& auth, const Cors& cors,
+                   RateLimiter* limiter, Metrics& metrics,
+                   const std::vector<std::string>& trusted_proxies)
+    : router_(router),
+      auth_(auth),
+      cors_(cors),
+      limiter_(limiter),
+      metrics_(metrics),
+      trusted_proxies_(trusted_proxies) {}
+
+std::string Pipeline::client_ip(const Request& request) const {
+  const auto trusted = [&](std::string_view ip) {
+    return std::find(trusted_proxies_.begin(), trusted_proxies_.end(), ip) != trusted_proxies_.end();
+  };
+  const auto forwarded = request.header("x-forwarded-for");
+  if (!forwarded || !trusted(request.peer)) return request.peer;
+  // Walk from the right: the first address not added by one of our proxies is the client.
+  std::string_view list = *forwarded;
+  std::string candidate = request.peer;
+  while (!list.empty()) {
+    const auto comma = list.rfind(',');
+    const auto item = trim(comma == std::string_view::npos ? list : list.substr(comma + 1));
+    list = comma == std::string_view::npos ? std::string_view{} : list.substr(0, comma);
+    if (item.empty()) continue;
+    candidate = item;
+    if (!trusted(item)) break;
+  }
+  return candidate;
+}
+
+awaitable<Response> Pipeline::dispatch(Request& request) {
+  if (auto preflight = cors_.preflight(request)) co_return std::move(*preflight);
+
+  const auto match = router_.match(request);
+  if (match.route == nullptr) {
+    if (!match.allowed.empty()) {
+      auto r = error_response(405, "Method Not Allowed");
+      std::string allow;
+      for (const auto& m : match.allowed) allow += (allow.empty() ? "" : ", ") + m;
+      r.set_header("Allow", allow);
+      co_return r;
+    }
+    co_return error_response(404, "Not Found");
+  }
+  const auto& route = *match.route;
+
+  std::optional<RateDecision> decision;
+  if (limiter_ != nullptr && route.options.rate_limited) {
+    decision = co_await limiter_->check(request.client_ip);
+    if (!decision->allowed) {
+      metrics_.add("http_rate_limited_total", "");
+      auto r = error_response(429, "rate limit exceeded");
+      r.set_header("Retry-After",
+                   std::to_string(static_cast<long long>(std::ceil(std::max(decision->retry_after, 1.0)))));
+      r.set_header("RateLimit-Limit",
+                   std::to_string(static_cast<long long>(limiter_->settings().capacity)));
+      r.set_header("RateLimit-Remaining", "0");
+      r.set_header("RateLimit-Reset",
+                   std::to_string(static_cast<long long>(std::ceil(decision->reset_seconds))));
+      co_return r;
+    }
+  }
+
+  if (route.options.requires_auth) {
+    std::string failure;
+    const auto user = co_await auth_.authenticate(request, failure);
+    if (!user) {
+      auto r = error_response(401, failure);
+      r.set_header("WWW-Authenticate", "Bearer");
+      co_return r;
+    }
+    request.user_id = *user;
+  }
+
+  auto response = co_await route.handler(request);
+  if (decision) {
+    response.set_header("RateLimit-Limit",
+                        std::to_string(static_cast<long long>(limiter_->settings().capacity)));
+    response.set_header("RateLimit-Remaining",
+                        std::to_string(static_cast<long long>(decision->remaining)));
+    response.set_header("RateLimit-Reset",
+                        std::to_string(static_cast<long long>(std::ceil(decision->reset_seconds))));
+  }
+  co_return response;
+}
+
+awaitable<Response> Pipeline::handle(Request& request) {
+  const auto started = Clock::now();
+  const auto given_id = request.header("x-request-id");
+  request.request_id = given_id && acceptable_request_id(*given_id) ? std::string(*given_id)
+                                                                    : domain::random_hex(16);
+  request.client_ip = client_ip(request);
+
+  Response response;
+  std::string failure;
+  try {
+    response = co_await dispatch(request);
+  } catch (const db::PgUnavailable& e) {
+    failure = e.what();
+    response = error_response(503, "Service temporarily unavailable: database unreachable");
+    response.set_header("Retry-After", "1");
+  } catch (const std::exception& e) {
+    failure = e.what();
+    response = error_response(500, "Internal Server Error");
+  }
+  response.set_header("X-Request-ID", request.request_id);
+  cors_.decorate(request, response);
+
+  const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  const std::string route = request.route.empty() ? "unmatched" : request.route;
+  const std::string labels = label("method", request.method) + "," + label("route", route) + "," +
+                             label("status", std::to_string(response.status));
+  metrics_.add("http_requests_total", labels);
+  metrics_.observe("http_request_duration_seconds", labels, seconds);
+
+  if (!failure.empty()) {
+    log::error("request failed", {{"request_id", request.request_id},
+                                  {"path", request.path},
+                                  {"status", response.status},
+                                  {"error", failure}});
+  }
+  if (log::enabled(spdlog::level::info)) {
+    log::info("request", {{"request_id", request.request_id},
+                          {"method", request.method},
+                          {"path", request.path},
+                          {"status", response.status},
+                          {"duration_ms", seconds * 1000.0},
+                          {"client", request.client_ip},
+                          {"user_id", request.user_id}});
+  }
+  co_return response;
+}
+
+}  // namespace os::http

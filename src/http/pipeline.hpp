@@ -1,0 +1,45 @@
+// The request path around every handler: request id, CORS, rate limit, routing,
+// authentication, error mapping, metrics and the access log. Handlers stay thin.
+#pragma once
+#include <optional>
+#include <string>
+
+#include "config/settings.hpp"
+#include "core/metrics.hpp"
+#include "http/cors.hpp"
+#include "http/rate_limiter.hpp"
+#include "http/router.hpp"
+
+namespace os::http {
+
+// Resolves the Bearer token of a request to a user id; implemented by the api layer.
+class Authenticator {
+ public:
+  virtual ~Authenticator() = default;
+  // nullopt: 401 with WWW-Authenticate: Bearer and `failure` as the detail.
+  virtual awaitable<std::optional<std::int64_t>> authenticate(const Request& request,
+                                                              std::string& failure) = 0;
+};
+
+class Pipeline {
+ public:
+  Pipeline(const Router& router, Authenticator& auth, const Cors& cors, RateLimiter* limiter,
+           Metrics& metrics, const std::vector<std::string>& trusted_proxies);
+
+  awaitable<Response> handle(Request& request);
+
+ private:
+  awaitable<Response> dispatch(Request& request);
+  std::string client_ip(const Request& request) const;
+
+  const Router& router_;
+  Authenticator& auth_;
+  const Cors& cors_;
+  RateLimiter* limiter_;
+  Metrics& metrics_;
+  const std::vector<std::string>& trusted_proxies_;
+};
+
+void describe_http_metrics(Metrics& metrics);
+
+}  // namespace os::http

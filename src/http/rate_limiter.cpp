@@ -1,0 +1,81 @@
+#include "http/rate_limiter.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace os::http {
+namespace {
+
+// KEYS[1] bucket; ARGV capacity, refill/s. Returns {allowed, tokens left as text}.
+constexpr const char* kTokenBucket = R"lua(
+local capacity = tonumber(ARGV[1])
+local rate = tonumber(ARGV[2])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local data = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
+local tokens = tonumber(data[1]) or capacity
+local ts = tonumber(data[2]) or now
+tokens = math.min(capacity, tokens + math.max(0, now - ts) * rate)
+local allowed = 0
+if tokens >= 1 then
+  tokens = tokens - 1
+  allowed = 1
+end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
+redis.call('EXPIRE', KEYS[1], math.ceil(capacity / rate) + 1)
+return {allowed, tostring(tokens)}
+)lua";
+
+double now_seconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
+RateDecision LocalBuckets::take(const std::string& client, double capacity, double rate) {
+  const double now = now_seconds();
+  std::lock_guard lock(mutex_);
+  if (buckets_.size() > 100'000) {
+    std::erase_if(buckets_, [&](const auto& kv) { return now - kv.second.updated > capacity / rate; });
+  }
+  auto [it, inserted] = buckets_.try_emplace(client, Bucket{capacity, now});
+  auto& b = it->second;
+  b.tokens = std::min(capacity, b.tokens + (now - b.updated) * rate);
+  b.updated = now;
+  const bool allowed = b.tokens >= 1;
+  if (allowed) b.tokens -= 1;
+  RateDecision d;
+  d.allowed = allowed;
+  d.remaining = b.tokens;
+  return d;
+}
+
+RateDecision RateLimiter::decide(double tokens_left, bool allowed) const {
+  RateDecision d;
+  d.allowed = allowed;
+  d.remaining = std::floor(tokens_left);
+  d.reset_seconds = (settings_.capacity - tokens_left) / settings_.refill_per_second;
+  d.retry_after = allowed ? 0 : (1 - tokens_left) / settings_.refill_per_second;
+  return d;
+}
+
+awaitable<RateDecision> RateLimiter::check(const std::string& client) {
+  if (redis_ != nullptr) {
+    try {
+      const auto eval = cache::cmd("EVAL", kTokenBucket, "1", "ratelimit:" + client,
+                                   std::to_string(settings_.capacity),
+                                   std::to_string(settings_.refill_per_second));
+      const auto reply = co_await redis_->command(eval);
+      if (reply.type == cache::RedisReply::Type::Array && reply.elements.size() == 2) {
+        co_return decide(std::strtod(reply.elements[1].str.c_str(), nullptr),
+                         reply.elements[0].integer == 1);
+      }
+    } catch (const cache::RedisUnavailable&) {
+      // fall through to the local bucket
+    }
+  }
+  const auto local = local_.take(client, settings_.capacity, settings_.refill_per_second);
+  co_return decide(local.remaining, local.allowed);
+}
+
+}  // namespace os::http

@@ -1,0 +1,52 @@
+// Token bucket per client address. Buckets live in Redis (one atomic script call) so
+// every api instance shares them; a local bucket takes over while Redis is down.
+#pragma once
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "cache/redis_client.hpp"
+#include "config/settings.hpp"
+
+namespace os::http {
+
+struct RateDecision {
+  bool allowed = true;
+  double remaining = 0;
+  double reset_seconds = 0;  // until the bucket is full again
+  double retry_after = 0;    // until one token is available
+};
+
+// The in-process fallback; shared by all io threads of the process.
+class LocalBuckets {
+ public:
+  RateDecision take(const std::string& client, double capacity, double rate);
+
+ private:
+  struct Bucket {
+    double tokens;
+    double updated;  // seconds, steady clock
+  };
+  std::mutex mutex_;
+  std::unordered_map<std::string, Bucket> buckets_;
+};
+
+class RateLimiter {
+ public:
+  // `redis` is null for RATE_LIMIT_BACKEND=memory.
+  RateLimiter(const config::RateLimitSettings& settings, cache::RedisClient* redis,
+              LocalBuckets& local)
+      : settings_(settings), redis_(redis), local_(local) {}
+
+  awaitable<RateDecision> check(const std::string& client);
+  const config::RateLimitSettings& settings() const { return settings_; }
+
+ private:
+  RateDecision decide(double tokens_left, bool allowed) const;
+
+  const config::RateLimitSettings& settings_;
+  cache::RedisClient* redis_;
+  LocalBuckets& local_;
+};
+
+}  // namespace os::http

@@ -1,0 +1,45 @@
+// Transport-neutral request/response types: handlers never see Beast.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace os::http {
+
+struct Request {
+  std::string method;
+  std::string target;  // as received, with the query
+  std::string path;    // without the query and without a trailing slash
+  std::string query;   // raw query string (no '?')
+  std::vector<std::pair<std::string, std::string>> headers;  // names lower-case
+  std::string body;
+  std::string peer;       // TCP peer address
+  std::string client_ip;  // peer, or X-Forwarded-For when the peer is a trusted proxy
+  std::string request_id;
+  std::string route;  // matched route template, for metrics ("" when none)
+  std::map<std::string, std::string, std::less<>> path_params;
+  std::int64_t user_id = 0;  // set by authentication
+
+  std::optional<std::string_view> header(std::string_view lower_name) const;
+  std::optional<std::string> query_param(std::string_view name) const;
+  std::string_view path_param(std::string_view name) const;
+};
+
+struct Response {
+  int status = 200;
+  std::string body;
+  std::string content_type = "application/json";
+  std::vector<std::pair<std::string, std::string>> headers;
+
+  void set_header(std::string name, std::string value);
+};
+
+Response json_response(int status, std::string body);
+// {"detail": "<message>"}, FastAPI's shape for every non-validation error.
+Response error_response(int status, std::string_view detail);
+
+}  // namespace os::http

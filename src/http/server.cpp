@@ -1,0 +1,217 @@
+#include "http/server.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <list>
+
+#include "core/logging.hpp"
+#include "http/router.hpp"
+
+namespace os::http {
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+Request to_request(const bhttp::request<bhttp::string_body>& in, const std::string& peer) {
+  Request r;
+  r.method = std::string(in.method_string());
+  r.target = std::string(in.target());
+  const auto q = r.target.find('?');
+  r.path = normalize_path(std::string_view(r.target).substr(0, q));
+  if (q != std::string::npos) r.query = r.target.substr(q + 1);
+  r.headers.reserve(8);
+  for (const auto& field : in) r.headers.emplace_back(lower(field.name_string()), field.value());
+  r.body = in.body();
+  r.peer = peer;
+  r.client_ip = peer;
+  return r;
+}
+
+}  // namespace
+
+struct HttpServer::Impl {
+  struct Worker {
+    asio::io_context* context;
+    RequestHandler handler;
+    std::unique_ptr<tcp::acceptor> acceptor;
+    std::list<beast::tcp_stream*> idle;  // sessions waiting for their next request
+  };
+  config::HttpSettings settings;
+  std::vector<Worker> workers;
+  std::shared_ptr<std::atomic<int>> active;
+  std::atomic<bool> stopping{false};
+
+  awaitable<void> accept_loop(Worker& w);
+  awaitable<void> session(Worker& w, tcp::socket socket);
+  awaitable<void> write_simple(beast::tcp_stream& stream, bhttp::status status,
+                               std::string_view detail);
+};
+
+awaitable<void> HttpServer::Impl::write_simple(beast::tcp_stream& stream, bhttp::status status,
+                                               std::string_view detail) {
+  const auto res = error_response(static_cast<int>(status), detail);
+  bhttp::response<bhttp::string_body> out{status, 11};
+  out.set(bhttp::field::content_type, "application/json");
+  out.set(bhttp::field::connection, "close");
+  out.body() = res.body;
+  out.prepare_payload();
+  co_await bhttp::async_write(stream, out, kUseTuple);
+}
+
+awaitable<void> HttpServer::Impl::session(Worker& w, tcp::socket socket) {
+  struct Count {
+    std::shared_ptr<std::atomic<int>> n;
+    explicit Count(std::shared_ptr<std::atomic<int>> c) : n(std::move(c)) { ++*n; }
+    ~Count() { --*n; }
+  } count(active);
+  boost::system::error_code ec;
+  const auto remote = socket.remote_endpoint(ec);
+  const std::string peer = ec ? "" : remote.address().to_string();
+  socket.set_option(tcp::no_delay(true), ec);
+  beast::tcp_stream stream(std::move(socket));
+  beast::flat_buffer buffer;
+  for (;;) {
+    bhttp::request_parser<bhttp::string_body> parser;
+    parser.body_limit(settings.max_body_bytes);
+    parser.header_limit(static_cast<std::uint32_t>(settings.max_header_bytes));
+    stream.expires_after(settings.read_timeout);
+
+    w.idle.push_front(&stream);
+    const auto idle_it = w.idle.begin();
+    auto [read_ec, n1] = co_await bhttp::async_read_header(stream, buffer, parser, kUseTuple);
+    w.idle.erase(idle_it);
+    if (stopping && read_ec) break;
+    if (!read_ec) {
+      if (auto expect = parser.get()[bhttp::field::expect]; beast::iequals(expect, "100-continue")) {
+        bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, 11};
+        co_await bhttp::async_write(stream, cont, kUseTuple);
+      }
+      std::tie(read_ec, n1) = co_await bhttp::async_read(stream, buffer, parser, kUseTuple);
+    }
+    if (read_ec == bhttp::error::end_of_stream || read_ec == asio::error::eof ||
+        read_ec == asio::error::connection_reset || read_ec == beast::error::timeout ||
+        read_ec == asio::error::operation_aborted) {
+      break;
+    }
+    if (read_ec == bhttp::error::body_limit) {
+      co_await write_simple(stream, bhttp::status::payload_too_large, "Request body too large");
+      break;
+    }
+    if (read_ec == bhttp::error::header_limit) {
+      co_await write_simple(stream, bhttp::status::request_header_fields_too_large,
+                            "Request header fields too large");
+      break;
+    }
+    if (read_ec) {
+      co_await write_simple(stream, bhttp::status::bad_request, "Malformed HTTP request");
+      break;
+    }
+
+    const auto& in = parser.get();
+    Request request = to_request(in, peer);
+    stream.expires_never();
+    Response response = co_await w.handler(request);
+
+    const bool keep_alive = in.keep_alive() && !stopping;
+    bhttp::response<bhttp::string_body> out{static_cast<bhttp::status>(response.status),
+                                            in.version()};
+    out.set(bhttp::field::server, "order-service");
+    if (!response.content_type.empty()) out.set(bhttp::field::content_type, response.content_type);
+    for (auto& [name, value] : response.headers) out.insert(name, value);
+    if (in.method() != bhttp::verb::head) out.body() = std::move(response.body);
+    out.keep_alive(keep_alive);
+    out.prepare_payload();
+    if (in.method() == bhttp::verb::head) {
+      out.content_length(response.body.size());
+    }
+    stream.expires_after(settings.read_timeout);
+    auto [write_ec, n2] = co_await bhttp::async_write(stream, out, kUseTuple);
+    if (write_ec || !keep_alive) break;
+  }
+  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+}
+
+awaitable<void> HttpServer::Impl::accept_loop(Worker& w) {
+  for (;;) {
+    auto [ec, socket] = co_await w.acceptor->async_accept(kUseTuple);
+    if (stopping) co_return;
+    if (ec) {
+      if (ec == asio::error::operation_aborted) co_return;
+      log::warn("accept failed", {{"error", ec.message()}});
+      continue;
+    }
+    asio::co_spawn(*w.context, session(w, std::move(socket)), [](std::exception_ptr e) {
+      if (!e) return;
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        log::error("http session failed", {{"error", ex.what()}});
+      }
+    });
+  }
+}
+
+HttpServer::HttpServer(config::HttpSettings settings, std::vector<asio::io_context*> contexts,
+                       std::vector<RequestHandler> handlers)
+    : impl_(std::make_unique<Impl>()), active_(std::make_shared<std::atomic<int>>(0)) {
+  impl_->settings = std::move(settings);
+  impl_->active = active_;
+  for (std::size_t i = 0; i < contexts.size(); ++i) {
+    impl_->workers.push_back({contexts[i], std::move(handlers[i]), nullptr, {}});
+  }
+}
+
+HttpServer::~HttpServer() = default;
+
+void HttpServer::start() {
+  boost::system::error_code ec;
+  const auto address = asio::ip::make_address(impl_->settings.host, ec);
+  if (ec) throw std::runtime_error("API_HOST: not an IP address: " + impl_->settings.host);
+  port_ = static_cast<unsigned short>(impl_->settings.port);
+  for (auto& w : impl_->workers) {
+    auto acceptor = std::make_unique<tcp::acceptor>(*w.context);
+    const tcp::endpoint endpoint(address, port_);
+    acceptor->open(endpoint.protocol());
+    acceptor->set_option(tcp::acceptor::reuse_address(true));
+    const int one = 1;
+    ::setsockopt(acceptor->native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    acceptor->bind(endpoint, ec);
+    if (ec) {
+      throw std::runtime_error("API_PORT: cannot listen on " + impl_->settings.host + ":" +
+                               std::to_string(port_) + ": " + ec.message());
+    }
+    acceptor->listen(asio::socket_base::max_listen_connections);
+    port_ = acceptor->local_endpoint().port();  // resolves port 0 for the next acceptors
+    w.acceptor = std::move(acceptor);
+  }
+  for (auto& w : impl_->workers) {
+    asio::co_spawn(*w.context, impl_->accept_loop(w), asio::detached);
+  }
+}
+
+void HttpServer::stop() {
+  impl_->stopping = true;
+  for (auto& w : impl_->workers) {
+    asio::post(*w.context, [&w] {
+      boost::system::error_code ec;
+      if (w.acceptor) w.acceptor->close(ec);
+      for (auto* stream : w.idle) stream->socket().cancel(ec);
+    });
+  }
+}
+
+}  // namespace os::http

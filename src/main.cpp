@@ -1,0 +1,67 @@
+// order-service: one binary, one subcommand per role.
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "app/api_role.hpp"
+#include "app/migrate.hpp"
+#include "app/role.hpp"
+#include "app/services.hpp"
+#include "config/settings.hpp"
+#include "core/logging.hpp"
+#include "core/metrics.hpp"
+
+namespace {
+
+constexpr int kConfigErrorExit = 2;
+constexpr int kStartupErrorExit = 1;
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App cli{
+      "order-service: order management API (register, JWT login, orders) on PostgreSQL with a "
+      "Redis cache, plus the roles that move new-order events through RabbitMQ to background "
+      "workers.\nConfiguration comes from environment variables, optionally from a .env file "
+      "(see .env.example)."};
+  cli.require_subcommand(1);
+  std::string env_file = ".env";
+  cli.add_option("--env-file", env_file, "Read settings from this file too (real environment wins)")
+      ->capture_default_str();
+
+  auto* api = cli.add_subcommand("api", "Serve the HTTP API (API_HOST:API_PORT)");
+  auto* migrate = cli.add_subcommand("migrate", "Apply pending database migrations and exit");
+  int migrate_wait = 30;
+  migrate->add_option("--wait", migrate_wait, "Seconds to wait for PostgreSQL to come up")
+      ->capture_default_str();
+
+  CLI11_PARSE(cli, argc, argv);
+
+  os::config::Settings settings;
+  try {
+    settings = os::config::load_settings(os::config::process_environment(env_file));
+  } catch (const os::config::ConfigError& e) {
+    std::cerr << "order-service: configuration error: " << e.what() << "\n";
+    return kConfigErrorExit;
+  }
+  const std::string component = cli.get_subcommands().front()->get_name();
+  os::log::init(settings.log_format, settings.log_level, component);
+  os::app::block_termination_signals();
+
+  try {
+    if (*migrate) {
+      os::app::run_migrations(settings, std::chrono::seconds(migrate_wait));
+      return 0;
+    }
+    if (settings.run_migrations_on_startup) {
+      os::app::run_migrations(settings, std::chrono::seconds(30));
+    }
+    os::Metrics metrics;
+    os::app::describe_metrics(metrics);
+    std::vector<std::unique_ptr<os::app::Role>> roles;
+    if (*api) roles.push_back(os::app::make_api_role(settings, metrics));
+    return os::app::run_until_signal(roles);
+  } catch (const std::exception& e) {
+    os::log::error("startup failed", {{"error", e.what()}});
+    return kStartupErrorExit;
+  }
+}

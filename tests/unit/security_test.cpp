@@ -1,0 +1,60 @@
+#include <gtest/gtest.h>
+
+#include "domain/pagination.hpp"
+#include "security/jwt.hpp"
+#include "security/password.hpp"
+
+using namespace os::security;
+using os::domain::base64url_encode;
+
+namespace {
+const std::string kSecret(40, 's');
+constexpr std::int64_t kNow = 1'800'000'000;
+}  // namespace
+
+TEST(Jwt, IssuedTokenVerifies) {
+  JwtCodec codec(kSecret, std::chrono::minutes(30));
+  const auto token = codec.issue(42, kNow);
+  const auto claims = codec.verify(token, kNow + 10);
+  ASSERT_TRUE(claims.has_value());
+  EXPECT_EQ(claims->user_id, 42);
+  EXPECT_EQ(claims->expires_at, kNow + 1800);
+  EXPECT_FALSE(claims->token_id.empty());
+}
+
+TEST(Jwt, RejectsExpiredToken) {
+  JwtCodec codec(kSecret, std::chrono::minutes(1));
+  EXPECT_FALSE(codec.verify(codec.issue(1, kNow), kNow + 61).has_value());
+}
+
+TEST(Jwt, RejectsBadSignature) {
+  JwtCodec codec(kSecret, std::chrono::minutes(30));
+  JwtCodec other(std::string(40, 'x'), std::chrono::minutes(30));
+  EXPECT_FALSE(codec.verify(other.issue(1, kNow), kNow).has_value());
+  auto token = codec.issue(1, kNow);
+  token.back() = token.back() == 'A' ? 'B' : 'A';
+  EXPECT_FALSE(codec.verify(token, kNow).has_value());
+}
+
+TEST(Jwt, RejectsAlgNone) {
+  JwtCodec codec(kSecret, std::chrono::minutes(30));
+  const auto header = base64url_encode(R"({"alg":"none","typ":"JWT"})");
+  const auto payload = base64url_encode(R"({"sub":"1","exp":1900000000})");
+  EXPECT_FALSE(codec.verify(header + "." + payload + ".", kNow).has_value());
+  EXPECT_FALSE(codec.verify(header + "." + payload, kNow).has_value());
+}
+
+TEST(Jwt, RejectsGarbage) {
+  JwtCodec codec(kSecret, std::chrono::minutes(30));
+  for (const char* t : {"", "abc", "a.b.c", "...", "e30.e30.e30", "a.b.c.d"}) {
+    EXPECT_FALSE(codec.verify(t, kNow).has_value()) << t;
+  }
+}
+
+TEST(Password, HashVerifiesOnlyTheRightPassword) {
+  const auto hash = hash_password("correct horse");
+  EXPECT_EQ(hash.rfind("$argon2id$", 0), 0u);
+  EXPECT_TRUE(verify_password(hash, "correct horse"));
+  EXPECT_FALSE(verify_password(hash, "wrong horse"));
+  EXPECT_FALSE(verify_password(decoy_hash(), "anything"));
+}
