@@ -18,9 +18,9 @@ awaitable<http::Response> register_user(ApiContext& ctx, http::Request& request)
   if (co_await ctx.users.find_by_email(creds.email)) {
     co_return http::error_response(400, "email already registered");
   }
-  const auto hash = co_await ctx.hashing.run([password = creds.password] {
-    return security::hash_password(password);
-  });
+  // The job is a named local: GCC 12 miscopies lambda temporaries inside co_await.
+  auto hash_job = [password = creds.password] { return security::hash_password(password); };
+  const auto hash = co_await ctx.hashing.run(std::move(hash_job));
   const auto user = co_await ctx.users.insert(creds.email, hash);
   if (!user) co_return http::error_response(400, "email already registered");
   co_return http::json_response(
@@ -35,10 +35,11 @@ awaitable<http::Response> issue_token(ApiContext& ctx, http::Request& request) {
 
   const auto user = co_await ctx.users.find_by_email(creds.email);
   // Unknown emails verify against a decoy hash: the answer takes as long either way.
-  const bool valid = co_await ctx.hashing.run(
-      [hash = user ? user->hashed_password : security::decoy_hash(), password = creds.password] {
-        return security::verify_password(hash, password);
-      });
+  auto verify_job = [hash = user ? user->hashed_password : security::decoy_hash(),
+                     password = creds.password] {
+    return security::verify_password(hash, password);
+  };
+  const bool valid = co_await ctx.hashing.run(std::move(verify_job));
   if (!user || !valid) {
     auto r = http::error_response(401, "Incorrect username or password");
     r.set_header("WWW-Authenticate", "Bearer");

@@ -4,6 +4,7 @@
 #include <charconv>
 
 #include "core/deadline.hpp"
+#include "core/logging.hpp"
 
 namespace os::db {
 namespace {
@@ -27,7 +28,12 @@ std::int64_t PgResult::affected() const {
 }
 
 PgConnection::PgConnection(const asio::any_io_executor& ex, PGconn* conn)
-    : conn_(conn), socket_(ex) {}
+    : conn_(conn), socket_(ex) {
+  // Server NOTICEs ("relation already exists, skipping") go to the log, not stderr.
+  PQsetNoticeProcessor(
+      conn_, [](void*, const char* message) { log::debug("postgres notice", {{"message", trim_message(message)}}); },
+      nullptr);
+}
 
 PgConnection::~PgConnection() {
   if (socket_.is_open()) socket_.release();  // libpq owns the descriptor

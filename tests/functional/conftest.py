@@ -86,6 +86,8 @@ class Stack:
         self.redis_port = int(os.environ.get("REDIS_PORT", "6379"))
         self.redis_db = int(os.environ.get("REDIS_DB", "0"))
         self.created_dbs: list[str] = []
+        # order-service validates its whole config in every role, migrate included
+        self.secret_key = secrets.token_hex(20)  # 40 characters
 
     def connect(self, dbname=None, autocommit=True):
         conn = psycopg2.connect(
@@ -148,6 +150,7 @@ class Stack:
         env.update(
             {
                 "API_HOST": "127.0.0.1",
+                "SECRET_KEY": self.secret_key,
                 "DATABASE_URL": self.db_url(dbname),
                 "POSTGRES_HOST": self.pg_host,
                 "POSTGRES_PORT": str(self.pg_port),
@@ -208,7 +211,8 @@ class ApiProcess:
         )
 
     def log_text(self) -> str:
-        self._log.flush()
+        if not self._log.closed:
+            self._log.flush()
         return self.log_path.read_text(errors="replace")
 
     def tail(self, n=4000) -> str:
@@ -276,6 +280,41 @@ def test_db(stack):
     return name
 
 
+class ServerHandle:
+    """The session's api process; restarted (same port, key and database) if
+    a test crashes it, so that one crash fails one test, not the rest."""
+
+    def __init__(self, env, workdir: Path):
+        self.env = env
+        self.workdir = workdir
+        self.generation = 0
+        self.crashes: list[str] = []
+        self.p = ApiProcess(env, workdir, name="api-0")
+
+    def __getattr__(self, name):  # url, port, secret_key, log_path, alive, tail, ...
+        return getattr(self.p, name)
+
+    @property
+    def proc(self):
+        return self.p.proc
+
+    def log_text(self) -> str:
+        """Output of every generation of the process, oldest first."""
+        parts = []
+        for i in range(self.generation + 1):
+            f = self.workdir / f"api-{i}.log"
+            if f.exists():
+                parts.append(f.read_text(errors="replace"))
+        self.p.log_text()  # flush
+        return "".join(parts)
+
+    def restart(self):
+        self.p.stop(5)
+        self.generation += 1
+        self.p = ApiProcess(self.env, self.workdir, name=f"api-{self.generation}")
+        self.p.wait_healthy(15)
+
+
 @pytest.fixture(scope="session")
 def server(stack, test_db, tmp_path_factory):
     """The session's api process."""
@@ -284,31 +323,34 @@ def server(stack, test_db, tmp_path_factory):
         API_PORT=free_port(),
         SECRET_KEY=secrets.token_hex(20),  # 40 characters
     )
-    p = ApiProcess(env, tmp_path_factory.mktemp("server"))
+    h = ServerHandle(env, tmp_path_factory.mktemp("server"))
     try:
-        p.wait_healthy(15)
+        h.p.wait_healthy(15)
     except AssertionError:
-        p.stop()
+        h.p.stop()
         raise
-    yield p
-    was_alive = p.alive()
-    rc = p.stop(10)
-    assert was_alive, f"api had died during the session (rc={p.proc.returncode}); output:\n{p.tail()}"
-    assert rc == 0, (
-        f"api did not exit 0 within 10 s of SIGTERM (rc={rc}); output:\n{p.tail()}"
-    )
+    yield h
+    was_alive = h.alive()
+    rc = h.p.stop(10)
+    assert was_alive, f"api had died at the end of the session (rc={h.proc.returncode}); output:\n{h.tail()}"
+    assert rc == 0, f"api did not exit 0 within 10 s of SIGTERM (rc={rc}); output:\n{h.tail()}"
 
 
 @pytest.fixture(autouse=True)
 def _server_still_alive(request):
-    """After each test using the server, make sure the test did not crash it."""
+    """After each test using the server, make sure the test did not crash it
+    (and bring it back for the next tests if it did)."""
     yield
     if "server" in request.fixturenames:
         srv = request.getfixturevalue("server")
-        assert srv.alive(), (
-            f"the api process died during this test (rc={srv.proc.returncode}); "
-            f"output:\n{srv.tail()}"
-        )
+        if not srv.alive():
+            rc = srv.proc.returncode
+            tail = srv.tail()
+            srv.crashes.append(request.node.nodeid)
+            srv.restart()
+            pytest.fail(
+                f"the api process died during this test (rc={rc}); output:\n{tail}", pytrace=False
+            )
 
 
 @pytest.fixture
