@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 
+#include "api/routes.hpp"
 #include "app/api_role.hpp"
 #include "app/migrate.hpp"
 #include "app/role.hpp"
@@ -34,7 +35,13 @@ int main(int argc, char** argv) {
   migrate->add_option("--wait", migrate_wait, "Seconds to wait for PostgreSQL to come up")
       ->capture_default_str();
 
+  auto* routes = cli.add_subcommand("routes", "Print the HTTP routes (METHOD /path) and exit");
+
   CLI11_PARSE(cli, argc, argv);
+  if (*routes) {
+    for (const auto& r : os::api::route_table()) std::cout << r.method << ' ' << r.pattern << '\n';
+    return 0;
+  }
 
   os::config::Settings settings;
   try {

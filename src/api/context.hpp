@@ -6,6 +6,7 @@
 #include "core/thread_pool.hpp"
 #include "db/order_repository.hpp"
 #include "db/user_repository.hpp"
+#include "http/static_files.hpp"
 #include "security/jwt.hpp"
 
 namespace os::api {
@@ -20,6 +21,7 @@ struct ApiContext {
   db::UserRepository& users;
   db::OrderRepository& orders;
   cache::OrderCache& order_cache;
+  http::StaticFiles& swagger_assets;
 };
 
 }  // namespace os::api

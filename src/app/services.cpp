@@ -12,7 +12,10 @@ ProcessServices::ProcessServices(const config::Settings& s, Metrics& m)
       jwt(s.secret_key, std::chrono::duration_cast<std::chrono::seconds>(s.access_token_ttl)),
       hashing(2),
       redis_breaker("redis", s.redis.breaker_open),
-      cors(s.cors) {}
+      cors(s.cors),
+      swagger_assets(s.http.swagger_ui_dir.empty()
+                         ? std::string(ORDER_SERVICE_SOURCE_DIR) + "/node_modules/swagger-ui-dist"
+                         : s.http.swagger_ui_dir) {}
 
 ApiThreadServices::ApiThreadServices(ProcessServices& p, asio::io_context& io)
     : pg(io.get_executor(), p.settings.postgres),
@@ -21,7 +24,8 @@ ApiThreadServices::ApiThreadServices(ProcessServices& p, asio::io_context& io)
       order_cache(redis, p.settings.redis.orders_ttl, p.metrics),
       users(pg),
       orders(pg),
-      context{p.settings, p.jwt, p.hashing, p.metrics, pg, redis, users, orders, order_cache},
+      context{p.settings, p.jwt, p.hashing, p.metrics, pg,        redis,
+              users,      orders, order_cache, p.swagger_assets},
       authenticator(p.jwt, users),
       limiter(p.settings.rate_limit.enabled
                   ? std::optional<http::RateLimiter>(std::in_place, p.settings.rate_limit,

@@ -24,6 +24,7 @@ struct ProcessServices {
   cache::CircuitBreaker redis_breaker;
   http::LocalBuckets local_buckets;
   http::Cors cors;
+  http::StaticFiles swagger_assets;
 };
 
 struct ApiThreadServices {

@@ -29,7 +29,7 @@ awaitable<int> apply_pending(PgConnection& conn) {
   }
   int count = 0;
   for (const auto& file : embedded_migrations()) {
-    const auto checksum = security::sha256_hex(file.sql);
+    const auto checksum = security::sha256_hex(file.content);
     if (auto it = applied.find(file.name); it != applied.end()) {
       if (it->second != checksum) {
         throw std::runtime_error(std::string("migration ") + file.name +
@@ -40,7 +40,7 @@ awaitable<int> apply_pending(PgConnection& conn) {
     co_await conn.query("BEGIN", kTimeout);
     std::exception_ptr error;
     try {
-      co_await conn.query(file.sql, kTimeout);
+      co_await conn.query(file.content, kTimeout);
       co_await conn.execute(kRecord, params(file.name, checksum), kTimeout);
       co_await conn.query("COMMIT", kTimeout);
     } catch (...) {

@@ -4,16 +4,10 @@
 #include <vector>
 
 #include "core/async.hpp"
+#include "core/embedded.hpp"
 #include "db/pg_connection.hpp"
 
 namespace os::db {
-
-struct MigrationFile {
-  const char* name;  // e.g. 0001_initial_schema.sql; applied in name order
-  const char* sql;
-};
-
-const std::vector<MigrationFile>& embedded_migrations();
 
 // Applies pending migrations, each in its own transaction; returns how many ran.
 // Throws when an applied migration's checksum no longer matches its file.

@@ -105,8 +105,12 @@ def test_no_stale_cache_after_redis_outage(api, server, alice, redis, devstack):
     served stale once Redis is back (the devstack Redis persists its data
     with AOF, as a production Redis would)."""
     o = api.create_order_ok(alice.token)
-    api.get_order(alice.token, o["id"])
-    assert redis.exists(f"orders:{o['id']}")
+
+    def cached():
+        r = api.get_order(alice.token, o["id"])
+        return r.headers.get("X-Cache") == "HIT" and redis.exists(f"orders:{o['id']}")
+
+    wait_until(cached, 20, interval=0.5, desc="the order to be cached before the outage")
     time.sleep(1.2)  # let the AOF reach the disk (appendfsync everysec)
     devstack("stop", "redis")
     try:
