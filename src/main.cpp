@@ -5,6 +5,7 @@
 #include "api/routes.hpp"
 #include "app/api_role.hpp"
 #include "app/migrate.hpp"
+#include "app/pipeline_roles.hpp"
 #include "app/role.hpp"
 #include "app/services.hpp"
 #include "config/settings.hpp"
@@ -30,6 +31,16 @@ int main(int argc, char** argv) {
       ->capture_default_str();
 
   auto* api = cli.add_subcommand("api", "Serve the HTTP API (API_HOST:API_PORT)");
+  auto* relay = cli.add_subcommand("relay", "Publish outbox events to RabbitMQ");
+  auto* consumer =
+      cli.add_subcommand("consumer", "Turn new_order events into process_order tasks");
+  auto* worker = cli.add_subcommand("worker", "Run background tasks from the Redis task queue");
+  auto* all = cli.add_subcommand("all", "api, relay, consumer and worker in one process");
+  int metrics_port = 0;
+  for (auto* role : {relay, consumer, worker}) {
+    role->add_option("--metrics-port", metrics_port,
+                     "Serve GET /metrics on this port (default METRICS_PORT; 0 = off)");
+  }
   auto* migrate = cli.add_subcommand("migrate", "Apply pending database migrations and exit");
   int migrate_wait = 30;
   migrate->add_option("--wait", migrate_wait, "Seconds to wait for PostgreSQL to come up")
@@ -65,7 +76,15 @@ int main(int argc, char** argv) {
     os::Metrics metrics;
     os::app::describe_metrics(metrics);
     std::vector<std::unique_ptr<os::app::Role>> roles;
-    if (*api) roles.push_back(os::app::make_api_role(settings, metrics));
+    os::app::describe_pipeline_metrics(metrics);
+    if (*api || *all) roles.push_back(os::app::make_api_role(settings, metrics));
+    if (*relay || *all) roles.push_back(os::app::make_relay_role(settings, metrics));
+    if (*consumer || *all) roles.push_back(os::app::make_consumer_role(settings, metrics));
+    if (*worker || *all) roles.push_back(os::app::make_worker_role(settings, metrics));
+    if (metrics_port == 0) metrics_port = settings.metrics_port;
+    if (!*api && !*all && metrics_port > 0) {
+      roles.push_back(os::app::make_metrics_role(settings, metrics, metrics_port));
+    }
     return os::app::run_until_signal(roles);
   } catch (const std::exception& e) {
     os::log::error("startup failed", {{"error", e.what()}});

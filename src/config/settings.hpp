@@ -112,6 +112,7 @@ struct Settings {
   bool run_migrations_on_startup = false;
   std::string secret_key;
   std::string algorithm = "HS256";
+  int metrics_port = 0;  // for roles without the api
   std::chrono::minutes access_token_ttl{30};
   HttpSettings http;
   CorsSettings cors;

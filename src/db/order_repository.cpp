@@ -59,8 +59,13 @@ const Statement kList{
 
 const Statement kMarkProcessed{
     "orders_mark_processed",
-    "UPDATE orders o SET processed_at = now(), updated_at = now()"
-    " WHERE o.id = $1 AND o.processed_at IS NULL RETURNING " ORDER_COLUMNS};
+    "WITH o AS ("
+    "  UPDATE orders SET processed_at = now(), updated_at = now()"
+    "  WHERE id = $1 AND processed_at IS NULL RETURNING *"
+    "), run AS ("
+    "  INSERT INTO task_runs (order_id, worker, attempt, started_at, effective)"
+    "  SELECT $1, $2, $3::int, to_timestamp($4::bigint / 1000.0), EXISTS (SELECT 1 FROM o)"
+    ") SELECT " ORDER_COLUMNS " FROM o"};
 #undef ORDER_COLUMNS
 
 struct Row {
@@ -142,8 +147,13 @@ awaitable<OrderPage> OrderRepository::list_by_user(std::int64_t user_id,
   co_return page;
 }
 
-awaitable<std::optional<Order>> OrderRepository::mark_processed(const std::string& id) {
-  co_return first_order(co_await pool_.execute(kMarkProcessed, params(id)));
+awaitable<std::optional<Order>> OrderRepository::mark_processed(const std::string& id,
+                                                                const std::string& worker,
+                                                                int attempt,
+                                                                std::int64_t started_unix_ms) {
+  co_return first_order(co_await pool_.execute(
+      kMarkProcessed,
+      params(id, worker, std::to_string(attempt), std::to_string(started_unix_ms))));
 }
 
 }  // namespace os::db

@@ -39,8 +39,11 @@ class OrderRepository {
                                                         domain::OrderStatus to);
   awaitable<OrderPage> list_by_user(std::int64_t user_id,
                                     const std::optional<domain::PageCursor>& after, int limit);
-  // Sets processed_at if still null; true when this call set it.
-  awaitable<std::optional<domain::Order>> mark_processed(const std::string& id);
+  // Sets processed_at if still null and records the run in task_runs, in one statement.
+  // Returns the updated order when this run set it; nullopt when it was already set.
+  awaitable<std::optional<domain::Order>> mark_processed(const std::string& id,
+                                                         const std::string& worker, int attempt,
+                                                         std::int64_t started_unix_ms);
 
  private:
   PgPool& pool_;

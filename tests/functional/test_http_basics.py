@@ -26,6 +26,9 @@ def test_ready_when_everything_is_up(api):
     r = api.get("/ready")
     assert r.status_code == 200, describe(r)
     assert isinstance(r.json(), dict), describe(r)
+    # per-dependency status
+    text = r.text.lower()
+    assert "postgres" in text and "redis" in text, describe(r)
 
 
 @pytest.mark.parametrize("path", ["/nope", "/register/extra", "/health/x", "/ORDERS/"])

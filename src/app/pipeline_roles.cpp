@@ -1,0 +1,191 @@
+#include "app/pipeline_roles.hpp"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <thread>
+
+#include "app/io_threads.hpp"
+#include "cache/order_cache.hpp"
+#include "core/logging.hpp"
+#include "db/inbox_repository.hpp"
+#include "db/order_repository.hpp"
+#include "domain/uuid.hpp"
+#include "events/consumer.hpp"
+#include "events/relay.hpp"
+#include "http/server.hpp"
+#include "tasks/worker.hpp"
+
+namespace os::app {
+namespace {
+
+constexpr int kPoolSize = 4;
+
+// A role whose work is one coroutine on its own thread and io_context.
+class ThreadRole : public Role {
+ public:
+  ThreadRole(std::string name, const config::Settings& settings, Metrics& metrics)
+      : name_(std::move(name)), settings_(settings), metrics_(metrics) {}
+
+  void start() override {
+    thread_ = std::thread([this] {
+      asio::io_context io(1);
+      asio::co_spawn(io, body(io), [this](std::exception_ptr e) {
+        if (!e) return;
+        try {
+          std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+          log::error("role stopped by an error", {{"role", name_}, {"error", ex.what()}});
+        }
+      });
+      io.run();
+    });
+  }
+  void stop() override { stopping_ = true; }
+  void join() override {
+    if (thread_.joinable()) thread_.join();
+  }
+  ~ThreadRole() override {
+    stopping_ = true;
+    join();
+  }
+
+ protected:
+  virtual awaitable<void> body(asio::io_context& io) = 0;
+
+  std::string name_;
+  const config::Settings& settings_;
+  Metrics& metrics_;
+  std::atomic<bool> stopping_{false};
+
+ private:
+  std::thread thread_;
+};
+
+config::PostgresSettings small_pool(config::PostgresSettings pg) {
+  pg.pool_size = kPoolSize;
+  return pg;
+}
+
+class RelayRole : public ThreadRole {
+ public:
+  using ThreadRole::ThreadRole;
+
+ protected:
+  awaitable<void> body(asio::io_context& io) override {
+    db::PgPool pool(io.get_executor(), small_pool(settings_.postgres));
+    events::Relay relay(settings_, pool, metrics_);
+    co_await relay.run(stopping_);
+  }
+};
+
+class ConsumerRole : public ThreadRole {
+ public:
+  using ThreadRole::ThreadRole;
+
+ protected:
+  awaitable<void> body(asio::io_context& io) override {
+    db::PgPool pool(io.get_executor(), small_pool(settings_.postgres));
+    db::InboxRepository inbox(pool);
+    cache::RedisClient redis(io.get_executor(), settings_.redis.tasks, kPoolSize, Millis(2000),
+                             nullptr);
+    tasks::TaskQueue queue(redis, settings_.tasks);
+    events::NewOrderConsumer consumer(settings_, inbox, queue, metrics_);
+    co_await consumer.run(stopping_);
+  }
+};
+
+std::string worker_name() {
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  return std::string(host) + "-" + std::to_string(getpid()) + "-" + domain::random_hex(3);
+}
+
+class WorkerRole : public ThreadRole {
+ public:
+  using ThreadRole::ThreadRole;
+
+ protected:
+  awaitable<void> body(asio::io_context& io) override {
+    auto pg = settings_.postgres;
+    pg.pool_size = std::max(kPoolSize, std::min(settings_.tasks.concurrency, 16));
+    db::PgPool pool(io.get_executor(), pg);
+    db::OrderRepository orders(pool);
+    cache::CircuitBreaker breaker("redis-cache", settings_.redis.breaker_open);
+    cache::RedisClient cache_redis(io.get_executor(), settings_.redis.cache, kPoolSize,
+                                   settings_.redis.timeout, &breaker);
+    cache::OrderCache cache(cache_redis, settings_.redis.orders_ttl, metrics_);
+    cache::RedisClient task_redis(io.get_executor(), settings_.redis.tasks, 8, Millis(2000),
+                                  nullptr);
+    tasks::TaskQueue queue(task_redis, settings_.tasks);
+    const auto name = worker_name();
+    tasks::OrderProcessor processor(orders, cache, settings_.tasks.process_order_delay, name);
+    tasks::Worker worker(queue, processor, settings_.tasks, metrics_, name);
+    log::info("worker started", {{"worker", name}, {"concurrency", settings_.tasks.concurrency}});
+    co_await worker.run(stopping_, std::chrono::duration_cast<Millis>(settings_.http.shutdown_grace));
+    log::info("worker stopped", {{"worker", name}});
+  }
+};
+
+class MetricsRole : public Role {
+ public:
+  MetricsRole(const config::Settings& settings, Metrics& metrics, int port)
+      : threads_(1) {
+    auto http = settings.http;
+    http.port = port;
+    std::vector<http::RequestHandler> handlers;
+    handlers.emplace_back([&metrics](http::Request& r) -> awaitable<http::Response> {
+      if (r.path == "/health") co_return http::json_response(200, R"({"status":"ok"})");
+      if (r.path != "/metrics") co_return http::error_response(404, "Not Found");
+      http::Response res;
+      res.content_type = "text/plain; version=0.0.4; charset=utf-8";
+      res.body = metrics.render();
+      co_return res;
+    });
+    server_ = std::make_unique<http::HttpServer>(http, threads_.contexts(), std::move(handlers));
+  }
+  ~MetricsRole() override {
+    threads_.stop();
+    server_.reset();
+  }
+  void start() override {
+    server_->start();
+    threads_.run();
+    log::info("metrics endpoint listening", {{"port", static_cast<int>(server_->port())}});
+  }
+  void stop() override { server_->stop(); }
+  void join() override { threads_.stop(); }
+
+ private:
+  IoThreads threads_;
+  std::unique_ptr<http::HttpServer> server_;
+};
+
+}  // namespace
+
+std::unique_ptr<Role> make_relay_role(const config::Settings& s, Metrics& m) {
+  return std::make_unique<RelayRole>("relay", s, m);
+}
+std::unique_ptr<Role> make_consumer_role(const config::Settings& s, Metrics& m) {
+  return std::make_unique<ConsumerRole>("consumer", s, m);
+}
+std::unique_ptr<Role> make_worker_role(const config::Settings& s, Metrics& m) {
+  return std::make_unique<WorkerRole>("worker", s, m);
+}
+std::unique_ptr<Role> make_metrics_role(const config::Settings& s, Metrics& m, int port) {
+  return std::make_unique<MetricsRole>(s, m, port);
+}
+
+void describe_pipeline_metrics(Metrics& m) {
+  events::describe_relay_metrics(m);
+  events::describe_consumer_metrics(m);
+  m.describe("tasks_total", Metrics::Type::Counter, "Finished task runs by result.");
+  m.describe("tasks_reclaimed_total", Metrics::Type::Counter,
+             "Tasks taken over from workers that stopped without acking.");
+  m.describe("task_queue_depth", Metrics::Type::Gauge, "Tasks in the stream (pending or new).");
+  m.describe("task_queue_dead_letters", Metrics::Type::Gauge, "Tasks in the dead-letter stream.");
+}
+
+}  // namespace os::app

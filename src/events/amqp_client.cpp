@@ -1,0 +1,285 @@
+#include "events/amqp_client.hpp"
+
+#include <amqp.h>
+#include <amqp_tcp_socket.h>
+#include <sys/time.h>
+
+namespace os::events {
+namespace {
+
+constexpr amqp_channel_t kChannel = 1;
+constexpr int kHeartbeatSeconds = 30;
+
+timeval to_timeval(Millis ms) {
+  timeval tv{};
+  tv.tv_sec = static_cast<time_t>(ms.count() / 1000);
+  tv.tv_usec = static_cast<suseconds_t>((ms.count() % 1000) * 1000);
+  return tv;
+}
+
+amqp_bytes_t bytes(const std::string& s) {
+  return amqp_bytes_t{s.size(), const_cast<char*>(s.data())};
+}
+
+std::string to_string(amqp_bytes_t b) { return {static_cast<const char*>(b.bytes), b.len}; }
+
+std::string describe(const amqp_rpc_reply_t& reply) {
+  switch (reply.reply_type) {
+    case AMQP_RESPONSE_NORMAL: return "ok";
+    case AMQP_RESPONSE_NONE: return "no reply";
+    case AMQP_RESPONSE_LIBRARY_EXCEPTION: return amqp_error_string2(reply.library_error);
+    case AMQP_RESPONSE_SERVER_EXCEPTION:
+      if (reply.reply.id == AMQP_CONNECTION_CLOSE_METHOD) {
+        auto* m = static_cast<amqp_connection_close_t*>(reply.reply.decoded);
+        return "connection closed by broker: " + to_string(m->reply_text);
+      }
+      if (reply.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
+        auto* m = static_cast<amqp_channel_close_t*>(reply.reply.decoded);
+        return "channel closed by broker: " + to_string(m->reply_text);
+      }
+      return "broker error";
+  }
+  return "unknown";
+}
+
+std::optional<std::int64_t> integer_value(const amqp_field_value_t& v) {
+  switch (v.kind) {
+    case AMQP_FIELD_KIND_I8: return v.value.i8;
+    case AMQP_FIELD_KIND_U8: return v.value.u8;
+    case AMQP_FIELD_KIND_I16: return v.value.i16;
+    case AMQP_FIELD_KIND_U16: return v.value.u16;
+    case AMQP_FIELD_KIND_I32: return v.value.i32;
+    case AMQP_FIELD_KIND_U32: return v.value.u32;
+    case AMQP_FIELD_KIND_I64: return v.value.i64;
+    case AMQP_FIELD_KIND_U64: return static_cast<std::int64_t>(v.value.u64);
+    case AMQP_FIELD_KIND_UTF8:
+    case AMQP_FIELD_KIND_BYTES: {
+      const auto s = to_string(v.value.bytes);
+      try {
+        return std::stoll(s);
+      } catch (...) {
+        return std::nullopt;
+      }
+    }
+    default: return std::nullopt;
+  }
+}
+
+}  // namespace
+
+AmqpConnection::AmqpConnection(const config::RabbitSettings& settings) : settings_(settings) {
+  conn_ = amqp_new_connection();
+  amqp_socket_t* socket = amqp_tcp_socket_new(conn_);
+  if (socket == nullptr) throw AmqpError("cannot create an AMQP socket");
+  auto tv = to_timeval(settings_.timeout);
+  if (const int rc = amqp_socket_open_noblock(socket, settings_.host.c_str(), settings_.port, &tv);
+      rc != AMQP_STATUS_OK) {
+    amqp_destroy_connection(conn_);
+    conn_ = nullptr;
+    throw AmqpError("cannot connect to RabbitMQ at " + settings_.host + ":" +
+                    std::to_string(settings_.port) + ": " + amqp_error_string2(rc));
+  }
+  amqp_set_handshake_timeout(conn_, &tv);
+  amqp_set_rpc_timeout(conn_, &tv);
+  const auto login = amqp_login(conn_, settings_.vhost.c_str(), 0, 131072, kHeartbeatSeconds,
+                                AMQP_SASL_METHOD_PLAIN, settings_.user.c_str(),
+                                settings_.password.c_str());
+  if (login.reply_type != AMQP_RESPONSE_NORMAL) {
+    const auto why = describe(login);
+    amqp_destroy_connection(conn_);
+    conn_ = nullptr;
+    throw AmqpError("RabbitMQ login failed: " + why);
+  }
+  amqp_channel_open(conn_, kChannel);
+  check_rpc("opening a channel");
+}
+
+AmqpConnection::~AmqpConnection() {
+  if (conn_ == nullptr) return;
+  // Best effort, bounded by the rpc timeout: the broker requeues unacked deliveries anyway.
+  amqp_channel_close(conn_, kChannel, AMQP_REPLY_SUCCESS);
+  amqp_connection_close(conn_, AMQP_REPLY_SUCCESS);
+  amqp_destroy_connection(conn_);
+}
+
+void AmqpConnection::check_rpc(const char* what) {
+  const auto reply = amqp_get_rpc_reply(conn_);
+  if (reply.reply_type != AMQP_RESPONSE_NORMAL) {
+    throw AmqpError(std::string("RabbitMQ failed ") + what + ": " + describe(reply));
+  }
+}
+
+void AmqpConnection::declare_topic_exchange(const std::string& name) {
+  amqp_exchange_declare(conn_, kChannel, bytes(name), amqp_cstring_bytes("topic"), 0, 1, 0, 0,
+                        amqp_empty_table);
+  check_rpc("declaring the exchange");
+}
+
+void AmqpConnection::declare_queue(const std::string& name, const QueueArguments& args) {
+  std::vector<amqp_table_entry_t> entries;
+  auto add = [&](const char* key, const std::string& value) {
+    amqp_table_entry_t e{};
+    e.key = amqp_cstring_bytes(key);
+    e.value.kind = AMQP_FIELD_KIND_UTF8;
+    e.value.value.bytes = bytes(value);
+    entries.push_back(e);
+  };
+  if (args.dead_letter_exchange) add("x-dead-letter-exchange", *args.dead_letter_exchange);
+  if (args.dead_letter_routing_key) add("x-dead-letter-routing-key", *args.dead_letter_routing_key);
+  amqp_table_t table{static_cast<int>(entries.size()), entries.data()};
+  amqp_queue_declare(conn_, kChannel, bytes(name), 0, 1, 0, 0, table);
+  check_rpc(("declaring queue " + name).c_str());
+}
+
+void AmqpConnection::bind_queue(const std::string& queue, const std::string& exchange,
+                                const std::string& key) {
+  amqp_queue_bind(conn_, kChannel, bytes(queue), bytes(exchange), bytes(key), amqp_empty_table);
+  check_rpc("binding the queue");
+}
+
+void AmqpConnection::publish(const OutgoingMessage& m) {
+  amqp_basic_properties_t props{};
+  props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG |
+                 AMQP_BASIC_MESSAGE_ID_FLAG | AMQP_BASIC_TYPE_FLAG | AMQP_BASIC_HEADERS_FLAG;
+  props.content_type = amqp_cstring_bytes("application/json");
+  props.delivery_mode = 2;  // persistent
+  props.message_id = bytes(m.message_id);
+  props.type = bytes(m.type);
+  amqp_table_entry_t retry{};
+  retry.key = amqp_cstring_bytes("x-retry-count");
+  retry.value.kind = AMQP_FIELD_KIND_I32;
+  retry.value.value.i32 = m.retry_count;
+  props.headers = amqp_table_t{1, &retry};
+  std::string expiration;
+  if (m.expiration_ms) {
+    expiration = std::to_string(*m.expiration_ms);
+    props._flags |= AMQP_BASIC_EXPIRATION_FLAG;
+    props.expiration = bytes(expiration);
+  }
+  const int rc = amqp_basic_publish(conn_, kChannel, bytes(m.exchange), bytes(m.routing_key), 0, 0,
+                                    &props, bytes(m.body));
+  if (rc != AMQP_STATUS_OK) {
+    throw AmqpError(std::string("publishing to RabbitMQ failed: ") + amqp_error_string2(rc));
+  }
+}
+
+std::vector<bool> AmqpConnection::publish_confirmed(const std::vector<OutgoingMessage>& messages) {
+  if (!confirms_) {
+    amqp_confirm_select(conn_, kChannel);
+    check_rpc("enabling publisher confirms");
+    confirms_ = true;
+  }
+  const std::uint64_t first = next_publish_tag_;
+  for (const auto& m : messages) {
+    publish(m);
+    ++next_publish_tag_;
+  }
+  enum : char { kPending, kAcked, kNacked };
+  std::vector<char> state(messages.size(), kPending);
+  std::size_t settled = 0;
+  const auto deadline = Clock::now() + settings_.timeout;
+  auto settle = [&](std::uint64_t tag, bool multiple, bool ok) {
+    for (std::uint64_t t = multiple ? first : tag; t <= tag; ++t) {
+      if (t < first || t >= next_publish_tag_ || state[t - first] != kPending) continue;
+      state[t - first] = ok ? kAcked : kNacked;
+      ++settled;
+    }
+  };
+  while (settled < messages.size()) {
+    const auto left = std::chrono::duration_cast<Millis>(deadline - Clock::now());
+    if (left.count() <= 0) throw AmqpError("RabbitMQ did not confirm in time");
+    auto tv = to_timeval(left);
+    amqp_frame_t frame;
+    const int rc = amqp_simple_wait_frame_noblock(conn_, &frame, &tv);
+    if (rc == AMQP_STATUS_TIMEOUT) throw AmqpError("RabbitMQ did not confirm in time");
+    if (rc != AMQP_STATUS_OK) {
+      throw AmqpError(std::string("RabbitMQ connection failed: ") + amqp_error_string2(rc));
+    }
+    if (frame.frame_type != AMQP_FRAME_METHOD) continue;
+    switch (frame.payload.method.id) {
+      case AMQP_BASIC_ACK_METHOD: {
+        auto* ack = static_cast<amqp_basic_ack_t*>(frame.payload.method.decoded);
+        settle(ack->delivery_tag, ack->multiple != 0, true);
+        break;
+      }
+      case AMQP_BASIC_NACK_METHOD: {
+        auto* nack = static_cast<amqp_basic_nack_t*>(frame.payload.method.decoded);
+        settle(nack->delivery_tag, nack->multiple != 0, false);
+        break;
+      }
+      case AMQP_CHANNEL_CLOSE_METHOD:
+      case AMQP_CONNECTION_CLOSE_METHOD:
+        throw AmqpError("RabbitMQ closed the channel while publishing");
+      default:
+        break;
+    }
+  }
+  std::vector<bool> confirmed(messages.size());
+  for (std::size_t i = 0; i < state.size(); ++i) confirmed[i] = state[i] == kAcked;
+  return confirmed;
+}
+
+void AmqpConnection::consume(const std::string& queue, int prefetch) {
+  amqp_basic_qos(conn_, kChannel, 0, static_cast<std::uint16_t>(prefetch), 0);
+  check_rpc("setting the prefetch");
+  amqp_basic_consume(conn_, kChannel, bytes(queue), amqp_empty_bytes, 0, 0, 0, amqp_empty_table);
+  check_rpc(("consuming from " + queue).c_str());
+}
+
+std::optional<Delivery> AmqpConnection::next_delivery(Millis timeout) {
+  amqp_maybe_release_buffers(conn_);
+  amqp_envelope_t envelope;
+  auto tv = to_timeval(timeout);
+  const auto reply = amqp_consume_message(conn_, &envelope, &tv, 0);
+  if (reply.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION &&
+      reply.library_error == AMQP_STATUS_TIMEOUT) {
+    return std::nullopt;
+  }
+  if (reply.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION &&
+      reply.library_error == AMQP_STATUS_UNEXPECTED_STATE) {
+    // A frame other than a delivery (e.g. channel.close) arrived: read and judge it.
+    amqp_frame_t frame;
+    auto zero = to_timeval(Millis(0));
+    if (amqp_simple_wait_frame_noblock(conn_, &frame, &zero) == AMQP_STATUS_OK &&
+        frame.frame_type == AMQP_FRAME_METHOD &&
+        (frame.payload.method.id == AMQP_CHANNEL_CLOSE_METHOD ||
+         frame.payload.method.id == AMQP_CONNECTION_CLOSE_METHOD)) {
+      throw AmqpError("RabbitMQ closed the consumer channel");
+    }
+    return std::nullopt;
+  }
+  if (reply.reply_type != AMQP_RESPONSE_NORMAL) {
+    throw AmqpError("consuming from RabbitMQ failed: " + describe(reply));
+  }
+  Delivery d;
+  d.delivery_tag = envelope.delivery_tag;
+  d.redelivered = envelope.redelivered != 0;
+  d.body = to_string(envelope.message.body);
+  const auto& props = envelope.message.properties;
+  if (props._flags & AMQP_BASIC_MESSAGE_ID_FLAG) d.message_id = to_string(props.message_id);
+  if (props._flags & AMQP_BASIC_TYPE_FLAG) d.type = to_string(props.type);
+  if (props._flags & AMQP_BASIC_HEADERS_FLAG) {
+    for (int i = 0; i < props.headers.num_entries; ++i) {
+      const auto& e = props.headers.entries[i];
+      if (to_string(e.key) == "x-retry-count") {
+        d.retry_count = static_cast<int>(integer_value(e.value).value_or(0));
+      }
+    }
+  }
+  amqp_destroy_envelope(&envelope);
+  return d;
+}
+
+void AmqpConnection::ack(std::uint64_t delivery_tag) {
+  if (amqp_basic_ack(conn_, kChannel, delivery_tag, 0) != AMQP_STATUS_OK) {
+    throw AmqpError("acknowledging to RabbitMQ failed");
+  }
+}
+
+void AmqpConnection::reject(std::uint64_t delivery_tag) {
+  if (amqp_basic_reject(conn_, kChannel, delivery_tag, 0) != AMQP_STATUS_OK) {
+    throw AmqpError("rejecting to RabbitMQ failed");
+  }
+}
+
+}  // namespace os::events

@@ -1,0 +1,159 @@
+#include "events/consumer.hpp"
+
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json.hpp>
+#include <cmath>
+
+#include "core/logging.hpp"
+#include "domain/uuid.hpp"
+
+namespace os::events {
+namespace {
+constexpr Millis kPoll{200};
+constexpr Millis kBrokerRetry{1000};
+constexpr std::size_t kMaxEventIdLength = 200;
+
+struct NewOrderEvent {
+  std::string event_id;
+  std::string order_id;
+};
+
+// nullopt for anything that can never succeed: not JSON, no valid order_id, no id.
+std::optional<NewOrderEvent> parse_event(const Delivery& d) {
+  boost::system::error_code ec;
+  const auto value = boost::json::parse(d.body, ec);
+  if (ec || !value.is_object()) return std::nullopt;
+  const auto& obj = value.as_object();
+  NewOrderEvent e;
+  if (const auto* id = obj.if_contains("order_id"); id && id->is_string()) {
+    e.order_id = std::string(id->as_string());
+  }
+  if (const auto* id = obj.if_contains("event_id"); id && id->is_string()) {
+    e.event_id = std::string(id->as_string());
+  }
+  if (e.event_id.empty()) e.event_id = d.message_id;
+  if (!domain::is_uuid(e.order_id) || e.event_id.empty() || e.event_id.size() > kMaxEventIdLength) {
+    return std::nullopt;
+  }
+  return e;
+}
+
+awaitable<void> sleep_for(Millis d) {
+  asio::steady_timer timer(co_await asio::this_coro::executor, d);
+  boost::system::error_code ec;
+  co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+}
+}  // namespace
+
+void describe_consumer_metrics(Metrics& m) {
+  m.describe("events_consumed_total", Metrics::Type::Counter,
+             "new_order events by outcome (enqueued, duplicate, retried, dead_lettered).");
+}
+
+NewOrderConsumer::NewOrderConsumer(const config::Settings& settings, db::InboxRepository& inbox,
+                                   tasks::TaskQueue& queue, Metrics& metrics)
+    : settings_(settings),
+      inbox_(inbox),
+      queue_(queue),
+      metrics_(metrics),
+      topology_(topology_for(settings.rabbit)) {}
+
+bool NewOrderConsumer::ensure_broker() {
+  if (amqp_) return true;
+  try {
+    auto conn = std::make_unique<AmqpConnection>(settings_.rabbit);
+    declare_topology(*conn, topology_);
+    conn->consume(topology_.queue, settings_.rabbit.prefetch);
+    amqp_ = std::move(conn);
+    log::info("consumer connected to RabbitMQ", {{"queue", topology_.queue}});
+    broker_down_logged_ = false;
+    return true;
+  } catch (const AmqpError& e) {
+    if (!broker_down_logged_) {
+      log::warn("RabbitMQ unavailable; consumer will reconnect", {{"error", e.what()}});
+      broker_down_logged_ = true;
+    }
+    return false;
+  }
+}
+
+void NewOrderConsumer::retry_later(const Delivery& d, const std::string& event_id,
+                                   const std::string& reason) {
+  if (d.retry_count >= settings_.rabbit.consumer_max_retries) {
+    log::error("event failed after its last retry; dead-lettered",
+               {{"event_id", event_id}, {"retries", d.retry_count}, {"error", reason}});
+    amqp_->reject(d.delivery_tag);
+    metrics_.add("events_consumed_total", label("outcome", "dead_lettered"));
+    return;
+  }
+  const auto delay_ms = static_cast<std::int64_t>(
+      1000.0 * settings_.rabbit.consumer_retry_base_seconds * std::pow(2.0, d.retry_count));
+  // Confirmed before the ack: the event is never in neither queue.
+  const auto ok = amqp_->publish_confirmed({OutgoingMessage{
+      "", topology_.retry_queue, d.body, d.message_id.empty() ? event_id : d.message_id,
+      d.type.empty() ? "new_order" : d.type, d.retry_count + 1, delay_ms}});
+  if (!ok.front()) throw AmqpError("RabbitMQ refused the retry message");
+  amqp_->ack(d.delivery_tag);
+  log::warn("event handling failed; retry scheduled",
+            {{"event_id", event_id}, {"retry", d.retry_count + 1}, {"delay_ms", delay_ms},
+             {"error", reason}});
+  metrics_.add("events_consumed_total", label("outcome", "retried"));
+}
+
+awaitable<void> NewOrderConsumer::handle(const Delivery& d) {
+  const auto event = parse_event(d);
+  if (!event || d.retry_count > settings_.rabbit.consumer_max_retries) {
+    log::error("malformed new_order message; dead-lettered",
+               {{"message_id", d.message_id}, {"body", d.body.substr(0, 200)}});
+    amqp_->reject(d.delivery_tag);
+    metrics_.add("events_consumed_total", label("outcome", "dead_lettered"));
+    co_return;
+  }
+  std::string failure;
+  bool fresh = false;
+  try {
+    const std::function<awaitable<void>()> enqueue = [this, &event]() -> awaitable<void> {
+      co_await queue_.enqueue_process_order(event->order_id, event->event_id);
+    };
+    fresh = co_await inbox_.record_once(event->event_id, event->order_id, enqueue);
+  } catch (const std::exception& e) {
+    failure = e.what();
+  }
+  if (!failure.empty()) {
+    retry_later(d, event->event_id, failure);
+    co_return;
+  }
+  amqp_->ack(d.delivery_tag);
+  metrics_.add("events_consumed_total", label("outcome", fresh ? "enqueued" : "duplicate"));
+  log::info(fresh ? "task enqueued for event" : "duplicate event ignored",
+            {{"event_id", event->event_id}, {"order_id", event->order_id}});
+}
+
+awaitable<void> NewOrderConsumer::run(const std::atomic<bool>& stopping) {
+  log::info("consumer started", {{"queue", topology_.queue}});
+  while (!stopping) {
+    if (!ensure_broker()) {
+      co_await sleep_for(kBrokerRetry);
+      continue;
+    }
+    std::string failure;
+    try {
+      // Blocking, bounded wait: this thread serves only the consumer.
+      if (auto delivery = amqp_->next_delivery(kPoll)) co_await handle(*delivery);
+    } catch (const AmqpError& e) {
+      failure = e.what();
+    }
+    if (!failure.empty()) {
+      // Unacked deliveries go back to the queue when the connection closes.
+      log::warn("RabbitMQ connection lost; reconnecting", {{"error", failure}});
+      amqp_.reset();
+      broker_down_logged_ = true;
+    }
+  }
+  log::info("consumer stopped");
+}
+
+}  // namespace os::events

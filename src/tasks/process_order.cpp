@@ -1,0 +1,33 @@
+#include "tasks/process_order.hpp"
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "core/logging.hpp"
+#include "domain/order_json.hpp"
+
+namespace os::tasks {
+
+awaitable<void> OrderProcessor::run(const Task& task) {
+  const auto started = unix_ms();
+  if (delay_.count() > 0) {
+    asio::steady_timer timer(co_await asio::this_coro::executor, delay_);
+    co_await timer.async_wait(asio::use_awaitable);
+  }
+  const auto updated = co_await orders_.mark_processed(task.order_id, worker_name_, task.attempt, started);
+  if (!updated) {
+    log::info("order already processed or unknown; nothing to do",
+              {{"order_id", task.order_id}, {"event_id", task.event_id}});
+    co_return;
+  }
+  // The cache must show processed_at at once: overwrite the cached representation.
+  co_await cache_.put(updated->id, updated->user_id, domain::order_to_json(*updated));
+  log::info("Order " + task.order_id + " processed",
+            {{"order_id", task.order_id},
+             {"event_id", task.event_id},
+             {"attempt", task.attempt},
+             {"queued_ms", static_cast<std::int64_t>(started - task.enqueued_ms)}});
+}
+
+}  // namespace os::tasks

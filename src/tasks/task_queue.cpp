@@ -1,0 +1,156 @@
+#include "tasks/task_queue.hpp"
+
+#include <charconv>
+
+namespace os::tasks {
+namespace {
+using cache::Command;
+using cache::RedisReply;
+using cache::cmd;
+
+std::int64_t to_int(const std::string& s) {
+  std::int64_t v = 0;
+  std::from_chars(s.data(), s.data() + s.size(), v);
+  return v;
+}
+
+// [id, [field, value, ...]] -> Task
+std::optional<Task> parse_entry(const RedisReply& entry) {
+  if (entry.elements.size() != 2 || entry.elements[1].type != RedisReply::Type::Array) {
+    return std::nullopt;
+  }
+  Task t;
+  t.entry_id = entry.elements[0].str;
+  const auto& f = entry.elements[1].elements;
+  for (std::size_t i = 0; i + 1 < f.size(); i += 2) {
+    const auto& k = f[i].str;
+    const auto& v = f[i + 1].str;
+    if (k == "task") t.name = v;
+    else if (k == "order_id") t.order_id = v;
+    else if (k == "event_id") t.event_id = v;
+    else if (k == "attempt") t.attempt = static_cast<int>(to_int(v));
+    else if (k == "not_before_ms") t.not_before_ms = to_int(v);
+    else if (k == "enqueued_ms") t.enqueued_ms = to_int(v);
+  }
+  return t;
+}
+
+std::vector<Task> parse_entries(const RedisReply& list) {
+  std::vector<Task> out;
+  for (const auto& e : list.elements) {
+    if (auto t = parse_entry(e)) out.push_back(std::move(*t));
+  }
+  return out;
+}
+
+Command add_command(const std::string& stream, const Task& t, int attempt,
+                    std::int64_t not_before_ms, const std::string& error) {
+  auto c = cmd("XADD", stream, "*", "task", t.name.empty() ? "process_order" : t.name, "order_id",
+               t.order_id, "event_id", t.event_id, "attempt", std::to_string(attempt),
+               "not_before_ms", std::to_string(not_before_ms), "enqueued_ms",
+               std::to_string(t.enqueued_ms));
+  if (!error.empty()) {
+    c.emplace_back("last_error");
+    c.push_back(error);
+  }
+  return c;
+}
+
+void throw_if_error(const RedisReply& r) {
+  if (r.is_error()) throw cache::RedisUnavailable("Redis refused a task-queue command: " + r.str);
+}
+}  // namespace
+
+std::int64_t unix_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+awaitable<void> TaskQueue::enqueue_process_order(const std::string& order_id,
+                                                 const std::string& event_id) {
+  Task t;
+  t.name = "process_order";
+  t.order_id = order_id;
+  t.event_id = event_id;
+  t.enqueued_ms = unix_ms();
+  throw_if_error(co_await redis_.command(add_command(settings_.stream, t, 0, 0, "")));
+}
+
+awaitable<void> TaskQueue::ensure_group() {
+  const auto r = co_await redis_.command(
+      cmd("XGROUP", "CREATE", settings_.stream, settings_.group, "0", "MKSTREAM"));
+  if (r.is_error() && r.str.rfind("BUSYGROUP", 0) != 0) throw_if_error(r);
+}
+
+awaitable<std::vector<Task>> TaskQueue::read(const std::string& consumer, int count, Millis block) {
+  const auto r = co_await redis_.command(
+      cmd("XREADGROUP", "GROUP", settings_.group, consumer, "COUNT", std::to_string(count),
+          "BLOCK", std::to_string(block.count()), "STREAMS", settings_.stream, ">"),
+      block + redis_.timeout() + Millis(1000));
+  if (r.is_error() && r.str.rfind("NOGROUP", 0) == 0) {
+    co_await ensure_group();  // the stream was deleted under us
+    co_return std::vector<Task>{};
+  }
+  throw_if_error(r);
+  std::vector<Task> out;
+  for (const auto& stream : r.elements) {  // [[name, entries]]
+    if (stream.elements.size() == 2) {
+      auto tasks = parse_entries(stream.elements[1]);
+      out.insert(out.end(), tasks.begin(), tasks.end());
+    }
+  }
+  co_return out;
+}
+
+awaitable<std::vector<Task>> TaskQueue::reclaim(const std::string& consumer, int count) {
+  const auto idle_ms =
+      std::chrono::duration_cast<Millis>(settings_.visibility_timeout).count();
+  const auto r = co_await redis_.command(cmd("XAUTOCLAIM", settings_.stream, settings_.group,
+                                             consumer, std::to_string(idle_ms), "0-0", "COUNT",
+                                             std::to_string(count)));
+  throw_if_error(r);
+  if (r.elements.size() < 2) co_return std::vector<Task>{};
+  co_return parse_entries(r.elements[1]);
+}
+
+awaitable<void> TaskQueue::transaction(std::vector<Command> commands) {
+  commands.insert(commands.begin(), cmd("MULTI"));
+  commands.push_back(cmd("EXEC"));
+  const auto replies = co_await redis_.pipeline(commands);
+  for (const auto& r : replies) throw_if_error(r);
+  if (replies.back().is_nil()) throw cache::RedisUnavailable("task-queue transaction aborted");
+}
+
+awaitable<void> TaskQueue::ack(const Task& task) {
+  std::vector<Command> c;
+  c.push_back(cmd("XACK", settings_.stream, settings_.group, task.entry_id));
+  c.push_back(cmd("XDEL", settings_.stream, task.entry_id));
+  co_await transaction(std::move(c));
+}
+
+awaitable<void> TaskQueue::retry(const Task& task, Millis delay, const std::string& error) {
+  std::vector<Command> c;
+  c.push_back(add_command(settings_.stream, task, task.attempt + 1, unix_ms() + delay.count(), error));
+  c.push_back(cmd("XACK", settings_.stream, settings_.group, task.entry_id));
+  c.push_back(cmd("XDEL", settings_.stream, task.entry_id));
+  co_await transaction(std::move(c));
+}
+
+awaitable<void> TaskQueue::dead_letter(const Task& task, const std::string& error) {
+  std::vector<Command> c;
+  c.push_back(add_command(settings_.dead_stream, task, task.attempt, 0, error));
+  c.push_back(cmd("XACK", settings_.stream, settings_.group, task.entry_id));
+  c.push_back(cmd("XDEL", settings_.stream, task.entry_id));
+  co_await transaction(std::move(c));
+}
+
+awaitable<std::int64_t> TaskQueue::depth() {
+  co_return (co_await redis_.command(cmd("XLEN", settings_.stream))).integer;
+}
+
+awaitable<std::int64_t> TaskQueue::dead_depth() {
+  co_return (co_await redis_.command(cmd("XLEN", settings_.dead_stream))).integer;
+}
+
+}  // namespace os::tasks
