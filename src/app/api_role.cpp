@@ -34,8 +34,11 @@ class ApiRole : public Role {
 
   ~ApiRole() override {
     threads_->stop();
+    // Sockets must go before the io_contexts that own their services; sessions have
+    // drained in join(), so no coroutine still holds a pooled connection.
+    per_thread_.clear();
     server_.reset();
-    threads_.reset();  // coroutine frames still parked there release into the pools
+    threads_.reset();
   }
 
   void start() override {

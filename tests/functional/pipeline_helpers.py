@@ -1,0 +1,687 @@
+"""Helpers and fixtures for the black-box tests of the event pipeline
+(SPEC §5: outbox -> relay -> RabbitMQ -> consumer -> Redis stream -> worker).
+
+Everything is observed from the outside: PostgreSQL tables (orders,
+outbox_events, inbox_events, task_runs), RabbitMQ queues (pika), the Redis task
+stream, the HTTP API and the roles' log files.
+
+Isolation: every test module gets its own database (migrated, dropped at the end
+of the session by conftest's `stack`), its own `order-service api`, its own
+RabbitMQ exchange/queue names and its own task stream, all with a random
+suffix, so leftovers of other tests never interfere. The queues, exchange and
+streams are deleted at the end of the module.
+
+Test modules import the fixtures they use from here:
+    from pipeline_helpers import pipeline, roles  # noqa: F401
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pika
+import pika.exceptions
+import psycopg2
+import pytest
+import redis as redis_lib
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from conftest import BIN, DEVSTACK, ApiProcess, run_service  # noqa: E402
+from helpers import Api, describe, free_port, item  # noqa: E402
+
+# Small timings (the defaults are production values).
+FAST = {
+    "PROCESS_ORDER_DELAY_SECONDS": "0.2",
+    "TASK_VISIBILITY_TIMEOUT_SECONDS": "3",
+    "OUTBOX_POLL_SECONDS": "1",
+    "RABBITMQ_CONSUMER_RETRY_BASE_SECONDS": "0.2",
+    "RABBITMQ_CONSUMER_MAX_RETRIES": "3",
+    "TASK_MAX_ATTEMPTS": "5",
+    "RABBITMQ_TIMEOUT_SECONDS": "2",
+    "WORKER_CONCURRENCY": "32",
+    "METRICS_PORT": "0",
+    "LOG_LEVEL": "info",
+    "LOG_FORMAT": "json",
+}
+
+ROUTING_KEY = "order.created"
+WORKER_GROUP = "workers"
+
+
+# ---------------------------------------------------------------- polling
+
+
+def poll(fn, timeout, interval=0.1, desc="condition"):
+    """Call fn until it returns a truthy value (returned); AssertionError with
+    the last value (or exception) after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        try:
+            last = fn()
+            if last:
+                return last
+        except Exception as e:  # noqa: BLE001 - keep polling, report the last error
+            last = e
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {desc}; last={last!r}")
+        time.sleep(interval)
+
+
+def holds(fn, duration, interval=0.1, desc="condition"):
+    """Assert that fn() stays truthy for `duration` seconds (used to show that
+    something does NOT happen, e.g. no second task, a row stays unpublished)."""
+    deadline = time.monotonic() + duration
+    while True:
+        v = fn()
+        assert v, f"{desc} stopped holding (value {v!r})"
+        if time.monotonic() > deadline:
+            return
+        time.sleep(interval)
+
+
+# ---------------------------------------------------------------- processes
+
+
+class RoleProcess:
+    """One `order-service <role>` process with its output in a log file."""
+
+    def __init__(self, role, env, workdir: Path, name):
+        self.role = role
+        self.name = name
+        self.env = env
+        self.log_path = workdir / f"{name}.log"
+        self._log = open(self.log_path, "wb")
+        # cwd is a scratch dir so that no stray .env file is read.
+        self.proc = subprocess.Popen(
+            [str(BIN), role],
+            env=env,
+            cwd=str(workdir),
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.pid = self.proc.pid
+        self.killed = False
+        self.started_at = time.monotonic()
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def log_text(self) -> str:
+        if not self._log.closed:
+            self._log.flush()
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def tail(self, n=3000) -> str:
+        return self.log_text()[-n:]
+
+    def log_lines(self):
+        """Parsed JSON log lines (non-JSON lines are returned as {'raw': line})."""
+        out = []
+        for line in self.log_text().splitlines():
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                v = json.loads(line)
+                out.append(v if isinstance(v, dict) else {"raw": line})
+            except ValueError:
+                out.append({"raw": line})
+        return out
+
+    def wait_log(self, pattern, timeout, desc=None):
+        rx = re.compile(pattern)
+
+        def found():
+            if not self.alive():
+                raise AssertionError(
+                    f"{self.name} exited ({self.proc.returncode}) while waiting for /{pattern}/:\n"
+                    f"{self.tail()}"
+                )
+            return rx.search(self.log_text())
+
+        try:
+            return poll(found, timeout, desc=desc or f"/{pattern}/ in {self.name} log")
+        except AssertionError as e:
+            raise AssertionError(f"{e}\n--- {self.name} log tail:\n{self.tail()}") from None
+
+    def kill(self):
+        """SIGKILL (simulated crash)."""
+        self.killed = True
+        if self.proc.poll() is None:
+            os.kill(self.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+        self._log.close()
+
+    def stop(self, timeout=15.0):
+        """SIGTERM, wait; exit code, or None if it had to be SIGKILLed."""
+        if self.proc.poll() is None:
+            os.kill(self.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.kill(self.pid, signal.SIGKILL)
+                self.proc.wait(timeout=10)
+                self._log.close()
+                return None
+        self._log.close()
+        return self.proc.returncode
+
+    def stop_ok(self, timeout=15.0):
+        was_alive = self.alive()
+        rc = self.stop(timeout)
+        assert was_alive, f"{self.name} had already exited ({rc}) before SIGTERM:\n{self.tail()}"
+        assert rc == 0, f"{self.name} did not exit 0 within {timeout}s of SIGTERM (rc={rc}):\n{self.tail()}"
+
+
+class Roles:
+    """Per-test set of role processes; start(role, **env) -> RoleProcess.
+    At the end every process still running is stopped with SIGTERM and must
+    exit 0 (killed ones are skipped)."""
+
+    def __init__(self, pipeline, workdir: Path):
+        self.pl = pipeline
+        self.workdir = workdir
+        self.procs: list[RoleProcess] = []
+        self.counter = 0
+
+    def start(self, role, **overrides) -> RoleProcess:
+        self.counter += 1
+        name = f"{role}-{self.counter}"
+        env = self.pl.env(**overrides)
+        p = RoleProcess(role, env, self.workdir, name)
+        self.procs.append(p)
+        return p
+
+    def start_pipeline(self, relay=True, consumer=True, worker=True, **overrides):
+        out = {}
+        if relay:
+            out["relay"] = self.start("relay", **overrides)
+        if consumer:
+            out["consumer"] = self.start("consumer", **overrides)
+        if worker:
+            out["worker"] = self.start("worker", **overrides)
+        return out
+
+    def check_alive(self):
+        for p in self.procs:
+            if not p.killed and p.proc.returncode is None:
+                assert p.alive(), f"{p.name} died (rc={p.proc.returncode}):\n{p.tail()}"
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {p.name} (pid {p.pid}):\n{p.tail(2500)}" for p in self.procs)
+
+    def stop_all(self):
+        """Stop every process the test did not kill/stop; they must exit 0."""
+        errors = []
+        for p in reversed(self.procs):
+            if p.killed or p._log.closed:
+                continue
+            was_alive = p.alive()
+            rc = p.stop(15)
+            if not was_alive:
+                errors.append(f"{p.name} had died (rc={rc}) before the end of the test:\n{p.tail()}")
+            elif rc != 0:
+                errors.append(f"{p.name} did not exit 0 on SIGTERM (rc={rc}):\n{p.tail()}")
+        return errors
+
+
+# ---------------------------------------------------------------- infrastructure
+
+
+def rabbit_params():
+    if not os.environ.get("RABBITMQ_PORT"):
+        pytest.fail(
+            "RABBITMQ_PORT is not set: export `scripts/devstack env` (the pipeline tests need RabbitMQ)",
+            pytrace=False,
+        )
+    return pika.ConnectionParameters(
+        host=os.environ.get("RABBITMQ_HOST", "127.0.0.1"),
+        port=int(os.environ["RABBITMQ_PORT"]),
+        virtual_host=os.environ.get("RABBITMQ_VHOST", "/"),
+        credentials=pika.PlainCredentials(
+            os.environ.get("RABBITMQ_USER", "guest"), os.environ.get("RABBITMQ_PASSWORD", "guest")
+        ),
+        connection_attempts=1,
+        socket_timeout=5,
+        blocked_connection_timeout=10,
+        heartbeat=0,
+    )
+
+
+class Rabbit:
+    """Short-lived pika connections (robust to broker restarts in between)."""
+
+    def _open(self):
+        conn = pika.BlockingConnection(rabbit_params())
+        return conn, conn.channel()
+
+    def run(self, fn):
+        conn, ch = self._open()
+        try:
+            return fn(ch)
+        finally:
+            try:
+                conn.close()
+            except Exception:  # noqa: BLE001
+                pass
+
+    def count(self, queue) -> int:
+        """Ready messages in `queue` (passive declare). Raises if it does not exist."""
+        return self.run(lambda ch: ch.queue_declare(queue, passive=True).method.message_count)
+
+    def consumers(self, queue) -> int:
+        return self.run(lambda ch: ch.queue_declare(queue, passive=True).method.consumer_count)
+
+    def exists(self, queue) -> bool:
+        try:
+            self.count(queue)
+            return True
+        except pika.exceptions.ChannelClosedByBroker:
+            return False
+
+    def exchange_exists(self, exchange) -> bool:
+        try:
+            self.run(lambda ch: ch.exchange_declare(exchange, passive=True))
+            return True
+        except pika.exceptions.ChannelClosedByBroker:
+            return False
+
+    def purge(self, queue):
+        self.run(lambda ch: ch.queue_purge(queue))
+
+    def get_all(self, queue, limit=1000):
+        """Take every ready message: list of (properties, body)."""
+
+        def take(ch):
+            out = []
+            while len(out) < limit:
+                method, props, body = ch.basic_get(queue, auto_ack=True)
+                if method is None:
+                    break
+                out.append((props, body))
+            return out
+
+        return self.run(take)
+
+    def publish(self, queue, body, message_id=None, headers=None, type_="new_order",
+                content_type="application/json"):
+        """Publish one persistent message straight to `queue` (default exchange)
+        with publisher confirms."""
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body).encode()
+        elif isinstance(body, str):
+            body = body.encode()
+        props = pika.BasicProperties(
+            content_type=content_type,
+            delivery_mode=2,
+            message_id=message_id,
+            type=type_,
+            headers=headers,
+        )
+
+        def pub(ch):
+            ch.confirm_delivery()
+            ch.basic_publish("", queue, body, props, mandatory=True)
+
+        self.run(pub)
+
+    def tap(self, exchange, routing_key=ROUTING_KEY) -> str:
+        """Declare an exclusive-use (auto-deleted later) queue bound to the
+        exchange, to observe what the relay publishes."""
+        name = f"pltap.{uuid.uuid4().hex[:10]}"
+
+        def decl(ch):
+            ch.queue_declare(name, durable=False, auto_delete=False)
+            ch.queue_bind(name, exchange, routing_key=routing_key)
+
+        self.run(decl)
+        return name
+
+    def delete_queue(self, queue):
+        try:
+            self.run(lambda ch: ch.queue_delete(queue))
+        except Exception as e:  # noqa: BLE001
+            print(f"warning: cannot delete queue {queue}: {e}", file=sys.stderr)
+
+    def delete_exchange(self, exchange):
+        try:
+            self.run(lambda ch: ch.exchange_delete(exchange))
+        except Exception as e:  # noqa: BLE001
+            print(f"warning: cannot delete exchange {exchange}: {e}", file=sys.stderr)
+
+
+def devstack(*args, timeout=120):
+    """scripts/devstack with the stack's env (stop|start|kill SERVICE)."""
+    r = subprocess.run(
+        [str(DEVSTACK), *args], env=dict(os.environ), capture_output=True, text=True, timeout=timeout
+    )
+    assert r.returncode == 0, (
+        f"scripts/devstack {' '.join(args)} failed ({r.returncode}):\nstdout:\n{r.stdout}\nstderr:\n{r.stderr}"
+    )
+    return r
+
+
+def service_running(service) -> bool:
+    r = subprocess.run(
+        [str(DEVSTACK), "status", service], env=dict(os.environ), capture_output=True, text=True, timeout=30
+    )
+    return r.returncode == 0
+
+
+class Outage:
+    """with Outage('redis'): ... stops the server and always starts it again."""
+
+    def __init__(self, service, how="stop"):
+        self.service = service
+        self.how = how
+        self.restored = False
+
+    def __enter__(self):
+        devstack(self.how, self.service)
+        return self
+
+    def restore(self):
+        if not self.restored:
+            devstack("start", self.service)
+            self.restored = True
+
+    def __exit__(self, *exc):
+        if not self.restored:
+            try:
+                self.restore()
+            except Exception:
+                if exc[0] is None:
+                    raise
+                print(f"warning: could not restart {self.service}", file=sys.stderr)
+        return False
+
+
+# ---------------------------------------------------------------- the pipeline
+
+
+class Pipeline:
+    """Module-wide state: database, api process, RabbitMQ/Redis names."""
+
+    def __init__(self, stack, workdir: Path, tag: str):
+        self.stack = stack
+        self.workdir = workdir
+        suffix = uuid.uuid4().hex[:8]
+        self.exchange = f"orders.pl{tag}.{suffix}"
+        self.queue = f"new_order.pl{tag}.{suffix}"
+        self.retry_queue = self.queue + ".retry"
+        self.dlq = self.queue + ".dlq"
+        self.stream = f"tasks:pl{tag}:{suffix}:process_order"
+        self.dead_stream = self.stream + ":dead"
+        self.rabbit = Rabbit()
+        self.extra_queues: list[str] = []
+
+        self.dbname = stack.create_database(prefix=f"orders_pl{tag}")
+        r = run_service(["migrate"], stack.service_env(self.dbname), timeout=120)
+        assert r.returncode == 0, f"migrate failed ({r.returncode}):\n{r.stdout}\n{r.stderr}"
+        self.redis = redis_lib.Redis(
+            host=stack.redis_host, port=stack.redis_port, db=stack.redis_db,
+            socket_timeout=5, socket_connect_timeout=5,
+        )
+        self.api_proc = None
+        self.start_api()
+
+    # -- configuration
+    def env(self, **overrides) -> dict:
+        base = dict(FAST)
+        base.update(
+            {
+                "RABBITMQ_EXCHANGE": self.exchange,
+                "RABBITMQ_NEW_ORDER_QUEUE": self.queue,
+                "RABBITMQ_NEW_ORDER_ROUTING_KEY": ROUTING_KEY,
+                "TASK_STREAM": self.stream,
+            }
+        )
+        base.update(overrides)
+        return self.stack.service_env(self.dbname, **base)
+
+    # -- api
+    def start_api(self):
+        env = self.env(API_PORT=free_port())
+        self.api_proc = ApiProcess(env, self.workdir, name=f"api-{uuid.uuid4().hex[:6]}")
+        self.api_proc.wait_healthy(15)
+        self.api = Api(self.api_proc.url)
+        self.user = self.api.new_user()
+
+    def ensure_api(self):
+        if not self.api_proc.alive():
+            tail = self.api_proc.tail()
+            self.start_api()
+            raise AssertionError(f"the pipeline api process had died; output:\n{tail}")
+
+    def create_order(self, items=None, api=None, user=None) -> dict:
+        api = api or self.api
+        user = user or self.user
+        r = api.create_order(user.token, items or [item(7, 2, 12.5)])
+        assert r.status_code == 201, describe(r)
+        return r.json()
+
+    def create_orders(self, n, threads=16) -> list[str]:
+        """Create n orders concurrently (each thread its own HTTP session)."""
+        local = threading.local()
+
+        def one(i):
+            if not hasattr(local, "api"):
+                local.api = Api(self.api_proc.url)
+            r = local.api.create_order(self.user.token, [item(1 + i % 50, 1 + i % 3, 9.99)])
+            assert r.status_code == 201, describe(r)
+            return r.json()["id"]
+
+        with ThreadPoolExecutor(threads) as ex:
+            return list(ex.map(one, range(n)))
+
+    # -- database
+    def connect(self):
+        return self.stack.connect(self.dbname)
+
+    def query(self, sql, args=()):
+        conn = self.connect()
+        try:
+            with conn.cursor() as cur:
+                cur.execute(sql, args)
+                return cur.fetchall() if cur.description else None
+        finally:
+            conn.close()
+
+    def outbox(self, order_id):
+        rows = self.query(
+            "SELECT id::text, event_type, payload, published_at, attempts FROM outbox_events "
+            "WHERE aggregate_id = %s",
+            (order_id,),
+        )
+        return [
+            {"id": r[0], "event_type": r[1], "payload": r[2], "published_at": r[3], "attempts": r[4]}
+            for r in rows
+        ]
+
+    def processed_ids(self, order_ids) -> set:
+        rows = self.query(
+            "SELECT id::text FROM orders WHERE id = ANY(%s::uuid[]) AND processed_at IS NOT NULL",
+            (list(order_ids),),
+        )
+        return {r[0] for r in rows}
+
+    def runs(self, order_ids):
+        """{order_id: (total_runs, effective_runs)} for orders with any run."""
+        rows = self.query(
+            "SELECT order_id::text, count(*), count(*) FILTER (WHERE effective) FROM task_runs "
+            "WHERE order_id = ANY(%s::uuid[]) GROUP BY order_id",
+            (list(order_ids),),
+        )
+        return {r[0]: (r[1], r[2]) for r in rows}
+
+    def run_rows(self, order_id):
+        rows = self.query(
+            "SELECT worker, attempt, started_at, finished_at, effective FROM task_runs "
+            "WHERE order_id = %s ORDER BY id",
+            (order_id,),
+        )
+        return [dict(zip(("worker", "attempt", "started_at", "finished_at", "effective"), r)) for r in rows]
+
+    def inbox(self, order_ids):
+        rows = self.query(
+            "SELECT event_id, order_id::text FROM inbox_events WHERE order_id = ANY(%s::uuid[])",
+            (list(order_ids),),
+        )
+        return rows
+
+    def wait_processed(self, order_ids, timeout, roles=None, desc=None):
+        ids = set(order_ids)
+        state = {}
+
+        def done():
+            state["done"] = self.processed_ids(ids)
+            if roles is not None:
+                roles.check_alive()
+            return len(state["done"]) == len(ids)
+
+        try:
+            poll(done, timeout, interval=0.2, desc=desc or f"{len(ids)} orders processed")
+        except AssertionError as e:
+            missing = sorted(ids - state.get("done", set()))
+            msg = f"{e}\n{len(missing)} of {len(ids)} not processed, e.g. {missing[:5]}"
+            if missing:
+                msg += f"\noutbox of {missing[0]}: {self.outbox(missing[0])}"
+            msg += f"\nqueues: {self.queue_counts()} stream: {self.stream_state()}"
+            if roles is not None:
+                msg += "\n" + roles.logs()
+            raise AssertionError(msg) from None
+
+    def assert_exactly_once(self, order_ids, strict_total=False):
+        runs = self.runs(order_ids)
+        missing = [o for o in order_ids if o not in runs]
+        bad_eff = {o: v for o, v in runs.items() if v[1] != 1}
+        assert not missing, f"{len(missing)} orders have no task_runs row, e.g. {missing[:5]}"
+        assert not bad_eff, (
+            f"{len(bad_eff)} orders do not have exactly one effective run "
+            f"(order: (runs, effective)), e.g. {list(bad_eff.items())[:5]}"
+        )
+        if strict_total:
+            dup = {o: v for o, v in runs.items() if v[0] != 1}
+            assert not dup, f"orders with more than one task run: {list(dup.items())[:5]}"
+        return runs
+
+    # -- rabbit / redis state
+    def queue_counts(self):
+        out = {}
+        for q in (self.queue, self.retry_queue, self.dlq):
+            try:
+                out[q.rsplit(".", 1)[-1] if q != self.queue else "main"] = self.rabbit.count(q)
+            except Exception as e:  # noqa: BLE001
+                out[q] = repr(e)[:80]
+        return out
+
+    def stream_state(self):
+        try:
+            xlen = self.redis.xlen(self.stream)
+            try:
+                pending = self.redis.xpending(self.stream, WORKER_GROUP)["pending"]
+            except redis_lib.ResponseError:
+                pending = None
+            dead = self.redis.xlen(self.dead_stream)
+            return {"xlen": xlen, "pending": pending, "dead": dead}
+        except Exception as e:  # noqa: BLE001
+            return repr(e)[:120]
+
+    def wait_topology(self, timeout=20):
+        """Wait until the consumer has declared the queues."""
+        poll(
+            lambda: all(self.rabbit.exists(q) for q in (self.queue, self.retry_queue, self.dlq)),
+            timeout, interval=0.2, desc=f"queues {self.queue}(.retry/.dlq) declared",
+        )
+
+    def wait_consuming(self, n=1, timeout=20):
+        poll(lambda: self.rabbit.consumers(self.queue) >= n, timeout, interval=0.2,
+             desc=f"{n} consumer(s) on {self.queue}")
+
+    def wait_idle(self, timeout=20):
+        """Queues empty, task stream empty and nothing pending."""
+
+        def idle():
+            c = self.queue_counts()
+            s = self.stream_state()
+            return c.get("main") == 0 and c.get("retry") == 0 and isinstance(s, dict) \
+                and s["xlen"] == 0 and not s["pending"]
+
+        poll(idle, timeout, interval=0.2, desc="pipeline idle (queues and task stream empty)")
+
+    # -- teardown
+    def close(self):
+        errors = []
+        if self.api_proc is not None:
+            rc = self.api_proc.stop(10)
+            if rc != 0:
+                errors.append(f"api did not exit 0 on SIGTERM (rc={rc})")
+        for q in [self.queue, self.retry_queue, self.dlq, *self.extra_queues]:
+            self.rabbit.delete_queue(q)
+        self.rabbit.delete_exchange(self.exchange)
+        try:
+            self.redis.delete(self.stream, self.dead_stream)
+        except Exception as e:  # noqa: BLE001
+            print(f"warning: cannot delete streams: {e}", file=sys.stderr)
+        self.redis.close()
+        return errors
+
+
+def make_message(order: dict, event_id: str, **override) -> dict:
+    """A new_order event body as the relay publishes it (SPEC §5.3)."""
+    body = {
+        "event_id": event_id,
+        "event_type": "new_order",
+        "occurred_at": order.get("created_at"),
+        "order_id": order["id"],
+        "user_id": order["user_id"],
+        "total_price": order.get("total_price"),
+        "status": order.get("status", "PENDING"),
+    }
+    body.update(override)
+    return body
+
+
+# ---------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def pipeline(request, stack, tmp_path_factory):
+    tag = re.sub(r"[^a-z0-9]", "", Path(str(request.fspath)).stem.replace("test_pipeline", ""))[:8]
+    for svc in ("postgres", "redis", "rabbitmq"):
+        if not service_running(svc):
+            # a previous (failed) test left a server down: bring it back
+            devstack("start", svc)
+    pl = Pipeline(stack, tmp_path_factory.mktemp("pipeline"), tag or "m")
+    yield pl
+    errors = pl.close()
+    assert not errors, errors
+
+
+@pytest.fixture
+def roles(pipeline, tmp_path):
+    pipeline.ensure_api()
+    r = Roles(pipeline, tmp_path)
+    yield r
+    errors = r.stop_all()
+    # servers a failed test may have left down
+    for svc in ("postgres", "redis", "rabbitmq"):
+        if not service_running(svc):
+            devstack("start", svc)
+    assert not errors, "\n".join(errors)
