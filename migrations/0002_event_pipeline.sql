@@ -17,3 +17,20 @@ CREATE TABLE task_runs (
     effective   BOOLEAN     NOT NULL
 );
 CREATE INDEX task_runs_order_idx ON task_runs (order_id);
+
+-- Api instances cache "this user exists" for valid tokens; a deletion is announced at
+-- commit so the cache forgets the user at once and the token stops working.
+CREATE FUNCTION users_deleted_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'TRUNCATE' THEN
+        PERFORM pg_notify('users_deleted', '*');
+    ELSE
+        PERFORM pg_notify('users_deleted', OLD.id::text);
+    END IF;
+    RETURN NULL;
+END;
+$$;
+CREATE TRIGGER users_deleted_notify AFTER DELETE ON users
+    FOR EACH ROW EXECUTE FUNCTION users_deleted_notify();
+CREATE TRIGGER users_truncated_notify AFTER TRUNCATE ON users
+    FOR EACH STATEMENT EXECUTE FUNCTION users_deleted_notify();

@@ -17,9 +17,16 @@ awaitable<std::optional<std::int64_t>> JwtAuthenticator::authenticate(const http
                        std::chrono::system_clock::now().time_since_epoch())
                        .count();
   const auto claims = jwt_.verify(header->substr(kScheme.size()), now);
-  if (!claims || !co_await users_.exists(claims->user_id)) {
+  if (!claims) {
     failure = "Could not validate credentials";
     co_return std::nullopt;
+  }
+  if (!known_.contains(claims->user_id)) {
+    if (!co_await users_.exists(claims->user_id)) {
+      failure = "Could not validate credentials";
+      co_return std::nullopt;
+    }
+    known_.remember(claims->user_id);
   }
   co_return claims->user_id;
 }

@@ -1,5 +1,6 @@
 // Bearer JWT authentication: valid signature, not expired, user still exists.
 #pragma once
+#include "db/known_users.hpp"
 #include "db/user_repository.hpp"
 #include "http/pipeline.hpp"
 #include "security/jwt.hpp"
@@ -8,8 +9,9 @@ namespace os::api {
 
 class JwtAuthenticator : public http::Authenticator {
  public:
-  JwtAuthenticator(const security::JwtCodec& jwt, db::UserRepository& users)
-      : jwt_(jwt), users_(users) {}
+  JwtAuthenticator(const security::JwtCodec& jwt, db::UserRepository& users,
+                   db::KnownUsers& known)
+      : jwt_(jwt), users_(users), known_(known) {}
 
   awaitable<std::optional<std::int64_t>> authenticate(const http::Request& request,
                                                       std::string& failure) override;
@@ -17,6 +19,7 @@ class JwtAuthenticator : public http::Authenticator {
  private:
   const security::JwtCodec& jwt_;
   db::UserRepository& users_;
+  db::KnownUsers& known_;
 };
 
 }  // namespace os::api

@@ -1,5 +1,7 @@
 #include "app/api_role.hpp"
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <thread>
 
 #include "app/io_threads.hpp"
@@ -43,6 +45,11 @@ class ApiRole : public Role {
 
   void start() override {
     server_->start();
+    asio::co_spawn(threads_->context(0),
+                   db::follow_user_deletions(settings_.postgres.conninfo,
+                                             settings_.postgres.connect_timeout,
+                                             process_.known_users, stopping_),
+                   asio::detached);
     threads_->run();
     const std::string base =
         "http://" + settings_.http.host + ":" + std::to_string(server_->port());
@@ -51,7 +58,10 @@ class ApiRole : public Role {
                                 {"threads", static_cast<int>(threads_->size())}});
   }
 
-  void stop() override { server_->stop(); }
+  void stop() override {
+    stopping_ = true;
+    server_->stop();
+  }
 
   void join() override {
     const auto deadline = Clock::now() + settings_.http.shutdown_grace;
@@ -67,6 +77,7 @@ class ApiRole : public Role {
   std::unique_ptr<IoThreads> threads_;
   std::vector<std::unique_ptr<ApiThreadServices>> per_thread_;
   std::unique_ptr<http::HttpServer> server_;
+  std::atomic<bool> stopping_{false};
 };
 
 }  // namespace

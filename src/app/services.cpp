@@ -15,7 +15,8 @@ ProcessServices::ProcessServices(const config::Settings& s, Metrics& m)
       cors(s.cors),
       swagger_assets(s.http.swagger_ui_dir.empty()
                          ? std::string(ORDER_SERVICE_SOURCE_DIR) + "/node_modules/swagger-ui-dist"
-                         : s.http.swagger_ui_dir) {}
+                         : s.http.swagger_ui_dir),
+      known_users(std::chrono::seconds(60)) {}
 
 ApiThreadServices::ApiThreadServices(ProcessServices& p, asio::io_context& io)
     : pg(io.get_executor(), p.settings.postgres),
@@ -26,7 +27,7 @@ ApiThreadServices::ApiThreadServices(ProcessServices& p, asio::io_context& io)
       orders(pg),
       context{p.settings, p.jwt, p.hashing, p.metrics, pg,        redis,
               users,      orders, order_cache, p.swagger_assets},
-      authenticator(p.jwt, users),
+      authenticator(p.jwt, users, p.known_users),
       limiter(p.settings.rate_limit.enabled
                   ? std::optional<http::RateLimiter>(std::in_place, p.settings.rate_limit,
                                                      p.settings.rate_limit.backend == "redis"

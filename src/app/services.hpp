@@ -6,6 +6,7 @@
 
 #include "api/authenticator.hpp"
 #include "api/context.hpp"
+#include "db/known_users.hpp"
 #include "cache/circuit_breaker.hpp"
 #include "http/cors.hpp"
 #include "http/pipeline.hpp"
@@ -25,6 +26,7 @@ struct ProcessServices {
   http::LocalBuckets local_buckets;
   http::Cors cors;
   http::StaticFiles swagger_assets;
+  db::KnownUsers known_users;
 };
 
 struct ApiThreadServices {

@@ -1,23 +1,47 @@
 #include "db/inbox_repository.hpp"
 
+#include <set>
+
 namespace os::db {
 namespace {
 const Statement kRecord{"inbox_record",
-                        "INSERT INTO inbox_events (event_id, order_id) VALUES ($1, $2)"
-                        " ON CONFLICT (event_id) DO NOTHING RETURNING 1"};
-}
+                        "INSERT INTO inbox_events (event_id, order_id)"
+                        " SELECT * FROM unnest($1::text[], $2::uuid[])"
+                        " ON CONFLICT (event_id) DO NOTHING RETURNING event_id"};
 
-awaitable<bool> InboxRepository::record_once(const std::string& event_id,
-                                             const std::string& order_id,
-                                             const std::function<awaitable<void>()>& handle) {
+// PostgreSQL array literal with every element quoted.
+std::string array_literal(const std::vector<InboxEvent>& events, bool order_ids) {
+  std::string out = "{";
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    if (i != 0) out += ',';
+    out += '"';
+    for (char c : order_ids ? events[i].order_id : events[i].event_id) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  return out + "}";
+}
+}  // namespace
+
+awaitable<std::vector<InboxEvent>> InboxRepository::record_new(
+    const std::vector<InboxEvent>& events,
+    const std::function<awaitable<void>(const std::vector<InboxEvent>&)>& handle) {
   auto conn = co_await pool_.acquire();
   co_await pool_.query(conn, "BEGIN");
   std::exception_ptr error;
-  bool fresh = false;
+  std::vector<InboxEvent> fresh;
   try {
-    // A concurrent consumer holding the same event blocks here until it commits.
-    fresh = (co_await pool_.execute(conn, kRecord, params(event_id, order_id))).rows() == 1;
-    if (fresh) co_await handle();
+    // A concurrent consumer holding the same event id blocks here until it commits.
+    const auto inserted = co_await pool_.execute(
+        conn, kRecord, params(array_literal(events, false), array_literal(events, true)));
+    std::set<std::string> ids;
+    for (int i = 0; i < inserted.rows(); ++i) ids.emplace(inserted.text(i, 0));
+    for (const auto& e : events) {
+      if (ids.erase(e.event_id) == 1) fresh.push_back(e);
+    }
+    if (!fresh.empty()) co_await handle(fresh);
     co_await pool_.query(conn, "COMMIT");
   } catch (...) {
     error = std::current_exception();

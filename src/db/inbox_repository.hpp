@@ -2,20 +2,27 @@
 #pragma once
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "db/pg_pool.hpp"
 
 namespace os::db {
 
+struct InboxEvent {
+  std::string event_id;
+  std::string order_id;
+};
+
 class InboxRepository {
  public:
   explicit InboxRepository(PgPool& pool) : pool_(pool) {}
 
-  // In one transaction: records the event and, only if it is new, runs `handle`
-  // (enqueueing the task). If `handle` throws, nothing is recorded. Returns false for a
-  // duplicate.
-  awaitable<bool> record_once(const std::string& event_id, const std::string& order_id,
-                              const std::function<awaitable<void>()>& handle);
+  // In one transaction: records the events and runs `handle` with those not seen
+  // before (it enqueues their tasks). If `handle` throws, nothing is recorded.
+  // Returns the new ones.
+  awaitable<std::vector<InboxEvent>> record_new(
+      const std::vector<InboxEvent>& events,
+      const std::function<awaitable<void>(const std::vector<InboxEvent>&)>& handle);
 
  private:
   PgPool& pool_;

@@ -5,6 +5,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
+#include <algorithm>
 #include <cmath>
 
 #include "core/logging.hpp"
@@ -103,33 +104,50 @@ void NewOrderConsumer::retry_later(const Delivery& d, const std::string& event_i
   metrics_.add("events_consumed_total", label("outcome", "retried"));
 }
 
-awaitable<void> NewOrderConsumer::handle(const Delivery& d) {
-  const auto event = parse_event(d);
-  if (!event || d.retry_count > settings_.rabbit.consumer_max_retries) {
-    log::error("malformed new_order message; dead-lettered",
-               {{"message_id", d.message_id}, {"body", d.body.substr(0, 200)}});
-    amqp_->reject(d.delivery_tag);
-    metrics_.add("events_consumed_total", label("outcome", "dead_lettered"));
-    co_return;
+awaitable<void> NewOrderConsumer::handle_batch(std::vector<Delivery> deliveries) {
+  std::vector<db::InboxEvent> events;
+  std::vector<const Delivery*> valid;
+  for (const auto& d : deliveries) {
+    const auto event = parse_event(d);
+    if (!event || d.retry_count > settings_.rabbit.consumer_max_retries) {
+      log::error("malformed new_order message; dead-lettered",
+                 {{"message_id", d.message_id}, {"body", d.body.substr(0, 200)}});
+      amqp_->reject(d.delivery_tag);
+      metrics_.add("events_consumed_total", label("outcome", "dead_lettered"));
+      continue;
+    }
+    events.push_back({event->event_id, event->order_id});
+    valid.push_back(&d);
   }
+  if (events.empty()) co_return;
+
   std::string failure;
-  bool fresh = false;
+  std::vector<db::InboxEvent> fresh;
   try {
-    const std::function<awaitable<void>()> enqueue = [this, &event]() -> awaitable<void> {
-      co_await queue_.enqueue_process_order(event->order_id, event->event_id);
+    const std::function<awaitable<void>(const std::vector<db::InboxEvent>&)> enqueue =
+        [this](const std::vector<db::InboxEvent>& batch) -> awaitable<void> {
+      std::vector<std::pair<std::string, std::string>> tasks;
+      for (const auto& e : batch) tasks.emplace_back(e.order_id, e.event_id);
+      co_await queue_.enqueue_process_orders(tasks);
     };
-    fresh = co_await inbox_.record_once(event->event_id, event->order_id, enqueue);
+    fresh = co_await inbox_.record_new(events, enqueue);
   } catch (const std::exception& e) {
     failure = e.what();
   }
-  if (!failure.empty()) {
-    retry_later(d, event->event_id, failure);
-    co_return;
+  for (std::size_t i = 0; i < valid.size(); ++i) {
+    const auto& d = *valid[i];
+    if (!failure.empty()) {
+      retry_later(d, events[i].event_id, failure);
+      continue;
+    }
+    amqp_->ack(d.delivery_tag);
+    const bool is_new = std::any_of(fresh.begin(), fresh.end(), [&](const db::InboxEvent& f) {
+      return f.event_id == events[i].event_id;
+    });
+    metrics_.add("events_consumed_total", label("outcome", is_new ? "enqueued" : "duplicate"));
+    log::info(is_new ? "task enqueued for event" : "duplicate event ignored",
+              {{"event_id", events[i].event_id}, {"order_id", events[i].order_id}});
   }
-  amqp_->ack(d.delivery_tag);
-  metrics_.add("events_consumed_total", label("outcome", fresh ? "enqueued" : "duplicate"));
-  log::info(fresh ? "task enqueued for event" : "duplicate event ignored",
-            {{"event_id", event->event_id}, {"order_id", event->order_id}});
 }
 
 awaitable<void> NewOrderConsumer::run(const std::atomic<bool>& stopping) {
@@ -142,7 +160,12 @@ awaitable<void> NewOrderConsumer::run(const std::atomic<bool>& stopping) {
     std::string failure;
     try {
       // Blocking, bounded wait: this thread serves only the consumer.
-      if (auto delivery = amqp_->next_delivery(kPoll)) co_await handle(*delivery);
+      std::vector<Delivery> batch;
+      for (auto d = amqp_->next_delivery(kPoll); d; d = amqp_->next_delivery(Millis(0))) {
+        batch.push_back(std::move(*d));
+        if (static_cast<int>(batch.size()) >= settings_.rabbit.prefetch) break;
+      }
+      co_await handle_batch(std::move(batch));
     } catch (const AmqpError& e) {
       failure = e.what();
     }

@@ -22,7 +22,9 @@ class NewOrderConsumer {
 
  private:
   bool ensure_broker();
-  awaitable<void> handle(const Delivery& delivery);
+  // Handles every delivery that is already waiting, up to the prefetch, in one
+  // transaction and one Redis round trip.
+  awaitable<void> handle_batch(std::vector<Delivery> deliveries);
   void retry_later(const Delivery& delivery, const std::string& event_id,
                    const std::string& reason);
 

@@ -67,14 +67,19 @@ std::int64_t unix_ms() {
       .count();
 }
 
-awaitable<void> TaskQueue::enqueue_process_order(const std::string& order_id,
-                                                 const std::string& event_id) {
-  Task t;
-  t.name = "process_order";
-  t.order_id = order_id;
-  t.event_id = event_id;
-  t.enqueued_ms = unix_ms();
-  throw_if_error(co_await redis_.command(add_command(settings_.stream, t, 0, 0, "")));
+awaitable<void> TaskQueue::enqueue_process_orders(
+    const std::vector<std::pair<std::string, std::string>>& order_and_event_ids) {
+  std::vector<Command> commands;
+  const auto now = unix_ms();
+  for (const auto& [order_id, event_id] : order_and_event_ids) {
+    Task t;
+    t.name = "process_order";
+    t.order_id = order_id;
+    t.event_id = event_id;
+    t.enqueued_ms = now;
+    commands.push_back(add_command(settings_.stream, t, 0, 0, ""));
+  }
+  for (const auto& reply : co_await redis_.pipeline(commands)) throw_if_error(reply);
 }
 
 awaitable<void> TaskQueue::ensure_group() {

@@ -24,7 +24,9 @@ class TaskQueue {
   TaskQueue(cache::RedisClient& redis, const config::TaskSettings& settings)
       : redis_(redis), settings_(settings) {}
 
-  awaitable<void> enqueue_process_order(const std::string& order_id, const std::string& event_id);
+  // One process_order task per (order_id, event_id), in one pipelined round trip.
+  awaitable<void> enqueue_process_orders(
+      const std::vector<std::pair<std::string, std::string>>& order_and_event_ids);
   // Creates the consumer group (reading from the start of the stream) if missing.
   awaitable<void> ensure_group();
   // New tasks for this consumer; blocks up to `block` when there are none.
