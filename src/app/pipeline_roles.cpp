@@ -110,7 +110,7 @@ class WorkerRole : public ThreadRole {
  protected:
   awaitable<void> body(asio::io_context& io) override {
     auto pg = settings_.postgres;
-    pg.pool_size = std::max(kPoolSize, std::min(settings_.tasks.concurrency, 16));
+    pg.pool_size = std::max(kPoolSize, std::min(settings_.tasks.concurrency, 32));
     db::PgPool pool(io.get_executor(), pg);
     db::OrderRepository orders(pool);
     cache::CircuitBreaker breaker("redis-cache", settings_.redis.breaker_open);

@@ -145,7 +145,7 @@ PostgresSettings load_postgres(const Reader& r) {
     if (!path.empty() && path.front() == '/') path.erase(0, 1);
     if (!path.empty()) db = path;
   }
-  pg.pool_size = static_cast<int>(r.integer("POSTGRES_POOL_SIZE", 8, 1, 256));
+  pg.pool_size = static_cast<int>(r.integer("POSTGRES_POOL_SIZE", 16, 1, 256));
   pg.connect_timeout =
       std::chrono::milliseconds(static_cast<long long>(
           1000 * r.number("POSTGRES_CONNECT_TIMEOUT_SECONDS", 3, 0.1, 600)));

@@ -45,6 +45,8 @@ FAST = {
     "PROCESS_ORDER_DELAY_SECONDS": "0.2",
     "TASK_VISIBILITY_TIMEOUT_SECONDS": "3",
     "OUTBOX_POLL_SECONDS": "1",
+    # rows claimed by a relay that then dies are taken over after the lease
+    "OUTBOX_LEASE_SECONDS": "5",
     "RABBITMQ_CONSUMER_RETRY_BASE_SECONDS": "0.2",
     "RABBITMQ_CONSUMER_MAX_RETRIES": "3",
     "TASK_MAX_ATTEMPTS": "5",

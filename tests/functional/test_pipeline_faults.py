@@ -120,6 +120,9 @@ def test_redis_down_events_retried_nothing_lost(pipeline, roles):
     pl.wait_idle()
     assert pl.rabbit.count(pl.dlq) == 0
     assert pl.redis.xlen(pl.dead_stream) == 0
+    for i in ids:
+        g = pl.api.get_order(pl.user.token, i)
+        assert g.status_code == 200 and g.json()["processed_at"], describe(g)
 
 
 # ---------------------------------------------------------------- crashes
