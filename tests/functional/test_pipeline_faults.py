@@ -189,17 +189,22 @@ def test_relay_and_consumer_killed_while_200_orders_flow(pipeline, roles):
     t0 = time.monotonic()
     th = threading.Thread(target=create)
     th.start()
+    cycles = []
+    relay, consumer = r["relay"], r["consumer"]
     try:
-        poll(lambda: created() >= 40, 30, interval=0.005, desc="40 orders created")
-        r["relay"].kill()
-        r["consumer"].kill()
-        c_kill = created()
-        # orders keep coming while relay and consumer are dead
-        poll(lambda: created() >= min(n, c_kill + 40) or not th.is_alive(), 30, interval=0.01,
-             desc="more orders created while relay/consumer are dead")
-        roles.start("relay")
-        roles.start("consumer")
-        c_restart = created()
+        # three crash/restart cycles while the orders are being created
+        for at in (30, 80, 130):
+            poll(lambda: created() >= at or not th.is_alive(), 60, interval=0.005,
+                 desc=f"{at} orders created")
+            relay.kill()
+            consumer.kill()
+            c_kill = created()
+            # orders keep coming while relay and consumer are dead
+            poll(lambda: created() >= min(n, c_kill + 20) or not th.is_alive(), 60, interval=0.005,
+                 desc="more orders created while relay/consumer are dead")
+            relay = roles.start("relay")
+            consumer = roles.start("consumer")
+            cycles.append((c_kill, created()))
     finally:
         th.join(120)
     assert not errors, errors
@@ -212,5 +217,5 @@ def test_relay_and_consumer_killed_while_200_orders_flow(pipeline, roles):
     pl.wait_idle()
     assert pl.rabbit.count(pl.dlq) == 0
     assert pl.redis.xlen(pl.dead_stream) == 0
-    print(f"crash test: killed after {c_kill} orders, restarted after {c_restart}; "
+    print(f"crash test: (killed at, restarted at) orders created: {cycles}; "
           f"{n} processed in {t_done:.1f}s; {redundant} redundant runs")
