@@ -82,6 +82,7 @@ awaitable<void> Worker::wait_for_slot(const std::atomic<bool>& stopping) {
 awaitable<void> Worker::run(const std::atomic<bool>& stopping, Millis grace) {
   queue_executor_ = co_await asio::this_coro::executor;
   auto last_reclaim = Clock::now() - settings_.visibility_timeout;
+  auto next_gauges = Clock::now();
   bool healthy = false;  // makes the first pass create the consumer group
   bool reported_down = false;
   while (!stopping) {
@@ -98,6 +99,12 @@ awaitable<void> Worker::run(const std::atomic<bool>& stopping, Millis grace) {
           metrics_.add("tasks_reclaimed_total", "");
           start(std::move(task));
         }
+      }
+      if (Clock::now() >= next_gauges) {
+        next_gauges = Clock::now() + std::chrono::seconds(5);
+        metrics_.set("task_queue_depth", "", static_cast<double>(co_await queue_.depth()));
+        metrics_.set("task_queue_dead_letters", "",
+                     static_cast<double>(co_await queue_.dead_depth()));
       }
       const int free = settings_.concurrency - running_;
       if (free > 0) {
