@@ -45,11 +45,13 @@ class ApiRole : public Role {
 
   void start() override {
     server_->start();
-    asio::co_spawn(threads_->context(0),
+    if (settings_.auth_user_cache.count() > 0) {
+      asio::co_spawn(threads_->context(0),
                    db::follow_user_deletions(settings_.postgres.conninfo,
                                              settings_.postgres.connect_timeout,
                                              process_.known_users, stopping_),
-                   asio::detached);
+                     asio::detached);
+    }
     threads_->run();
     const std::string base =
         "http://" + settings_.http.host + ":" + std::to_string(server_->port());

@@ -116,7 +116,8 @@ class WorkerRole : public ThreadRole {
     cache::CircuitBreaker breaker("redis-cache", settings_.redis.breaker_open);
     cache::RedisClient cache_redis(io.get_executor(), settings_.redis.cache, kPoolSize,
                                    settings_.redis.timeout, &breaker);
-    cache::OrderCache cache(cache_redis, settings_.redis.orders_ttl, metrics_);
+    cache::StaleKeys stale;
+    cache::OrderCache cache(cache_redis, settings_.redis.orders_ttl, metrics_, stale);
     cache::RedisClient task_redis(io.get_executor(), settings_.redis.tasks, 8, Millis(2000),
                                   nullptr);
     tasks::TaskQueue queue(task_redis, settings_.tasks);

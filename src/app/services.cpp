@@ -16,13 +16,13 @@ ProcessServices::ProcessServices(const config::Settings& s, Metrics& m)
       swagger_assets(s.http.swagger_ui_dir.empty()
                          ? std::string(ORDER_SERVICE_SOURCE_DIR) + "/node_modules/swagger-ui-dist"
                          : s.http.swagger_ui_dir),
-      known_users(std::chrono::seconds(60)) {}
+      known_users(s.auth_user_cache) {}
 
 ApiThreadServices::ApiThreadServices(ProcessServices& p, asio::io_context& io)
     : pg(io.get_executor(), p.settings.postgres),
       redis(io.get_executor(), p.settings.redis.cache, p.settings.redis.pool_size,
             p.settings.redis.timeout, &p.redis_breaker),
-      order_cache(redis, p.settings.redis.orders_ttl, p.metrics),
+      order_cache(redis, p.settings.redis.orders_ttl, p.metrics, p.stale_cache_keys),
       users(pg),
       orders(pg),
       context{p.settings, p.jwt, p.hashing, p.metrics, pg,        redis,

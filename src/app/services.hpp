@@ -27,6 +27,7 @@ struct ProcessServices {
   http::Cors cors;
   http::StaticFiles swagger_assets;
   db::KnownUsers known_users;
+  cache::StaleKeys stale_cache_keys;
 };
 
 struct ApiThreadServices {

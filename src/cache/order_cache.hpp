@@ -1,7 +1,11 @@
 // Read-through cache of serialized orders in Redis. Best effort: every failure is a miss.
 #pragma once
 #include <cstdint>
+#include <atomic>
+#include <mutex>
 #include <optional>
+#include <set>
+#include <vector>
 #include <string>
 
 #include "cache/redis_client.hpp"
@@ -14,10 +18,27 @@ struct CachedOrder {
   std::string json;
 };
 
+// Keys whose write failed while Redis was unreachable: Redis may still hold an older
+// version, so they are never served and are deleted as soon as Redis answers again.
+// Shared by the io threads of a process.
+class StaleKeys {
+ public:
+  void add(const std::string& key);
+  bool contains(const std::string& key);
+  bool empty() const { return count_.load(std::memory_order_acquire) == 0; }
+  std::vector<std::string> snapshot();
+  void remove(const std::vector<std::string>& keys);
+
+ private:
+  std::mutex mutex_;
+  std::set<std::string> keys_;
+  std::atomic<std::size_t> count_{0};
+};
+
 class OrderCache {
  public:
-  OrderCache(RedisClient& redis, std::chrono::seconds ttl, Metrics& metrics)
-      : redis_(redis), ttl_(ttl), metrics_(metrics) {}
+  OrderCache(RedisClient& redis, std::chrono::seconds ttl, Metrics& metrics, StaleKeys& stale)
+      : redis_(redis), ttl_(ttl), metrics_(metrics), stale_(stale) {}
 
   awaitable<std::optional<CachedOrder>> get(const std::string& order_id);
   // Writes after a change overwrite; fills after a miss use `only_if_absent`, so a
@@ -28,9 +49,12 @@ class OrderCache {
   static std::string key(const std::string& order_id) { return "orders:" + order_id; }
 
  private:
+  awaitable<void> purge_stale();
+
   RedisClient& redis_;
   std::chrono::seconds ttl_;
   Metrics& metrics_;
+  StaleKeys& stale_;
 };
 
 }  // namespace os::cache

@@ -1,6 +1,7 @@
 #include "cache/redis_connection.hpp"
 
 #include <hiredis/hiredis.h>
+#include <poll.h>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -76,6 +77,13 @@ awaitable<std::unique_ptr<RedisConnection>> RedisConnection::connect(
     }
   }
   co_return conn;
+}
+
+bool RedisConnection::usable() {
+  if (broken_) return false;
+  pollfd pfd{socket_.native_handle(), POLLIN, 0};
+  if (::poll(&pfd, 1, 0) > 0) broken_ = true;
+  return !broken_;
 }
 
 awaitable<std::vector<RedisReply>> RedisConnection::round_trip(std::string request,

@@ -54,6 +54,8 @@ class RedisConnection {
   awaitable<std::vector<RedisReply>> pipeline(const std::vector<Command>& commands, Millis timeout);
 
   bool broken() const { return broken_; }
+  // False when Redis closed this idle connection (an idle connection has nothing to read).
+  bool usable();
 
  private:
   explicit RedisConnection(const asio::any_io_executor& ex);

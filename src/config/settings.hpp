@@ -114,6 +114,9 @@ struct Settings {
   std::string algorithm = "HS256";
   int metrics_port = 0;  // for roles without the api
   std::chrono::minutes access_token_ttl{30};
+  // 0: every authenticated request checks that the user still exists. >0: remember
+  // existing users this long, forgotten on deletion via NOTIFY (a few ms of delay).
+  std::chrono::seconds auth_user_cache{0};
   HttpSettings http;
   CorsSettings cors;
   RateLimitSettings rate_limit;

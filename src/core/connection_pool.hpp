@@ -1,5 +1,6 @@
 // A pool of connections owned by one io thread (no locks): PostgreSQL and Redis use it.
-// Conn must provide `bool broken() const`.
+// Conn must provide `bool broken() const` and `bool usable()`: a cheap check, before
+// reuse, that the server did not close an idle connection (e.g. it restarted).
 #pragma once
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -47,10 +48,11 @@ class ConnectionPool {
   awaitable<Lease> acquire() {
     const auto deadline = Clock::now() + acquire_timeout_;
     for (;;) {
-      if (!idle_.empty()) {
+      while (!idle_.empty()) {
         auto conn = std::move(idle_.back());
         idle_.pop_back();
-        co_return Lease(this, std::move(conn));
+        if (conn->usable()) co_return Lease(this, std::move(conn));
+        --open_;  // closed by the server while idle: drop it, try the next
       }
       if (open_ < size_) {
         ++open_;

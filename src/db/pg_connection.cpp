@@ -1,6 +1,8 @@
 #include "db/pg_connection.hpp"
 
 #include <boost/asio/use_awaitable.hpp>
+#include <poll.h>
+
 #include <charconv>
 
 #include "core/deadline.hpp"
@@ -50,6 +52,19 @@ void PgConnection::bind_socket() {
 void PgConnection::fail(const std::string& what) {
   broken_ = true;
   throw PgUnavailable(what + ": " + trim_message(PQerrorMessage(conn_)));
+}
+
+bool PgConnection::usable() {
+  if (broken()) return false;
+  pollfd pfd{PQsocket(conn_), POLLIN, 0};
+  if (::poll(&pfd, 1, 0) > 0) {
+    // Readable while idle: a notice, a notification, or the server going away.
+    if (PQconsumeInput(conn_) == 0 || PQstatus(conn_) != CONNECTION_OK) {
+      broken_ = true;
+      return false;
+    }
+  }
+  return true;
 }
 
 awaitable<void> PgConnection::wait(bool for_write) {

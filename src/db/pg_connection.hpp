@@ -92,6 +92,8 @@ class PgConnection {
   awaitable<std::vector<std::string>> wait_notifications(Millis timeout);
 
   bool broken() const { return broken_ || PQstatus(conn_) != CONNECTION_OK; }
+  // False when the server closed this idle connection (nothing else should be readable).
+  bool usable();
 
  private:
   PgConnection(const asio::any_io_executor& ex, PGconn* conn);

@@ -62,6 +62,9 @@ std::optional<Response> Cors::preflight(const Request& request) const {
 void Cors::decorate(const Request& request, Response& response) const {
   const auto origin = request.header("origin");
   if (!origin || !origin_allowed(*origin)) return;
+  for (const auto& [name, value] : response.headers) {
+    if (name == "Access-Control-Allow-Origin") return;  // a preflight answer, complete
+  }
   const bool echo_origin = settings_.credentials || !any_origin_;
   response.set_header("Access-Control-Allow-Origin", echo_origin ? std::string(*origin) : "*");
   if (settings_.credentials) response.set_header("Access-Control-Allow-Credentials", "true");

@@ -31,8 +31,9 @@ REPO = Path(__file__).resolve().parents[2]
 BIN = Path(os.environ.get("ORDER_SERVICE_BIN") or REPO / "build" / "order-service")
 DEVSTACK = REPO / "scripts" / "devstack"
 
-# Tests in these files stop and start shared servers; they run last.
-LAST_FILES = ("test_outages.py",)
+# Tests in these files stop and start shared servers; they run last (as do
+# tests marked `outage`), so that the other tests see a healthy stack.
+LAST_FILES = ("test_pipeline_faults.py", "test_outages.py")
 
 ORDERS_TTL_SECONDS = 120
 TOKEN_MINUTES = 30
@@ -43,12 +44,15 @@ def pytest_configure(config):
 
 
 def pytest_collection_modifyitems(session, config, items):
-    def is_last(it):
-        return Path(str(it.fspath)).name in LAST_FILES
+    def rank(it):
+        name = Path(str(it.fspath)).name
+        if name in LAST_FILES:
+            return 1 + LAST_FILES.index(name)
+        return 1 if it.get_closest_marker("outage") else 0
 
-    items[:] = [i for i in items if not is_last(i)] + [i for i in items if is_last(i)]
+    items[:] = sorted(items, key=rank)  # stable: file order kept within a rank
     for i in items:
-        if is_last(i):
+        if rank(i):
             i.add_marker(pytest.mark.outage)
 
 

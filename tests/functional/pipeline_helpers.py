@@ -6,10 +6,10 @@ outbox_events, inbox_events, task_runs), RabbitMQ queues (pika), the Redis task
 stream, the HTTP API and the roles' log files.
 
 Isolation: every test module gets its own database (migrated, dropped at the end
-of the session by conftest's `stack`), its own `order-service api`, its own
-RabbitMQ exchange/queue names and its own task stream, all with a random
-suffix, so leftovers of other tests never interfere. The queues, exchange and
-streams are deleted at the end of the module.
+of the session by conftest's `stack`) and its own `order-service api`; every test
+(the `roles` fixture) gets its own RabbitMQ exchange/queue names and its own task
+stream, with a random suffix, so leftovers of other tests never interfere. The
+queues, exchange and streams are deleted at the end of the test.
 
 Test modules import the fixtures they use from here:
     from pipeline_helpers import pipeline, roles  # noqa: F401
@@ -31,7 +31,6 @@ from pathlib import Path
 
 import pika
 import pika.exceptions
-import psycopg2
 import pytest
 import redis as redis_lib
 
@@ -423,15 +422,10 @@ class Pipeline:
     def __init__(self, stack, workdir: Path, tag: str):
         self.stack = stack
         self.workdir = workdir
-        suffix = uuid.uuid4().hex[:8]
-        self.exchange = f"orders.pl{tag}.{suffix}"
-        self.queue = f"new_order.pl{tag}.{suffix}"
-        self.retry_queue = self.queue + ".retry"
-        self.dlq = self.queue + ".dlq"
-        self.stream = f"tasks:pl{tag}:{suffix}:process_order"
-        self.dead_stream = self.stream + ":dead"
+        self.tag = tag
         self.rabbit = Rabbit()
         self.extra_queues: list[str] = []
+        self.fresh_names()
 
         self.dbname = stack.create_database(prefix=f"orders_pl{tag}")
         r = run_service(["migrate"], stack.service_env(self.dbname), timeout=120)
@@ -442,6 +436,29 @@ class Pipeline:
         )
         self.api_proc = None
         self.start_api()
+
+    # -- names
+    def fresh_names(self):
+        """New exchange, queues and task stream (one set per test, so that what a
+        failed test leaves behind in RabbitMQ or Redis never reaches the next)."""
+        suffix = uuid.uuid4().hex[:8]
+        self.exchange = f"orders.pl{self.tag}.{suffix}"
+        self.queue = f"new_order.pl{self.tag}.{suffix}"
+        self.retry_queue = self.queue + ".retry"
+        self.dlq = self.queue + ".dlq"
+        self.stream = f"tasks:pl{self.tag}:{suffix}:process_order"
+        self.dead_stream = self.stream + ":dead"
+
+    def delete_names(self):
+        """Delete the current queues, exchange and streams (and tap queues)."""
+        for q in [self.queue, self.retry_queue, self.dlq, *self.extra_queues]:
+            self.rabbit.delete_queue(q)
+        self.extra_queues.clear()
+        self.rabbit.delete_exchange(self.exchange)
+        try:
+            self.redis.delete(self.stream, self.dead_stream)
+        except Exception as e:  # noqa: BLE001
+            print(f"warning: cannot delete streams: {e}", file=sys.stderr)
 
     # -- configuration
     def env(self, **overrides) -> dict:
@@ -564,10 +581,39 @@ class Pipeline:
             msg = f"{e}\n{len(missing)} of {len(ids)} not processed, e.g. {missing[:5]}"
             if missing:
                 msg += f"\noutbox of {missing[0]}: {self.outbox(missing[0])}"
-            msg += f"\nqueues: {self.queue_counts()} stream: {self.stream_state()}"
+            counts = self.queue_counts()
+            msg += f"\nqueues (ready messages): {counts} stream: {self.stream_state()}"
             if roles is not None:
                 msg += "\n" + roles.logs()
+                msg += self._unacked_diagnosis(roles)
             raise AssertionError(msg) from None
+
+    def _unacked_diagnosis(self, roles):
+        """Ready counts do not show messages a consumer holds unacked: stop the
+        consumers (the test has failed anyway) and see what comes back."""
+        consumers = [p for p in roles.procs if p.role in ("consumer", "all") and p.alive()]
+        if not consumers:
+            return ""
+        before = self.queue_counts().get("main")
+        for p in consumers:
+            p.stop(15)
+        # requeued messages appear within moments; take the count once it is stable
+        after, stable_since, deadline = -1, time.monotonic(), time.monotonic() + 5
+        while time.monotonic() < deadline:
+            try:
+                c = self.rabbit.count(self.queue)
+            except Exception:  # noqa: BLE001
+                c = after
+            if c != after:
+                after, stable_since = c, time.monotonic()
+            elif time.monotonic() - stable_since > 1.0:
+                break
+            time.sleep(0.1)
+        return (
+            f"\nDIAGNOSIS: after SIGTERM of the consumer(s) {[p.name for p in consumers]}, "
+            f"{self.queue} has {after} ready message(s) (before: {before}): messages the consumer "
+            "had received but neither handled nor acked."
+        )
 
     def assert_exactly_once(self, order_ids, strict_total=False):
         runs = self.runs(order_ids)
@@ -634,13 +680,7 @@ class Pipeline:
             rc = self.api_proc.stop(10)
             if rc != 0:
                 errors.append(f"api did not exit 0 on SIGTERM (rc={rc})")
-        for q in [self.queue, self.retry_queue, self.dlq, *self.extra_queues]:
-            self.rabbit.delete_queue(q)
-        self.rabbit.delete_exchange(self.exchange)
-        try:
-            self.redis.delete(self.stream, self.dead_stream)
-        except Exception as e:  # noqa: BLE001
-            print(f"warning: cannot delete streams: {e}", file=sys.stderr)
+        self.delete_names()
         self.redis.close()
         return errors
 
@@ -679,6 +719,7 @@ def pipeline(request, stack, tmp_path_factory):
 @pytest.fixture
 def roles(pipeline, tmp_path):
     pipeline.ensure_api()
+    pipeline.fresh_names()
     r = Roles(pipeline, tmp_path)
     yield r
     errors = r.stop_all()
@@ -686,4 +727,5 @@ def roles(pipeline, tmp_path):
     for svc in ("postgres", "redis", "rabbitmq"):
         if not service_running(svc):
             devstack("start", svc)
+    pipeline.delete_names()
     assert not errors, "\n".join(errors)

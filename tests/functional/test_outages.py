@@ -13,6 +13,18 @@ import pytest
 from helpers import assert_detail, describe, item, unique_email, wait_until
 
 
+@pytest.fixture(autouse=True)
+def _settled(api, alice):
+    """Start each outage test from a working api: earlier tests (here or in
+    other files) restart servers, and the first requests after a PostgreSQL
+    restart may fail (test_postgres_restarted_while_idle checks that)."""
+    ok = 0
+    deadline = time.monotonic() + 15
+    while ok < 4 and time.monotonic() < deadline:
+        ok = ok + 1 if api.list_orders(alice.token, alice.id, params={"limit": 1}).status_code == 200 else 0
+        time.sleep(0.05)
+
+
 def timed(fn):
     t = time.perf_counter()
     r = fn()
@@ -210,6 +222,44 @@ def test_postgres_stopped(api, server, alice, redis, devstack):
         return g.status_code == 200 and g.json()["status"] == "PENDING"
 
     wait_until(recovered, 15, interval=0.5, desc="GET after PostgreSQL restart")
-    r = api.create_order(alice.token, [item()])
-    assert r.status_code == 201, describe(r)
+    # once back, it stays back: no request fails on a connection that died with
+    # the old server (the pool must not hand out dead connections one by one)
+    failures = []
+    for i in range(40):
+        for name, fn in (
+            ("GET order", lambda: api.get_order(alice.token, o["id"])),
+            ("POST order", lambda: api.create_order(alice.token, [item()])),
+            ("list", lambda: api.list_orders(alice.token, alice.id, params={"limit": 1})),
+        ):
+            r = fn()
+            if r.status_code >= 500:
+                failures.append(f"#{i} {name}: {r.status_code} {r.text[:100]}")
+    assert not failures, f"{len(failures)} failed requests after recovery: {failures[:10]}"
     wait_until(lambda: api.get("/ready").status_code == 200, 15, desc="/ready 200 after restart")
+
+
+def test_postgres_restarted_while_idle(api, server, alice, devstack):
+    """PostgreSQL restarts while the api is idle (e.g. a maintenance restart).
+    Once it answers again, requests succeed: a pooled connection that died with
+    the old server is not handed to a request."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import requests
+
+    o = api.create_order_ok(alice.token)
+
+    def warm(_):
+        return requests.get(
+            f"{server.url}/orders/user/{alice.id}/", params={"limit": 1}, headers=alice.headers, timeout=10
+        ).status_code
+
+    with ThreadPoolExecutor(16) as ex:  # open pooled connections on every io thread
+        assert set(ex.map(warm, range(64))) == {200}
+    devstack("restart", "postgres")  # returns once PostgreSQL answers again
+    time.sleep(0.5)
+    results = []
+    for _ in range(10):
+        results.append(("GET", api.get_order(alice.token, o["id"]).status_code))
+        results.append(("POST", api.create_order(alice.token, [item()]).status_code))
+    bad = [r for r in results if r[1] >= 500]
+    assert not bad, f"requests failed after PostgreSQL was back: {results}"

@@ -8,9 +8,6 @@ Crash and outage tests of the running pipeline are in test_pipeline_faults.py.
 """
 
 import json
-import os
-import secrets
-import signal
 import time
 import uuid
 
@@ -312,7 +309,7 @@ def test_two_of_each_role_500_orders_exactly_once(pipeline, roles):
 # ---------------------------------------------------------------- all-in-one
 
 
-def test_all_role_sigterm_idle_and_end_to_end(pipeline, tmp_path):
+def test_all_role_sigterm_idle_and_end_to_end(pipeline, roles, tmp_path):
     pl = pipeline
 
     def start_all():

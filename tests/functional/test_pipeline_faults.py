@@ -219,3 +219,90 @@ def test_relay_and_consumer_killed_while_200_orders_flow(pipeline, roles):
     assert pl.redis.xlen(pl.dead_stream) == 0
     print(f"crash test: (killed at, restarted at) orders created: {cycles}; "
           f"{n} processed in {t_done:.1f}s; {redundant} redundant runs")
+
+
+# ---------------------------------------------------------------- PostgreSQL down
+
+
+def test_postgres_down_with_events_and_tasks_in_flight(pipeline, roles):
+    """SPEC §5 guarantee through a PostgreSQL outage: tasks waiting in the
+    stream and events waiting in the queue while PostgreSQL is down are all
+    processed, once, after it returns (consumer and worker retry, never drop)."""
+    pl = pipeline
+    slow = {"RABBITMQ_CONSUMER_MAX_RETRIES": "8"}
+    r = roles.start_pipeline(**slow)
+    pl.wait_consuming()
+    warm = pl.create_order()
+    pl.wait_processed([warm["id"]], 5, roles=roles)
+    pl.rabbit.purge(pl.dlq)
+
+    # tasks waiting in the stream: worker stopped
+    r["worker"].stop_ok()
+    tasks = [pl.create_order()["id"] for _ in range(5)]
+    poll(lambda: len(pl.inbox(tasks)) == 5, 10, desc="5 tasks enqueued")
+    # events waiting in the queue: consumer stopped
+    r["consumer"].stop_ok()
+    events = [pl.create_order()["id"] for _ in range(5)]
+    poll(lambda: pl.rabbit.count(pl.queue) == 5, 10, desc=f"5 events ready in the queue ({pl.queue_counts()})")
+
+    with Outage("postgres") as outage:
+        consumer = roles.start("consumer", **slow)
+        worker = roles.start("worker", **slow)
+        # the consumer cannot record the events: they go round the retry queue
+        consumer.wait_log(r"retry scheduled", 15)
+        holds(lambda: pl.rabbit.count(pl.dlq) == 0 and consumer.alive() and worker.alive()
+              and r["relay"].alive(), 3.0, interval=0.2,
+              desc="no DLQ, roles alive while PostgreSQL is down")
+        outage.restore()
+
+    ids = tasks + events
+    pl.wait_processed(ids, 30, roles=roles, desc="orders in flight during the PostgreSQL outage processed")
+    pl.assert_exactly_once(ids)
+    pl.wait_idle()
+    assert pl.rabbit.count(pl.dlq) == 0
+    assert pl.redis.xlen(pl.dead_stream) == 0, "tasks dead-lettered because PostgreSQL was down"
+    # and new orders keep flowing
+    o = pl.create_order()
+    pl.wait_processed([o["id"]], 10, roles=roles)
+
+
+# ---------------------------------------------------------------- cache after a Redis restart
+
+
+def test_processed_at_visible_after_redis_restart(pipeline, roles):
+    """GET /orders/{id}/ shows processed_at (SPEC §4: updates write the new
+    representation) also when the order was cached before a Redis restart and
+    processed after it: the worker must not leave the stale cached copy."""
+    pl = pipeline
+    r = roles.start_pipeline()
+    pl.wait_consuming()
+    warm = pl.create_order()
+    pl.wait_processed([warm["id"]], 5, roles=roles)  # the worker has used its Redis connections
+    r["consumer"].stop_ok()
+
+    o = pl.create_order()
+    pl.api.get_order(pl.user.token, o["id"])
+    g = pl.api.get_order(pl.user.token, o["id"])
+    assert g.status_code == 200 and g.json()["processed_at"] is None, describe(g)
+    key = f"orders:{o['id']}"
+    assert pl.redis.exists(key), "the api caches the order (SPEC §4)"
+
+    with Outage("redis") as outage:
+        outage.restore()  # stop + start: Redis keeps its data (append-only file)
+    pl.redis.connection_pool.disconnect()
+
+    roles.start("consumer")
+    pl.wait_processed([o["id"]], 10, roles=roles)
+
+    # once the api reads its cache again (its own breaker may skip Redis for a few
+    # seconds after the restart), the cached copy must show processed_at
+    def cached_get():
+        g = pl.api.get_order(pl.user.token, o["id"])
+        assert g.status_code == 200, describe(g)
+        return g if g.headers.get("X-Cache") == "HIT" else None
+
+    g = poll(cached_get, 15, interval=0.2, desc="GET served from the cache again")
+    assert g.json()["processed_at"], (
+        f"stale cache: GET /orders/{{id}}/ shows processed_at null although the order was "
+        f"processed; {describe(g)}; redis {key} = {pl.redis.get(key)!r}"
+    )
