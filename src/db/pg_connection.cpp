@@ -56,15 +56,11 @@ void PgConnection::fail(const std::string& what) {
 
 bool PgConnection::usable() {
   if (broken()) return false;
+  // Readable while idle almost always means the server is going away ("terminating
+  // connection" and EOF); a rare harmless message costs one reconnect.
   pollfd pfd{PQsocket(conn_), POLLIN, 0};
-  if (::poll(&pfd, 1, 0) > 0) {
-    // Readable while idle: a notice, a notification, or the server going away.
-    if (PQconsumeInput(conn_) == 0 || PQstatus(conn_) != CONNECTION_OK) {
-      broken_ = true;
-      return false;
-    }
-  }
-  return true;
+  if (::poll(&pfd, 1, 0) > 0) broken_ = true;
+  return !broken_;
 }
 
 awaitable<void> PgConnection::wait(bool for_write) {

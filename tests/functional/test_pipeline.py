@@ -3,7 +3,8 @@ RabbitMQ -> consumer (inbox, retry/DLQ) -> Redis stream -> worker -> processed_a
 
 Every test runs the real roles (`order-service relay|consumer|worker|all`) as
 separate processes against the devstack servers, with this module's own
-database, exchange, queues and task stream (see pipeline_helpers).
+database and api, and each test's own exchange, queues and task stream (see
+pipeline_helpers).
 Crash and outage tests of the running pipeline are in test_pipeline_faults.py.
 """
 

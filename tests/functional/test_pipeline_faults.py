@@ -1,6 +1,7 @@
 """Event pipeline under faults (SPEC §5 guarantee): every committed order is
-processed, exactly once in effect, through a RabbitMQ or Redis outage and
-through `kill -9` of the relay, the consumer or a worker mid-task.
+processed, exactly once in effect, through a RabbitMQ, Redis or PostgreSQL
+outage and through `kill -9` of the relay, the consumer or a worker mid-task;
+and the API shows processed_at after a Redis restart.
 
 These tests stop/kill the stack's servers with scripts/devstack (always
 restarted in a `finally`) and SIGKILL role processes they started themselves.
