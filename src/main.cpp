@@ -32,8 +32,7 @@ int main(int argc, char** argv) {
 
   auto* api = cli.add_subcommand("api", "Serve the HTTP API (API_HOST:API_PORT)");
   auto* relay = cli.add_subcommand("relay", "Publish outbox events to RabbitMQ");
-  auto* consumer =
-      cli.add_subcommand("consumer", "Turn new_order events into process_order tasks");
+  auto* consumer = cli.add_subcommand("consumer", "Turn new_order events into process_order tasks");
   auto* worker = cli.add_subcommand("worker", "Run background tasks from the Redis task queue");
   auto* all = cli.add_subcommand("all", "api, relay, consumer and worker in one process");
   int metrics_port = 0;

@@ -10,7 +10,8 @@ namespace json = boost::json;
 
 awaitable<http::Response> register_user(ApiContext& ctx, http::Request& request) {
   auto parsed = domain::parse_register(request.body);
-  if (auto* errors = std::get_if<domain::ValidationErrors>(&parsed)) co_return validation_error(*errors);
+  if (auto* errors = std::get_if<domain::ValidationErrors>(&parsed))
+    co_return validation_error(*errors);
   auto creds = std::get<domain::Credentials>(std::move(parsed));
 
   // Cheap check first so a duplicate does not cost an Argon2 hash; the insert
@@ -30,7 +31,8 @@ awaitable<http::Response> register_user(ApiContext& ctx, http::Request& request)
 
 awaitable<http::Response> issue_token(ApiContext& ctx, http::Request& request) {
   auto parsed = domain::parse_token_form(request.body);
-  if (auto* errors = std::get_if<domain::ValidationErrors>(&parsed)) co_return validation_error(*errors);
+  if (auto* errors = std::get_if<domain::ValidationErrors>(&parsed))
+    co_return validation_error(*errors);
   auto creds = std::get<domain::Credentials>(std::move(parsed));
 
   const auto user = co_await ctx.users.find_by_email(creds.email);

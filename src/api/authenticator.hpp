@@ -9,8 +9,7 @@ namespace os::api {
 
 class JwtAuthenticator : public http::Authenticator {
  public:
-  JwtAuthenticator(const security::JwtCodec& jwt, db::UserRepository& users,
-                   db::KnownUsers& known)
+  JwtAuthenticator(const security::JwtCodec& jwt, db::UserRepository& users, db::KnownUsers& known)
       : jwt_(jwt), users_(users), known_(known) {}
 
   awaitable<std::optional<std::int64_t>> authenticate(const http::Request& request,

@@ -37,9 +37,9 @@ awaitable<http::Response> openapi_document(ApiContext&, http::Request&) {
 
 awaitable<http::Response> swagger_ui(ApiContext& ctx, http::Request&) {
   if (!ctx.swagger_assets.get("swagger-ui-bundle.js")) {
-    co_return http::error_response(
-        503, "Swagger UI assets not found in " + ctx.swagger_assets.folder() +
-                 " (run scripts/setup, or set SWAGGER_UI_DIR)");
+    co_return http::error_response(503, "Swagger UI assets not found in " +
+                                            ctx.swagger_assets.folder() +
+                                            " (run scripts/setup, or set SWAGGER_UI_DIR)");
   }
   http::Response r;
   r.content_type = "text/html; charset=utf-8";

@@ -8,8 +8,8 @@ http::Response validation_error(const domain::ValidationErrors& errors) {
 
 http::Response invalid_parameter(std::string where, std::string name, std::string msg,
                                  std::string type) {
-  return validation_error(domain::single_error({boost::json::string(where), boost::json::string(name)},
-                                               std::move(msg), std::move(type)));
+  return validation_error(domain::single_error(
+      {boost::json::string(where), boost::json::string(name)}, std::move(msg), std::move(type)));
 }
 
 }  // namespace os::api

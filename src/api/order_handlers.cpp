@@ -19,8 +19,12 @@ Response order_response(int status, const std::string& json) {
   return http::json_response(status, json);
 }
 
-Response forbidden() { return http::error_response(403, "Not enough permissions"); }
-Response not_found() { return http::error_response(404, "Order not found"); }
+Response forbidden() {
+  return http::error_response(403, "Not enough permissions");
+}
+Response not_found() {
+  return http::error_response(404, "Order not found");
+}
 
 // Validates the {order_id} path parameter; the canonical lower-case form or nullopt.
 std::optional<std::string> order_id_param(const Request& request) {
@@ -50,7 +54,8 @@ awaitable<void> cache_order(ApiContext& ctx, const domain::Order& order, const s
 
 awaitable<Response> create_order(ApiContext& ctx, Request& request) {
   auto parsed = domain::parse_create_order(request.body);
-  if (auto* errors = std::get_if<domain::ValidationErrors>(&parsed)) co_return validation_error(*errors);
+  if (auto* errors = std::get_if<domain::ValidationErrors>(&parsed))
+    co_return validation_error(*errors);
   const auto input = std::get<domain::CreateOrder>(std::move(parsed));
 
   std::optional<db::IdempotencyKey> key;
@@ -106,7 +111,8 @@ awaitable<Response> update_order_status(ApiContext& ctx, Request& request) {
   const auto id = order_id_param(request);
   if (!id) co_return bad_order_id();
   auto parsed = domain::parse_status_update(request.body);
-  if (auto* errors = std::get_if<domain::ValidationErrors>(&parsed)) co_return validation_error(*errors);
+  if (auto* errors = std::get_if<domain::ValidationErrors>(&parsed))
+    co_return validation_error(*errors);
   const auto target = std::get<domain::OrderStatus>(parsed);
 
   // Compare-and-set on the status, retried if another request changed it meanwhile.
@@ -166,10 +172,9 @@ awaitable<Response> list_user_orders(ApiContext& ctx, Request& request) {
   body += ']';
   auto response = order_response(200, body);
   if (page.next) {
-    response.set_header("Link", "</orders/user/" + std::to_string(*user_id) +
-                                    "/?limit=" + std::to_string(limit) +
-                                    "&cursor=" + domain::encode_cursor(*page.next) +
-                                    ">; rel=\"next\"");
+    response.set_header(
+        "Link", "</orders/user/" + std::to_string(*user_id) + "/?limit=" + std::to_string(limit) +
+                    "&cursor=" + domain::encode_cursor(*page.next) + ">; rel=\"next\"");
   }
   co_return response;
 }

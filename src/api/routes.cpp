@@ -30,9 +30,10 @@ const std::vector<RouteSpec>& route_table() {
 
 void add_routes(http::Router& router, ApiContext& ctx) {
   for (const auto& spec : route_table()) {
-    router.add(spec.method, spec.pattern,
-               [&ctx, fn = spec.handler](http::Request& request) { return fn(ctx, request); },
-               spec.options);
+    router.add(
+        spec.method, spec.pattern,
+        [&ctx, fn = spec.handler](http::Request& request) { return fn(ctx, request); },
+        spec.options);
   }
 }
 

@@ -15,7 +15,10 @@ const db::Statement kPing{"system_ping", "SELECT 1"};
 awaitable<std::string> check_postgres(ApiContext& ctx) {
   try {
     auto ok = co_await with_timeout(
-        [&]() -> awaitable<bool> { co_await ctx.pg.execute(kPing, db::Params{}); co_return true; }(),
+        [&]() -> awaitable<bool> {
+          co_await ctx.pg.execute(kPing, db::Params{});
+          co_return true;
+        }(),
         kCheckTimeout);
     co_return ok ? "ok" : "timeout";
   } catch (const std::exception& e) {

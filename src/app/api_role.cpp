@@ -29,8 +29,7 @@ class ApiRole : public Role {
     server_ = std::make_unique<http::HttpServer>(settings.http, threads_->contexts(),
                                                  std::move(handlers));
     metrics.on_scrape([this](Metrics& m) {
-      m.set("redis_circuit_breaker_state", "",
-            static_cast<double>(process_.redis_breaker.state()));
+      m.set("redis_circuit_breaker_state", "", static_cast<double>(process_.redis_breaker.state()));
     });
   }
 
@@ -46,18 +45,18 @@ class ApiRole : public Role {
   void start() override {
     server_->start();
     if (settings_.auth_user_cache.count() > 0) {
-      asio::co_spawn(threads_->context(0),
-                   db::follow_user_deletions(settings_.postgres.conninfo,
-                                             settings_.postgres.connect_timeout,
-                                             process_.known_users, stopping_),
-                     asio::detached);
+      asio::co_spawn(
+          threads_->context(0),
+          db::follow_user_deletions(settings_.postgres.conninfo, settings_.postgres.connect_timeout,
+                                    process_.known_users, stopping_),
+          asio::detached);
     }
     threads_->run();
     const std::string base =
         "http://" + settings_.http.host + ":" + std::to_string(server_->port());
-    log::info("api listening", {{"url", base},
-                                {"docs", base + "/docs"},
-                                {"threads", static_cast<int>(threads_->size())}});
+    log::info(
+        "api listening",
+        {{"url", base}, {"docs", base + "/docs"}, {"threads", static_cast<int>(threads_->size())}});
   }
 
   void stop() override {

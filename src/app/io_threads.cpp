@@ -11,7 +11,9 @@ IoThreads::IoThreads(int count) {
   }
 }
 
-IoThreads::~IoThreads() { stop(); }
+IoThreads::~IoThreads() {
+  stop();
+}
 
 std::vector<asio::io_context*> IoThreads::contexts() {
   std::vector<asio::io_context*> out;

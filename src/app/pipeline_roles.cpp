@@ -125,15 +125,15 @@ class WorkerRole : public ThreadRole {
     tasks::OrderProcessor processor(orders, cache, settings_.tasks.process_order_delay, name);
     tasks::Worker worker(queue, processor, settings_.tasks, metrics_, name);
     log::info("worker started", {{"worker", name}, {"concurrency", settings_.tasks.concurrency}});
-    co_await worker.run(stopping_, std::chrono::duration_cast<Millis>(settings_.http.shutdown_grace));
+    co_await worker.run(stopping_,
+                        std::chrono::duration_cast<Millis>(settings_.http.shutdown_grace));
     log::info("worker stopped", {{"worker", name}});
   }
 };
 
 class MetricsRole : public Role {
  public:
-  MetricsRole(const config::Settings& settings, Metrics& metrics, int port)
-      : threads_(1) {
+  MetricsRole(const config::Settings& settings, Metrics& metrics, int port) : threads_(1) {
     auto http = settings.http;
     http.port = port;
     std::vector<http::RequestHandler> handlers;

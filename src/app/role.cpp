@@ -1,7 +1,7 @@
 #include "app/role.hpp"
 
-#include <csignal>
 #include <pthread.h>
+#include <csignal>
 
 #include "core/logging.hpp"
 

@@ -25,15 +25,14 @@ ApiThreadServices::ApiThreadServices(ProcessServices& p, asio::io_context& io)
       order_cache(redis, p.settings.redis.orders_ttl, p.metrics, p.stale_cache_keys),
       users(pg),
       orders(pg),
-      context{p.settings, p.jwt, p.hashing, p.metrics, pg,        redis,
-              users,      orders, order_cache, p.swagger_assets},
+      context{p.settings, p.jwt, p.hashing, p.metrics,   pg,
+              redis,      users, orders,    order_cache, p.swagger_assets},
       authenticator(p.jwt, users, p.known_users),
       limiter(p.settings.rate_limit.enabled
-                  ? std::optional<http::RateLimiter>(std::in_place, p.settings.rate_limit,
-                                                     p.settings.rate_limit.backend == "redis"
-                                                         ? &redis
-                                                         : nullptr,
-                                                     p.local_buckets)
+                  ? std::optional<http::RateLimiter>(
+                        std::in_place, p.settings.rate_limit,
+                        p.settings.rate_limit.backend == "redis" ? &redis : nullptr,
+                        p.local_buckets)
                   : std::nullopt),
       pipeline(router, authenticator, p.cors, limiter ? &*limiter : nullptr, p.metrics,
                p.settings.rate_limit.trusted_proxies) {
@@ -47,8 +46,7 @@ void describe_metrics(Metrics& m) {
              "Order reads that went to PostgreSQL.");
   m.describe("order_cache_errors_total", Metrics::Type::Counter,
              "Redis cache calls that failed or were skipped by the circuit breaker.");
-  m.describe("redis_circuit_breaker_state", Metrics::Type::Gauge,
-             "0 closed, 1 open, 2 half-open.");
+  m.describe("redis_circuit_breaker_state", Metrics::Type::Gauge, "0 closed, 1 open, 2 half-open.");
 }
 
 }  // namespace os::app

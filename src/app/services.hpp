@@ -6,8 +6,8 @@
 
 #include "api/authenticator.hpp"
 #include "api/context.hpp"
-#include "db/known_users.hpp"
 #include "cache/circuit_breaker.hpp"
+#include "db/known_users.hpp"
 #include "http/cors.hpp"
 #include "http/pipeline.hpp"
 #include "http/rate_limiter.hpp"

@@ -26,11 +26,14 @@ void CircuitBreaker::on_success() {
 }
 
 void CircuitBreaker::on_failure(std::string_view reason) {
-  open_until_.store(now_ns() + std::chrono::duration_cast<std::chrono::nanoseconds>(open_for_).count(),
-                    std::memory_order_release);
+  open_until_.store(
+      now_ns() + std::chrono::duration_cast<std::chrono::nanoseconds>(open_for_).count(),
+      std::memory_order_release);
   if (state_.exchange(kOpen) == kClosed) {
     log::warn("circuit breaker opened: skipping dependency",
-              {{"dependency", name_}, {"reason", reason}, {"open_ms", static_cast<std::int64_t>(open_for_.count())}});
+              {{"dependency", name_},
+               {"reason", reason},
+               {"open_ms", static_cast<std::int64_t>(open_for_.count())}});
   }
 }
 

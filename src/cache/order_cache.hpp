@@ -1,12 +1,12 @@
 // Read-through cache of serialized orders in Redis. Best effort: every failure is a miss.
 #pragma once
-#include <cstdint>
 #include <atomic>
+#include <cstdint>
 #include <mutex>
 #include <optional>
 #include <set>
-#include <vector>
 #include <string>
+#include <vector>
 
 #include "cache/redis_client.hpp"
 #include "core/metrics.hpp"

@@ -7,9 +7,8 @@ RedisClient::RedisClient(asio::any_io_executor ex, config::RedisEndpoint endpoin
     : endpoint_(std::move(endpoint)),
       timeout_(timeout),
       breaker_(breaker),
-      pool_(ex, pool_size, timeout, [this, ex]() {
-        return RedisConnection::connect(ex, endpoint_, timeout_);
-      }) {}
+      pool_(ex, pool_size, timeout,
+            [this, ex]() { return RedisConnection::connect(ex, endpoint_, timeout_); }) {}
 
 awaitable<std::vector<RedisReply>> RedisClient::pipeline(const std::vector<Command>& commands,
                                                          std::optional<Millis> timeout) {

@@ -29,12 +29,24 @@ void append_command(std::string& out, const Command& args) {
 RedisReply convert(const redisReply* r) {
   RedisReply out;
   switch (r->type) {
-    case REDIS_REPLY_STRING: out.type = RedisReply::Type::String; break;
-    case REDIS_REPLY_STATUS: out.type = RedisReply::Type::Status; break;
-    case REDIS_REPLY_ERROR: out.type = RedisReply::Type::Error; break;
-    case REDIS_REPLY_INTEGER: out.type = RedisReply::Type::Integer; break;
-    case REDIS_REPLY_ARRAY: out.type = RedisReply::Type::Array; break;
-    default: out.type = RedisReply::Type::Nil; break;
+    case REDIS_REPLY_STRING:
+      out.type = RedisReply::Type::String;
+      break;
+    case REDIS_REPLY_STATUS:
+      out.type = RedisReply::Type::Status;
+      break;
+    case REDIS_REPLY_ERROR:
+      out.type = RedisReply::Type::Error;
+      break;
+    case REDIS_REPLY_INTEGER:
+      out.type = RedisReply::Type::Integer;
+      break;
+    case REDIS_REPLY_ARRAY:
+      out.type = RedisReply::Type::Array;
+      break;
+    default:
+      out.type = RedisReply::Type::Nil;
+      break;
   }
   if (r->str != nullptr) out.str.assign(r->str, r->len);
   out.integer = r->integer;
@@ -47,7 +59,9 @@ RedisReply convert(const redisReply* r) {
 RedisConnection::RedisConnection(const asio::any_io_executor& ex)
     : socket_(ex), reader_(redisReaderCreate()) {}
 
-RedisConnection::~RedisConnection() { redisReaderFree(reader_); }
+RedisConnection::~RedisConnection() {
+  redisReaderFree(reader_);
+}
 
 awaitable<std::unique_ptr<RedisConnection>> RedisConnection::connect(
     const asio::any_io_executor& ex, const config::RedisEndpoint& endpoint, Millis timeout) {
@@ -118,8 +132,9 @@ awaitable<std::vector<RedisReply>> RedisConnection::pipeline(const std::vector<C
     co_return co_await round_trip(std::move(request), commands.size());
   } catch (const boost::system::system_error& e) {
     broken_ = true;
-    throw RedisUnavailable(deadline.expired() ? "Redis did not answer in time"
-                                              : std::string("Redis connection failed: ") + e.what());
+    throw RedisUnavailable(deadline.expired()
+                               ? "Redis did not answer in time"
+                               : std::string("Redis connection failed: ") + e.what());
   } catch (const RedisUnavailable&) {
     broken_ = true;
     throw;

@@ -1,8 +1,8 @@
 #include "config/settings.hpp"
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <boost/url/parse.hpp>
-#include <algorithm>
 #include <charconv>
 #include <cmath>
 
@@ -146,13 +146,11 @@ PostgresSettings load_postgres(const Reader& r) {
     if (!path.empty()) db = path;
   }
   pg.pool_size = static_cast<int>(r.integer("POSTGRES_POOL_SIZE", 16, 1, 256));
-  pg.connect_timeout =
-      std::chrono::milliseconds(static_cast<long long>(
-          1000 * r.number("POSTGRES_CONNECT_TIMEOUT_SECONDS", 3, 0.1, 600)));
+  pg.connect_timeout = std::chrono::milliseconds(
+      static_cast<long long>(1000 * r.number("POSTGRES_CONNECT_TIMEOUT_SECONDS", 3, 0.1, 600)));
   pg.query_timeout = std::chrono::milliseconds(
       static_cast<long long>(1000 * r.number("POSTGRES_QUERY_TIMEOUT_SECONDS", 5, 0.1, 3600)));
-  pg.display = "host=" + host + " port=" + std::to_string(port) + " dbname=" + db +
-               " user=" + user;
+  pg.display = "host=" + host + " port=" + std::to_string(port) + " dbname=" + db + " user=" + user;
   pg.conninfo = "host=" + quote_conninfo(host) + " port=" + std::to_string(port) +
                 " dbname=" + quote_conninfo(db) + " user=" + quote_conninfo(user) +
                 " application_name='order-service'";
@@ -195,7 +193,8 @@ RedisSettings load_redis(const Reader& r) {
   if (const auto* url = r.raw("CELERY_BROKER_URL")) {
     redis.tasks = parse_redis_url("CELERY_BROKER_URL", *url);
   }
-  redis.orders_ttl = std::chrono::seconds(r.integer("REDIS_ORDERS_TTL_SECONDS", 300, 1, 86400 * 30));
+  redis.orders_ttl =
+      std::chrono::seconds(r.integer("REDIS_ORDERS_TTL_SECONDS", 300, 1, 86400 * 30));
   redis.timeout = std::chrono::milliseconds(r.integer("REDIS_TIMEOUT_MS", 100, 1, 60000));
   redis.breaker_open =
       std::chrono::milliseconds(r.integer("REDIS_BREAKER_OPEN_MS", 5000, 10, 600000));
@@ -237,8 +236,8 @@ Settings load_settings(const EnvMap& env) {
   const auto* secret = r.raw("SECRET_KEY");
   if (secret == nullptr) throw ConfigError("SECRET_KEY", "is required (at least 32 characters)");
   if (secret->size() < 32) {
-    throw ConfigError("SECRET_KEY", "must be at least 32 characters, got " +
-                                        std::to_string(secret->size()));
+    throw ConfigError("SECRET_KEY",
+                      "must be at least 32 characters, got " + std::to_string(secret->size()));
   }
   s.secret_key = *secret;
   s.algorithm = r.text("ALGORITHM", "HS256");
@@ -256,8 +255,7 @@ Settings load_settings(const EnvMap& env) {
   s.http.max_header_bytes =
       static_cast<std::size_t>(r.integer("HTTP_MAX_HEADER_BYTES", 16 << 10, 1024, 1 << 20));
   s.http.read_timeout = std::chrono::seconds(r.integer("HTTP_READ_TIMEOUT_SECONDS", 30, 1, 3600));
-  s.http.shutdown_grace =
-      std::chrono::seconds(r.integer("SHUTDOWN_GRACE_SECONDS", 10, 0, 3600));
+  s.http.shutdown_grace = std::chrono::seconds(r.integer("SHUTDOWN_GRACE_SECONDS", 10, 0, 3600));
   s.http.swagger_ui_dir = r.text("SWAGGER_UI_DIR", "");
 
   s.cors.origins = r.list("CORS_ALLOW_ORIGINS", {"*"});

@@ -27,11 +27,21 @@ void init(const std::string& format, const std::string& level, const std::string
 
 void write(spdlog::level::level_enum level, std::string_view message, Fields fields);
 
-inline void debug(std::string_view m, Fields f = {}) { write(spdlog::level::debug, m, f); }
-inline void info(std::string_view m, Fields f = {}) { write(spdlog::level::info, m, f); }
-inline void warn(std::string_view m, Fields f = {}) { write(spdlog::level::warn, m, f); }
-inline void error(std::string_view m, Fields f = {}) { write(spdlog::level::err, m, f); }
+inline void debug(std::string_view m, Fields f = {}) {
+  write(spdlog::level::debug, m, f);
+}
+inline void info(std::string_view m, Fields f = {}) {
+  write(spdlog::level::info, m, f);
+}
+inline void warn(std::string_view m, Fields f = {}) {
+  write(spdlog::level::warn, m, f);
+}
+inline void error(std::string_view m, Fields f = {}) {
+  write(spdlog::level::err, m, f);
+}
 
-inline bool enabled(spdlog::level::level_enum level) { return spdlog::should_log(level); }
+inline bool enabled(spdlog::level::level_enum level) {
+  return spdlog::should_log(level);
+}
 
 }  // namespace os::log

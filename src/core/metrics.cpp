@@ -97,7 +97,8 @@ std::string Metrics::render() {
                std::to_string(h.buckets[i]) + "\n";
       }
       out += name + "_bucket{" + sep + "le=\"+Inf\"} " + std::to_string(h.count) + "\n";
-      out += name + "_sum" + (labels.empty() ? "" : "{" + labels + "}") + " " + number(h.sum) + "\n";
+      out +=
+          name + "_sum" + (labels.empty() ? "" : "{" + labels + "}") + " " + number(h.sum) + "\n";
       out += name + "_count" + (labels.empty() ? "" : "{" + labels + "}") + " " +
              std::to_string(h.count) + "\n";
     }

@@ -33,9 +33,10 @@ class BlockingPool {
             } catch (...) {
               error = std::current_exception();
             }
-            asio::post(ex, [handler = std::move(handler), error, result = std::move(result)]() mutable {
-              std::move(handler)(error, std::move(result));
-            });
+            asio::post(ex,
+                       [handler = std::move(handler), error, result = std::move(result)]() mutable {
+                         std::move(handler)(error, std::move(result));
+                       });
           });
         },
         asio::use_awaitable);

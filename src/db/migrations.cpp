@@ -23,7 +23,8 @@ awaitable<int> apply_pending(PgConnection& conn) {
       " applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
       kTimeout);
   std::map<std::string, std::string> applied;
-  const auto rows = co_await conn.query("SELECT version, checksum FROM schema_migrations", kTimeout);
+  const auto rows =
+      co_await conn.query("SELECT version, checksum FROM schema_migrations", kTimeout);
   for (int i = 0; i < rows.rows(); ++i) {
     applied.emplace(std::string(rows.text(i, 0)), std::string(rows.text(i, 1)));
   }

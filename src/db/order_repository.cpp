@@ -9,9 +9,9 @@ namespace {
 using domain::Order;
 
 // Every order query selects these columns from a relation aliased `o`.
-#define ORDER_COLUMNS                                                                  \
-  "o.id, o.user_id, o.items::text, o.total_price::text, o.status::text, "              \
-  "api_timestamp(o.created_at), api_timestamp(o.updated_at), "                         \
+#define ORDER_COLUMNS                                                     \
+  "o.id, o.user_id, o.items::text, o.total_price::text, o.status::text, " \
+  "api_timestamp(o.created_at), api_timestamp(o.updated_at), "            \
   "api_timestamp(o.processed_at), cursor_timestamp(o.created_at)"
 
 const Statement kCreate{
@@ -38,11 +38,10 @@ const Statement kCreate{
     "  FROM o"
     ") SELECT " ORDER_COLUMNS " FROM o"};
 
-const Statement kFindKey{
-    "orders_find_idempotency_key",
-    "SELECT k.request_hash, " ORDER_COLUMNS
-    " FROM idempotency_keys k JOIN orders o ON o.id = k.order_id"
-    " WHERE k.user_id = $1 AND k.key = $2"};
+const Statement kFindKey{"orders_find_idempotency_key",
+                         "SELECT k.request_hash, " ORDER_COLUMNS
+                         " FROM idempotency_keys k JOIN orders o ON o.id = k.order_id"
+                         " WHERE k.user_id = $1 AND k.key = $2"};
 
 const Statement kFind{"orders_find", "SELECT " ORDER_COLUMNS " FROM orders o WHERE o.id = $1"};
 
@@ -53,7 +52,8 @@ const Statement kUpdateStatus{
 
 const Statement kList{
     "orders_list_by_user",
-    "SELECT " ORDER_COLUMNS " FROM orders o WHERE o.user_id = $1"
+    "SELECT " ORDER_COLUMNS
+    " FROM orders o WHERE o.user_id = $1"
     " AND ($2::timestamptz IS NULL OR (o.created_at, o.id) < ($2::timestamptz, $3::uuid))"
     " ORDER BY o.created_at DESC, o.id DESC LIMIT $4"};
 
@@ -78,7 +78,8 @@ Row read_order(const PgResult& r, int row, int first = 0) {
   Order& o = out.order;
   o.id = r.text(row, first);
   o.user_id = r.integer(row, first + 1);
-  o.items = domain::items_from_json(r.text(row, first + 2)).value_or(std::vector<domain::OrderItem>{});
+  o.items =
+      domain::items_from_json(r.text(row, first + 2)).value_or(std::vector<domain::OrderItem>{});
   o.total_cents = domain::cents_from_decimal(r.text(row, first + 3)).value_or(0);
   o.status = domain::parse_status(r.text(row, first + 4)).value_or(domain::OrderStatus::Pending);
   o.created_at = r.text(row, first + 5);
@@ -99,21 +100,21 @@ awaitable<CreateOutcome> OrderRepository::create(std::int64_t user_id,
                                                  const std::vector<domain::OrderItem>& items,
                                                  const std::optional<IdempotencyKey>& key) {
   const auto total = domain::compute_total_cents(items);
-  const auto args =
-      params(domain::uuid_v7(), std::to_string(user_id), domain::items_to_json(items),
-             domain::format_decimal(total), domain::uuid_v7(),
-             key ? std::optional<std::string>(key->key) : std::nullopt,
-             key ? std::optional<std::string>(key->request_hash) : std::nullopt);
+  const auto args = params(domain::uuid_v7(), std::to_string(user_id), domain::items_to_json(items),
+                           domain::format_decimal(total), domain::uuid_v7(),
+                           key ? std::optional<std::string>(key->key) : std::nullopt,
+                           key ? std::optional<std::string>(key->request_hash) : std::nullopt);
   const auto created = co_await pool_.execute(kCreate, args);
-  if (created.rows() == 1) co_return CreateOutcome{CreateOutcome::Kind::Created, read_order(created, 0).order};
+  if (created.rows() == 1)
+    co_return CreateOutcome{CreateOutcome::Kind::Created, read_order(created, 0).order};
 
   // The key was used before (within 24 h): replay, or refuse a different body.
   const auto existing = co_await pool_.execute(kFindKey, params(std::to_string(user_id), key->key));
   if (existing.rows() == 0) throw PgError("40001", "idempotency key vanished; retry");
   const bool same = existing.text(0, 0) == key->request_hash;
-  co_return CreateOutcome{same ? CreateOutcome::Kind::Replayed
-                               : CreateOutcome::Kind::KeyReusedWithOtherBody,
-                          read_order(existing, 0, 1).order};
+  co_return CreateOutcome{
+      same ? CreateOutcome::Kind::Replayed : CreateOutcome::Kind::KeyReusedWithOtherBody,
+      read_order(existing, 0, 1).order};
 }
 
 awaitable<std::optional<Order>> OrderRepository::find(const std::string& id) {
@@ -123,17 +124,17 @@ awaitable<std::optional<Order>> OrderRepository::find(const std::string& id) {
 awaitable<std::optional<Order>> OrderRepository::update_status(const std::string& id,
                                                                domain::OrderStatus from,
                                                                domain::OrderStatus to) {
-  co_return first_order(co_await pool_.execute(
-      kUpdateStatus, params(id, to_string(from), to_string(to))));
+  co_return first_order(
+      co_await pool_.execute(kUpdateStatus, params(id, to_string(from), to_string(to))));
 }
 
 awaitable<OrderPage> OrderRepository::list_by_user(std::int64_t user_id,
                                                    const std::optional<domain::PageCursor>& after,
                                                    int limit) {
   const auto args = params(std::to_string(user_id),
-                          after ? std::optional<std::string>(after->created_at) : std::nullopt,
-                          after ? std::optional<std::string>(after->order_id) : std::nullopt,
-                          std::to_string(limit + 1));
+                           after ? std::optional<std::string>(after->created_at) : std::nullopt,
+                           after ? std::optional<std::string>(after->order_id) : std::nullopt,
+                           std::to_string(limit + 1));
   const auto r = co_await pool_.execute(kList, args);
   OrderPage page;
   const int shown = std::min(r.rows(), limit);

@@ -21,10 +21,9 @@ const Statement kFailed{
 const Statement kRelease{
     "outbox_release",
     "UPDATE outbox_events SET last_error = $2, next_attempt_at = now() WHERE id = ANY($1::uuid[])"};
-const Statement kPrune{
-    "outbox_prune",
-    "DELETE FROM outbox_events WHERE id IN (SELECT id FROM outbox_events"
-    " WHERE published_at < now() - make_interval(hours => $1::int) LIMIT 1000)"};
+const Statement kPrune{"outbox_prune",
+                       "DELETE FROM outbox_events WHERE id IN (SELECT id FROM outbox_events"
+                       " WHERE published_at < now() - make_interval(hours => $1::int) LIMIT 1000)"};
 const Statement kBacklog{
     "outbox_backlog",
     "SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8"

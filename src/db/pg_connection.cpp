@@ -1,7 +1,7 @@
 #include "db/pg_connection.hpp"
 
-#include <boost/asio/use_awaitable.hpp>
 #include <poll.h>
+#include <boost/asio/use_awaitable.hpp>
 
 #include <charconv>
 
@@ -33,7 +33,10 @@ PgConnection::PgConnection(const asio::any_io_executor& ex, PGconn* conn)
     : conn_(conn), socket_(ex) {
   // Server NOTICEs ("relation already exists, skipping") go to the log, not stderr.
   PQsetNoticeProcessor(
-      conn_, [](void*, const char* message) { log::debug("postgres notice", {{"message", trim_message(message)}}); },
+      conn_,
+      [](void*, const char* message) {
+        log::debug("postgres notice", {{"message", trim_message(message)}});
+      },
       nullptr);
 }
 

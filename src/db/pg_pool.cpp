@@ -4,15 +4,17 @@ namespace os::db {
 
 PgPool::PgPool(asio::any_io_executor ex, config::PostgresSettings settings)
     : settings_(std::move(settings)),
-      pool_(ex, settings_.pool_size, settings_.connect_timeout,
-            [this, ex]() { return PgConnection::connect(ex, settings_.conninfo, settings_.connect_timeout); }) {}
+      pool_(ex, settings_.pool_size, settings_.connect_timeout, [this, ex]() {
+        return PgConnection::connect(ex, settings_.conninfo, settings_.connect_timeout);
+      }) {}
 
 awaitable<PgResult> PgPool::execute(const Statement& statement, const Params& params) {
   auto lease = co_await acquire();
   co_return co_await lease->execute(statement, params, settings_.query_timeout);
 }
 
-awaitable<PgResult> PgPool::execute(Lease& lease, const Statement& statement, const Params& params) {
+awaitable<PgResult> PgPool::execute(Lease& lease, const Statement& statement,
+                                    const Params& params) {
   co_return co_await lease->execute(statement, params, settings_.query_timeout);
 }
 

@@ -14,7 +14,9 @@ std::optional<OrderStatus> parse_status(std::string_view text) {
   return std::nullopt;
 }
 
-std::string_view to_string(OrderStatus status) { return kNames[static_cast<std::size_t>(status)]; }
+std::string_view to_string(OrderStatus status) {
+  return kNames[static_cast<std::size_t>(status)];
+}
 
 Transition check_transition(OrderStatus from, OrderStatus to) {
   using S = OrderStatus;

@@ -1,7 +1,7 @@
 #include "domain/validation.hpp"
 
-#include <boost/json.hpp>
 #include <algorithm>
+#include <boost/json.hpp>
 #include <cctype>
 #include <cmath>
 
@@ -98,9 +98,8 @@ bool valid_domain(std::string_view domain) {
   const auto last_dot = domain.rfind('.');
   if (last_dot == std::string_view::npos) return false;
   const auto tld = domain.substr(last_dot + 1);
-  if (tld.size() < 2 || !std::all_of(tld.begin(), tld.end(), [](unsigned char c) {
-        return std::isalpha(c);
-      })) {
+  if (tld.size() < 2 ||
+      !std::all_of(tld.begin(), tld.end(), [](unsigned char c) { return std::isalpha(c); })) {
     return false;
   }
   std::size_t start = 0;
@@ -196,7 +195,8 @@ std::optional<OrderItem> parse_item(const json::value& raw, const json::array& l
 }  // namespace
 
 std::optional<std::string> normalize_email(std::string_view raw) {
-  while (!raw.empty() && std::isspace(static_cast<unsigned char>(raw.front()))) raw.remove_prefix(1);
+  while (!raw.empty() && std::isspace(static_cast<unsigned char>(raw.front())))
+    raw.remove_prefix(1);
   while (!raw.empty() && std::isspace(static_cast<unsigned char>(raw.back()))) raw.remove_suffix(1);
   if (raw.empty() || raw.size() > kMaxEmailLength) return std::nullopt;
   std::string email(raw);

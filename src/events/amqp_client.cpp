@@ -21,13 +21,18 @@ amqp_bytes_t bytes(const std::string& s) {
   return amqp_bytes_t{s.size(), const_cast<char*>(s.data())};
 }
 
-std::string to_string(amqp_bytes_t b) { return {static_cast<const char*>(b.bytes), b.len}; }
+std::string to_string(amqp_bytes_t b) {
+  return {static_cast<const char*>(b.bytes), b.len};
+}
 
 std::string describe(const amqp_rpc_reply_t& reply) {
   switch (reply.reply_type) {
-    case AMQP_RESPONSE_NORMAL: return "ok";
-    case AMQP_RESPONSE_NONE: return "no reply";
-    case AMQP_RESPONSE_LIBRARY_EXCEPTION: return amqp_error_string2(reply.library_error);
+    case AMQP_RESPONSE_NORMAL:
+      return "ok";
+    case AMQP_RESPONSE_NONE:
+      return "no reply";
+    case AMQP_RESPONSE_LIBRARY_EXCEPTION:
+      return amqp_error_string2(reply.library_error);
     case AMQP_RESPONSE_SERVER_EXCEPTION:
       if (reply.reply.id == AMQP_CONNECTION_CLOSE_METHOD) {
         auto* m = static_cast<amqp_connection_close_t*>(reply.reply.decoded);
@@ -44,14 +49,22 @@ std::string describe(const amqp_rpc_reply_t& reply) {
 
 std::optional<std::int64_t> integer_value(const amqp_field_value_t& v) {
   switch (v.kind) {
-    case AMQP_FIELD_KIND_I8: return v.value.i8;
-    case AMQP_FIELD_KIND_U8: return v.value.u8;
-    case AMQP_FIELD_KIND_I16: return v.value.i16;
-    case AMQP_FIELD_KIND_U16: return v.value.u16;
-    case AMQP_FIELD_KIND_I32: return v.value.i32;
-    case AMQP_FIELD_KIND_U32: return v.value.u32;
-    case AMQP_FIELD_KIND_I64: return v.value.i64;
-    case AMQP_FIELD_KIND_U64: return static_cast<std::int64_t>(v.value.u64);
+    case AMQP_FIELD_KIND_I8:
+      return v.value.i8;
+    case AMQP_FIELD_KIND_U8:
+      return v.value.u8;
+    case AMQP_FIELD_KIND_I16:
+      return v.value.i16;
+    case AMQP_FIELD_KIND_U16:
+      return v.value.u16;
+    case AMQP_FIELD_KIND_I32:
+      return v.value.i32;
+    case AMQP_FIELD_KIND_U32:
+      return v.value.u32;
+    case AMQP_FIELD_KIND_I64:
+      return v.value.i64;
+    case AMQP_FIELD_KIND_U64:
+      return static_cast<std::int64_t>(v.value.u64);
     case AMQP_FIELD_KIND_UTF8:
     case AMQP_FIELD_KIND_BYTES: {
       const auto s = to_string(v.value.bytes);
@@ -61,7 +74,8 @@ std::optional<std::int64_t> integer_value(const amqp_field_value_t& v) {
         return std::nullopt;
       }
     }
-    default: return std::nullopt;
+    default:
+      return std::nullopt;
   }
 }
 
@@ -81,9 +95,9 @@ AmqpConnection::AmqpConnection(const config::RabbitSettings& settings) : setting
   }
   amqp_set_handshake_timeout(conn_, &tv);
   amqp_set_rpc_timeout(conn_, &tv);
-  const auto login = amqp_login(conn_, settings_.vhost.c_str(), 0, 131072, kHeartbeatSeconds,
-                                AMQP_SASL_METHOD_PLAIN, settings_.user.c_str(),
-                                settings_.password.c_str());
+  const auto login =
+      amqp_login(conn_, settings_.vhost.c_str(), 0, 131072, kHeartbeatSeconds,
+                 AMQP_SASL_METHOD_PLAIN, settings_.user.c_str(), settings_.password.c_str());
   if (login.reply_type != AMQP_RESPONSE_NORMAL) {
     const auto why = describe(login);
     amqp_destroy_connection(conn_);

@@ -28,7 +28,7 @@ struct OutgoingMessage {
   std::string body;
   std::string message_id;
   std::string type;
-  int retry_count = 0;                   // header x-retry-count
+  int retry_count = 0;                        // header x-retry-count
   std::optional<std::int64_t> expiration_ms;  // per-message TTL (retry queue)
 };
 

@@ -1,11 +1,11 @@
 #include "events/consumer.hpp"
 
+#include <algorithm>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
-#include <algorithm>
 #include <cmath>
 
 #include "core/logging.hpp"
@@ -98,9 +98,10 @@ void NewOrderConsumer::retry_later(const Delivery& d, const std::string& event_i
       d.type.empty() ? "new_order" : d.type, d.retry_count + 1, delay_ms}});
   if (!ok.front()) throw AmqpError("RabbitMQ refused the retry message");
   amqp_->ack(d.delivery_tag);
-  log::warn("event handling failed; retry scheduled",
-            {{"event_id", event_id}, {"retry", d.retry_count + 1}, {"delay_ms", delay_ms},
-             {"error", reason}});
+  log::warn("event handling failed; retry scheduled", {{"event_id", event_id},
+                                                       {"retry", d.retry_count + 1},
+                                                       {"delay_ms", delay_ms},
+                                                       {"error", reason}});
   metrics_.add("events_consumed_total", label("outcome", "retried"));
 }
 

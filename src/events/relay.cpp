@@ -89,7 +89,8 @@ awaitable<std::size_t> Relay::relay_batch() {
   co_await outbox_.mark_published(published);
   co_await outbox_.mark_failed(nacked, "nacked by RabbitMQ", settings_.outbox.max_backoff);
   metrics_.add("outbox_events_published_total", "", static_cast<double>(published.size()));
-  if (!nacked.empty()) metrics_.add("outbox_events_failed_total", "", static_cast<double>(nacked.size()));
+  if (!nacked.empty())
+    metrics_.add("outbox_events_failed_total", "", static_cast<double>(nacked.size()));
   for (const auto& e : events) {
     if (log::enabled(spdlog::level::debug)) {
       log::debug("event published", {{"event_id", e.id}, {"order_id", e.aggregate_id}});
@@ -101,7 +102,8 @@ awaitable<std::size_t> Relay::relay_batch() {
 awaitable<void> Relay::wait_for_work(const std::atomic<bool>& stopping) {
   const auto until = Clock::now() + settings_.outbox.poll_interval;
   while (!stopping && Clock::now() < until) {
-    const auto left = std::min(kStopCheck, std::chrono::duration_cast<Millis>(until - Clock::now()));
+    const auto left =
+        std::min(kStopCheck, std::chrono::duration_cast<Millis>(until - Clock::now()));
     if (!listener_) {
       listener_ = co_await db::PgConnection::connect(co_await asio::this_coro::executor,
                                                      settings_.postgres.conninfo,

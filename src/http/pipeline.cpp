@@ -42,7 +42,8 @@ Pipeline::Pipeline(const Router& router, Authenticator& auth, const Cors& cors,
 
 std::string Pipeline::client_ip(const Request& request) const {
   const auto trusted = [&](std::string_view ip) {
-    return std::find(trusted_proxies_.begin(), trusted_proxies_.end(), ip) != trusted_proxies_.end();
+    return std::find(trusted_proxies_.begin(), trusted_proxies_.end(), ip) !=
+           trusted_proxies_.end();
   };
   const auto forwarded = request.header("x-forwarded-for");
   if (!forwarded || !trusted(request.peer)) return request.peer;
@@ -82,8 +83,9 @@ awaitable<Response> Pipeline::dispatch(Request& request) {
     if (!decision->allowed) {
       metrics_.add("http_rate_limited_total", "");
       auto r = error_response(429, "rate limit exceeded");
-      r.set_header("Retry-After",
-                   std::to_string(static_cast<long long>(std::ceil(std::max(decision->retry_after, 1.0)))));
+      r.set_header(
+          "Retry-After",
+          std::to_string(static_cast<long long>(std::ceil(std::max(decision->retry_after, 1.0)))));
       r.set_header("RateLimit-Limit",
                    std::to_string(static_cast<long long>(limiter_->settings().capacity)));
       r.set_header("RateLimit-Remaining", "0");

@@ -36,7 +36,8 @@ RateDecision LocalBuckets::take(const std::string& client, double capacity, doub
   const double now = now_seconds();
   std::lock_guard lock(mutex_);
   if (buckets_.size() > 100'000) {
-    std::erase_if(buckets_, [&](const auto& kv) { return now - kv.second.updated > capacity / rate; });
+    std::erase_if(buckets_,
+                  [&](const auto& kv) { return now - kv.second.updated > capacity / rate; });
   }
   auto [it, inserted] = buckets_.try_emplace(client, Bucket{capacity, now});
   auto& b = it->second;

@@ -40,7 +40,8 @@ Response json_response(int status, std::string body) {
 }
 
 Response error_response(int status, std::string_view detail) {
-  return json_response(status, R"({"detail":)" + boost::json::serialize(boost::json::string(detail)) + "}");
+  return json_response(status,
+                       R"({"detail":)" + boost::json::serialize(boost::json::string(detail)) + "}");
 }
 
 }  // namespace os::http

@@ -96,7 +96,8 @@ awaitable<void> HttpServer::Impl::session(Worker& w, tcp::socket socket) {
     w.idle.erase(idle_it);
     if (stopping && read_ec) break;
     if (!read_ec) {
-      if (auto expect = parser.get()[bhttp::field::expect]; beast::iequals(expect, "100-continue")) {
+      if (auto expect = parser.get()[bhttp::field::expect];
+          beast::iequals(expect, "100-continue")) {
         bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, 11};
         co_await bhttp::async_write(stream, cont, kUseTuple);
       }

@@ -15,7 +15,8 @@ awaitable<void> OrderProcessor::run(const Task& task) {
     asio::steady_timer timer(co_await asio::this_coro::executor, delay_);
     co_await timer.async_wait(asio::use_awaitable);
   }
-  const auto updated = co_await orders_.mark_processed(task.order_id, worker_name_, task.attempt, started);
+  const auto updated =
+      co_await orders_.mark_processed(task.order_id, worker_name_, task.attempt, started);
   if (!updated) {
     log::info("order already processed or unknown; nothing to do",
               {{"order_id", task.order_id}, {"event_id", task.event_id}});

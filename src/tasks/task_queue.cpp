@@ -4,9 +4,9 @@
 
 namespace os::tasks {
 namespace {
+using cache::cmd;
 using cache::Command;
 using cache::RedisReply;
-using cache::cmd;
 
 std::int64_t to_int(const std::string& s) {
   std::int64_t v = 0;
@@ -25,12 +25,18 @@ std::optional<Task> parse_entry(const RedisReply& entry) {
   for (std::size_t i = 0; i + 1 < f.size(); i += 2) {
     const auto& k = f[i].str;
     const auto& v = f[i + 1].str;
-    if (k == "task") t.name = v;
-    else if (k == "order_id") t.order_id = v;
-    else if (k == "event_id") t.event_id = v;
-    else if (k == "attempt") t.attempt = static_cast<int>(to_int(v));
-    else if (k == "not_before_ms") t.not_before_ms = to_int(v);
-    else if (k == "enqueued_ms") t.enqueued_ms = to_int(v);
+    if (k == "task")
+      t.name = v;
+    else if (k == "order_id")
+      t.order_id = v;
+    else if (k == "event_id")
+      t.event_id = v;
+    else if (k == "attempt")
+      t.attempt = static_cast<int>(to_int(v));
+    else if (k == "not_before_ms")
+      t.not_before_ms = to_int(v);
+    else if (k == "enqueued_ms")
+      t.enqueued_ms = to_int(v);
   }
   return t;
 }
@@ -45,10 +51,10 @@ std::vector<Task> parse_entries(const RedisReply& list) {
 
 Command add_command(const std::string& stream, const Task& t, int attempt,
                     std::int64_t not_before_ms, const std::string& error) {
-  auto c = cmd("XADD", stream, "*", "task", t.name.empty() ? "process_order" : t.name, "order_id",
-               t.order_id, "event_id", t.event_id, "attempt", std::to_string(attempt),
-               "not_before_ms", std::to_string(not_before_ms), "enqueued_ms",
-               std::to_string(t.enqueued_ms));
+  auto c =
+      cmd("XADD", stream, "*", "task", t.name.empty() ? "process_order" : t.name, "order_id",
+          t.order_id, "event_id", t.event_id, "attempt", std::to_string(attempt), "not_before_ms",
+          std::to_string(not_before_ms), "enqueued_ms", std::to_string(t.enqueued_ms));
   if (!error.empty()) {
     c.emplace_back("last_error");
     c.push_back(error);
@@ -90,8 +96,8 @@ awaitable<void> TaskQueue::ensure_group() {
 
 awaitable<std::vector<Task>> TaskQueue::read(const std::string& consumer, int count, Millis block) {
   const auto r = co_await redis_.command(
-      cmd("XREADGROUP", "GROUP", settings_.group, consumer, "COUNT", std::to_string(count),
-          "BLOCK", std::to_string(block.count()), "STREAMS", settings_.stream, ">"),
+      cmd("XREADGROUP", "GROUP", settings_.group, consumer, "COUNT", std::to_string(count), "BLOCK",
+          std::to_string(block.count()), "STREAMS", settings_.stream, ">"),
       block + redis_.timeout() + Millis(1000));
   if (r.is_error() && r.str.rfind("NOGROUP", 0) == 0) {
     co_await ensure_group();  // the stream was deleted under us
@@ -109,11 +115,10 @@ awaitable<std::vector<Task>> TaskQueue::read(const std::string& consumer, int co
 }
 
 awaitable<std::vector<Task>> TaskQueue::reclaim(const std::string& consumer, int count) {
-  const auto idle_ms =
-      std::chrono::duration_cast<Millis>(settings_.visibility_timeout).count();
-  const auto r = co_await redis_.command(cmd("XAUTOCLAIM", settings_.stream, settings_.group,
-                                             consumer, std::to_string(idle_ms), "0-0", "COUNT",
-                                             std::to_string(count)));
+  const auto idle_ms = std::chrono::duration_cast<Millis>(settings_.visibility_timeout).count();
+  const auto r =
+      co_await redis_.command(cmd("XAUTOCLAIM", settings_.stream, settings_.group, consumer,
+                                  std::to_string(idle_ms), "0-0", "COUNT", std::to_string(count)));
   throw_if_error(r);
   if (r.elements.size() < 2) co_return std::vector<Task>{};
   co_return parse_entries(r.elements[1]);
@@ -136,7 +141,8 @@ awaitable<void> TaskQueue::ack(const Task& task) {
 
 awaitable<void> TaskQueue::retry(const Task& task, Millis delay, const std::string& error) {
   std::vector<Command> c;
-  c.push_back(add_command(settings_.stream, task, task.attempt + 1, unix_ms() + delay.count(), error));
+  c.push_back(
+      add_command(settings_.stream, task, task.attempt + 1, unix_ms() + delay.count(), error));
   c.push_back(cmd("XACK", settings_.stream, settings_.group, task.entry_id));
   c.push_back(cmd("XDEL", settings_.stream, task.entry_id));
   co_await transaction(std::move(c));

@@ -14,8 +14,8 @@ struct Task {
   std::string name;      // "process_order"
   std::string order_id;
   std::string event_id;
-  int attempt = 0;                // 0 for the first run
-  std::int64_t not_before_ms = 0; // unix ms; a retry waits until then
+  int attempt = 0;                 // 0 for the first run
+  std::int64_t not_before_ms = 0;  // unix ms; a retry waits until then
   std::int64_t enqueued_ms = 0;
 };
 

@@ -43,9 +43,8 @@ awaitable<void> Worker::execute(Task task) {
       co_await queue_.ack(task);
       metrics_.add("tasks_total", label("result", "done"));
     } else if (task.attempt + 1 < settings_.max_attempts) {
-      log::warn("task failed; will retry", {{"order_id", task.order_id},
-                                            {"attempt", task.attempt},
-                                            {"error", error}});
+      log::warn("task failed; will retry",
+                {{"order_id", task.order_id}, {"attempt", task.attempt}, {"error", error}});
       co_await queue_.retry(task, backoff(task.attempt), error);
       metrics_.add("tasks_total", label("result", "retried"));
     } else {

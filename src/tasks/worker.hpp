@@ -17,7 +17,10 @@ class Worker {
  public:
   Worker(TaskQueue& queue, OrderProcessor& processor, const config::TaskSettings& settings,
          Metrics& metrics, std::string name)
-      : queue_(queue), processor_(processor), settings_(settings), metrics_(metrics),
+      : queue_(queue),
+        processor_(processor),
+        settings_(settings),
+        metrics_(metrics),
         name_(std::move(name)) {}
 
   // Returns after `stopping` is set and in-flight tasks finished (or the grace ran out;

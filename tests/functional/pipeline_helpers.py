@@ -487,6 +487,11 @@ class Pipeline:
             tail = self.api_proc.tail()
             self.start_api()
             raise AssertionError(f"the pipeline api process had died; output:\n{tail}")
+        # A failed outage test may leave the api with dead database connections
+        # (the outage test itself asserts on that); each test starts with an api
+        # that answers.
+        poll(lambda: self.api.list_orders(self.user.token, self.user.id, params={"limit": 1}).status_code
+             == 200, 15, interval=0.2, desc="pipeline api answering")
 
     def create_order(self, items=None, api=None, user=None) -> dict:
         api = api or self.api

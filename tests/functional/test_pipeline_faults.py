@@ -255,6 +255,8 @@ def test_postgres_down_with_events_and_tasks_in_flight(pipeline, roles):
               and r["relay"].alive(), 3.0, interval=0.2,
               desc="no DLQ, roles alive while PostgreSQL is down")
         outage.restore()
+    # PostgreSQL answers again (devstack waited for it): the api takes orders again
+    after = pl.api.create_order(pl.user.token, [item(9, 1, 1.25)])
 
     ids = tasks + events
     pl.wait_processed(ids, 30, roles=roles, desc="orders in flight during the PostgreSQL outage processed")
@@ -263,8 +265,12 @@ def test_postgres_down_with_events_and_tasks_in_flight(pipeline, roles):
     assert pl.rabbit.count(pl.dlq) == 0
     assert pl.redis.xlen(pl.dead_stream) == 0, "tasks dead-lettered because PostgreSQL was down"
     # and new orders keep flowing
+    assert after.status_code == 201, (
+        f"first POST /orders/ after PostgreSQL came back failed: {describe(after)}"
+    )
     o = pl.create_order()
-    pl.wait_processed([o["id"]], 10, roles=roles)
+    pl.wait_processed([after.json()["id"], o["id"]], 10, roles=roles)
+    pl.assert_exactly_once([after.json()["id"], o["id"]])
 
 
 # ---------------------------------------------------------------- cache after a Redis restart

@@ -5,7 +5,9 @@
 using namespace os::config;
 
 namespace {
-EnvMap base() { return {{"SECRET_KEY", std::string(32, 'k')}}; }
+EnvMap base() {
+  return {{"SECRET_KEY", std::string(32, 'k')}};
+}
 
 std::string failing_variable(EnvMap env) {
   try {

@@ -21,8 +21,8 @@ TEST(StatusTransitions, FollowTheLifecycle) {
 }
 
 TEST(StatusNames, RoundTrip) {
-  for (auto s : {OrderStatus::Pending, OrderStatus::Paid, OrderStatus::Shipped,
-                 OrderStatus::Canceled}) {
+  for (auto s :
+       {OrderStatus::Pending, OrderStatus::Paid, OrderStatus::Shipped, OrderStatus::Canceled}) {
     EXPECT_EQ(parse_status(to_string(s)), s);
   }
   EXPECT_FALSE(parse_status("pending").has_value());

@@ -16,7 +16,9 @@ TEST(Cursor, RejectsTampering) {
   EXPECT_FALSE(decode_cursor("").has_value());
   EXPECT_FALSE(decode_cursor("!!!").has_value());
   EXPECT_FALSE(decode_cursor(base64url_encode("2026-01-02|not-a-uuid")).has_value());
-  EXPECT_FALSE(decode_cursor(base64url_encode("'; drop table orders;--|0190a0b0-0000-7000-8000-000000000001")).has_value());
+  EXPECT_FALSE(decode_cursor(
+                   base64url_encode("'; drop table orders;--|0190a0b0-0000-7000-8000-000000000001"))
+                   .has_value());
 }
 
 TEST(Base64Url, RoundTripsBinary) {

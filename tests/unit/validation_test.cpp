@@ -11,7 +11,9 @@ ValidationErrors errors_of(const Validated<CreateOrder>& v) {
   return std::holds_alternative<ValidationErrors>(v) ? std::get<ValidationErrors>(v)
                                                      : ValidationErrors{};
 }
-std::string loc(const FieldError& e) { return boost::json::serialize(e.loc); }
+std::string loc(const FieldError& e) {
+  return boost::json::serialize(e.loc);
+}
 }  // namespace
 
 TEST(Email, NormalizesAndValidates) {
@@ -43,8 +45,8 @@ TEST(CreateOrderValidation, AcceptsAValidOrderAndIgnoresUnknownFields) {
 }
 
 TEST(CreateOrderValidation, ReportsEachBadFieldWithItsLocation) {
-  auto errors = errors_of(parse_create_order(
-      R"({"items":[{"product_id":0,"quantity":10001,"price":1.234}]})"));
+  auto errors = errors_of(
+      parse_create_order(R"({"items":[{"product_id":0,"quantity":10001,"price":1.234}]})"));
   ASSERT_EQ(errors.size(), 3u);
   EXPECT_EQ(loc(errors[0]), R"(["body","items",0,"product_id"])");
   EXPECT_EQ(loc(errors[1]), R"(["body","items",0,"quantity"])");
@@ -57,9 +59,9 @@ TEST(CreateOrderValidation, RejectsBadShapes) {
   EXPECT_EQ(loc(errors_of(parse_create_order(R"({})"))[0]), R"(["body","items"])");
   EXPECT_EQ(loc(errors_of(parse_create_order(R"({"items":[]})"))[0]), R"(["body","items"])");
   EXPECT_EQ(loc(errors_of(parse_create_order(R"({"items":{}})"))[0]), R"(["body","items"])");
-  EXPECT_FALSE(errors_of(parse_create_order(
-                             R"({"items":[{"product_id":1,"quantity":"2","price":1}]})"))
-                   .empty());
+  EXPECT_FALSE(
+      errors_of(parse_create_order(R"({"items":[{"product_id":1,"quantity":"2","price":1}]})"))
+          .empty());
   EXPECT_FALSE(errors_of(parse_create_order(
                              R"({"items":[{"product_id":1,"quantity":1,"price":1000000.01}]})"))
                    .empty());
@@ -72,14 +74,16 @@ TEST(CreateOrderValidation, RejectsBadShapes) {
 
 TEST(CreateOrderValidation, LimitsItemCount) {
   std::string body = R"({"items":[)";
-  for (int i = 0; i < 101; ++i) body += std::string(i ? "," : "") + R"({"product_id":1,"quantity":1,"price":1})";
+  for (int i = 0; i < 101; ++i)
+    body += std::string(i ? "," : "") + R"({"product_id":1,"quantity":1,"price":1})";
   body += "]}";
   EXPECT_EQ(errors_of(parse_create_order(body)).size(), 1u);
 }
 
 TEST(StatusUpdate, AcceptsOnlyKnownStatuses) {
   EXPECT_TRUE(std::holds_alternative<OrderStatus>(parse_status_update(R"({"status":"PAID"})")));
-  EXPECT_TRUE(std::holds_alternative<ValidationErrors>(parse_status_update(R"({"status":"paid"})")));
+  EXPECT_TRUE(
+      std::holds_alternative<ValidationErrors>(parse_status_update(R"({"status":"paid"})")));
   EXPECT_TRUE(std::holds_alternative<ValidationErrors>(parse_status_update(R"({})")));
 }
 
