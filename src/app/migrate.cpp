@@ -19,7 +19,11 @@ int run_migrations(const config::Settings& settings, std::chrono::seconds wait) 
         conn = co_await db::PgConnection::connect(io.get_executor(), settings.postgres.conninfo,
                                                   settings.postgres.connect_timeout);
       } catch (const db::PgUnavailable& e) {
-        if (Clock::now() >= deadline) throw;
+        // Waiting helps while the server starts, never for bad credentials or names.
+        const std::string why = e.what();
+        const bool permanent = why.find("authentication failed") != std::string::npos ||
+                               why.find("does not exist") != std::string::npos;
+        if (permanent || Clock::now() >= deadline) throw;
         log::warn("waiting for PostgreSQL", {{"error", e.what()}});
       }
       if (conn) co_return co_await db::migrate(*conn);
