@@ -75,7 +75,12 @@ class RelayRole : public ThreadRole {
 
  protected:
   awaitable<void> body(asio::io_context& io) override {
-    db::PgPool pool(io.get_executor(), small_pool(settings_.postgres));
+    // The relay's writes (claims, published marks) may be lost in a database crash without
+    // harm: the row is published again and the consumer deduplicates. So they need not
+    // wait for the WAL flush.
+    auto pg = small_pool(settings_.postgres);
+    pg.conninfo += " options='-c synchronous_commit=off'";
+    db::PgPool pool(io.get_executor(), pg);
     events::Relay relay(settings_, pool, metrics_);
     co_await relay.run(stopping_);
   }

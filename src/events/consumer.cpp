@@ -93,7 +93,8 @@ void NewOrderConsumer::retry_later(const Delivery& d, const std::string& event_i
   const auto delay_ms = static_cast<std::int64_t>(
       1000.0 * settings_.rabbit.consumer_retry_base_seconds * std::pow(2.0, d.retry_count));
   // Confirmed before the ack: the event is never in neither queue.
-  const auto ok = amqp_->publish_confirmed({OutgoingMessage{
+  if (!retry_publisher_) retry_publisher_ = std::make_unique<AmqpConnection>(settings_.rabbit);
+  const auto ok = retry_publisher_->publish_confirmed({OutgoingMessage{
       "", topology_.retry_queue, d.body, d.message_id.empty() ? event_id : d.message_id,
       d.type.empty() ? "new_order" : d.type, d.retry_count + 1, delay_ms}});
   if (!ok.front()) throw AmqpError("RabbitMQ refused the retry message");
@@ -174,6 +175,7 @@ awaitable<void> NewOrderConsumer::run(const std::atomic<bool>& stopping) {
       // Unacked deliveries go back to the queue when the connection closes.
       log::warn("RabbitMQ connection lost; reconnecting", {{"error", failure}});
       amqp_.reset();
+      retry_publisher_.reset();
       broker_down_logged_ = true;
     }
   }

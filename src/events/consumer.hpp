@@ -34,6 +34,9 @@ class NewOrderConsumer {
   Metrics& metrics_;
   Topology topology_;
   std::unique_ptr<AmqpConnection> amqp_;
+  // Retries are published on their own connection: waiting for publisher confirms on the
+  // consuming connection would swallow deliveries that arrive meanwhile.
+  std::unique_ptr<AmqpConnection> retry_publisher_;
   bool broker_down_logged_ = false;
 };
 
