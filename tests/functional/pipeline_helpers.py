@@ -115,7 +115,6 @@ class RoleProcess:
         )
         self.pid = self.proc.pid
         self.killed = False
-        self.started_at = time.monotonic()
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -130,20 +129,6 @@ class RoleProcess:
 
     def tail(self, n=3000) -> str:
         return self.log_text()[-n:]
-
-    def log_lines(self):
-        """Parsed JSON log lines (non-JSON lines are returned as {'raw': line})."""
-        out = []
-        for line in self.log_text().splitlines():
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                v = json.loads(line)
-                out.append(v if isinstance(v, dict) else {"raw": line})
-            except ValueError:
-                out.append({"raw": line})
-        return out
 
     def wait_log(self, pattern, timeout, desc=None):
         rx = re.compile(pattern)
@@ -343,8 +328,8 @@ class Rabbit:
         self.run(pub)
 
     def tap(self, exchange, routing_key=ROUTING_KEY) -> str:
-        """Declare an exclusive-use (auto-deleted later) queue bound to the
-        exchange, to observe what the relay publishes."""
+        """Declare a queue bound to the exchange, to observe what the relay
+        publishes (the caller deletes it: Pipeline.extra_queues)."""
         name = f"pltap.{uuid.uuid4().hex[:10]}"
 
         def decl(ch):
