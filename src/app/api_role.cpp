@@ -12,6 +12,8 @@
 namespace os::app {
 namespace {
 
+constexpr int kWarmConnections = 4;  // per io thread, opened at startup
+
 class ApiRole : public Role {
  public:
   ApiRole(const config::Settings& settings, Metrics& metrics)
@@ -50,6 +52,10 @@ class ApiRole : public Role {
           db::follow_user_deletions(settings_.postgres.conninfo, settings_.postgres.connect_timeout,
                                     process_.known_users, stopping_),
           asio::detached);
+    }
+    for (std::size_t i = 0; i < threads_->size(); ++i) {
+      asio::co_spawn(threads_->context(i), per_thread_[i]->pg.warm_up(kWarmConnections),
+                     asio::detached);
     }
     threads_->run();
     const std::string base =

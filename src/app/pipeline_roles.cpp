@@ -117,6 +117,7 @@ class WorkerRole : public ThreadRole {
     auto pg = settings_.postgres;
     pg.pool_size = std::max(kPoolSize, std::min(settings_.tasks.concurrency, 32));
     db::PgPool pool(io.get_executor(), pg);
+    co_await pool.warm_up(pg.pool_size / 2);
     db::OrderRepository orders(pool);
     cache::CircuitBreaker breaker("redis-cache", settings_.redis.breaker_open);
     cache::RedisClient cache_redis(io.get_executor(), settings_.redis.cache, kPoolSize,

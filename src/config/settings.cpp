@@ -6,6 +6,8 @@
 #include <charconv>
 #include <cmath>
 
+#include "domain/ip_networks.hpp"
+
 namespace os::config {
 namespace {
 
@@ -274,6 +276,11 @@ Settings load_settings(const EnvMap& env) {
   s.rate_limit.capacity = r.number("RATE_LIMIT_CAPACITY", 100, 1, 1e9);
   s.rate_limit.refill_per_second = r.number("RATE_LIMIT_REFILL_RATE", 20, 0.001, 1e9);
   s.rate_limit.trusted_proxies = r.list("TRUSTED_PROXIES", {});
+  std::string bad_proxy;
+  if (!domain::IpNetworks::parse(s.rate_limit.trusted_proxies, &bad_proxy)) {
+    throw ConfigError("TRUSTED_PROXIES",
+                      "'" + bad_proxy + "' is not an IP address or CIDR range (e.g. 10.0.0.0/8)");
+  }
 
   s.postgres = load_postgres(r);
   s.redis = load_redis(r);

@@ -75,6 +75,23 @@ class ConnectionPool {
     }
   }
 
+  // Opens connections up to `count` ahead of demand, so the first burst of requests does
+  // not pay for (and pile up behind) connection setup. Stops quietly at the first error.
+  awaitable<void> warm_up(int count) {
+    while (open_ < std::min(count, size_)) {
+      ++open_;
+      std::unique_ptr<Conn> conn;
+      try {
+        conn = co_await factory_();
+      } catch (...) {
+        --open_;
+        co_return;
+      }
+      idle_.push_back(std::move(conn));
+      wake_one();
+    }
+  }
+
   const asio::any_io_executor& executor() const { return executor_; }
 
  private:

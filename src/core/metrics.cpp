@@ -1,13 +1,14 @@
 #include "core/metrics.hpp"
 
-#include <cstdio>
+#include <charconv>
 
 namespace os {
 namespace {
+// Shortest text that reads back as the same double (0.0005, not 0.00050000000000000001).
 std::string number(double v) {
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%.17g", v);
-  return buf;
+  const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  return ec == std::errc{} ? std::string(buf, end) : "0";
 }
 }  // namespace
 

@@ -21,6 +21,8 @@ class PgPool {
   awaitable<PgResult> execute(Lease& lease, const Statement& statement, const Params& params);
   awaitable<PgResult> query(Lease& lease, std::string_view sql);
 
+  awaitable<void> warm_up(int count) { return pool_.warm_up(count); }
+
   const config::PostgresSettings& settings() const { return settings_; }
 
  private:

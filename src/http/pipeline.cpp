@@ -38,13 +38,11 @@ Pipeline::Pipeline(const Router& router, Authenticator& auth, const Cors& cors,
       cors_(cors),
       limiter_(limiter),
       metrics_(metrics),
-      trusted_proxies_(trusted_proxies) {}
+      // Validated at startup (config), so parsing cannot fail here.
+      trusted_proxies_(domain::IpNetworks::parse(trusted_proxies).value_or(domain::IpNetworks{})) {}
 
 std::string Pipeline::client_ip(const Request& request) const {
-  const auto trusted = [&](std::string_view ip) {
-    return std::find(trusted_proxies_.begin(), trusted_proxies_.end(), ip) !=
-           trusted_proxies_.end();
-  };
+  const auto trusted = [&](std::string_view ip) { return trusted_proxies_.contains(ip); };
   const auto forwarded = request.header("x-forwarded-for");
   if (!forwarded || !trusted(request.peer)) return request.peer;
   // Walk from the right: the first address not added by one of our proxies is the client.

@@ -6,6 +6,7 @@
 
 #include "config/settings.hpp"
 #include "core/metrics.hpp"
+#include "domain/ip_networks.hpp"
 #include "http/cors.hpp"
 #include "http/rate_limiter.hpp"
 #include "http/router.hpp"
@@ -37,7 +38,7 @@ class Pipeline {
   const Cors& cors_;
   RateLimiter* limiter_;
   Metrics& metrics_;
-  const std::vector<std::string>& trusted_proxies_;
+  domain::IpNetworks trusted_proxies_;
 };
 
 void describe_http_metrics(Metrics& metrics);

@@ -34,6 +34,7 @@ OTHER_ALLOWED = "https://app.allowed.example:8443"
 EVIL = "http://evil.example"
 RL_DB = 9  # Redis database for the rate-limit buckets of this file's api processes
 LIMITED_PATH = "/orders/user/1/"  # a rate-limited route; 401 without a token
+SOME_ORDER = "7d3c1a52-2b9e-4b8f-9a51-0c6f3d2e8a10"  # stable test ids: no uuid4() at collection
 
 
 # ---------------------------------------------------------------- small helpers
@@ -317,7 +318,7 @@ def preflight(url, origin, method="POST", headers="authorization,content-type"):
 @pytest.mark.parametrize(
     "path,method",
     [("/orders/", "POST"), ("/orders", "POST"),
-     (f"/orders/{uuid.uuid4()}/", "PATCH"), ("/orders/user/1/", "GET")],
+     (f"/orders/{SOME_ORDER}/", "PATCH"), ("/orders/user/1/", "GET")],
 )
 def test_cors_preflight_headers_each_exactly_once(cors_api, path, method):
     """A preflight for an allowed origin is answered without authentication,
