@@ -5,6 +5,7 @@
 #include <boost/asio/use_future.hpp>
 
 #include "core/logging.hpp"
+#include "core/sleep.hpp"
 #include "db/migrations.hpp"
 
 namespace os::app {
@@ -27,8 +28,7 @@ int run_migrations(const config::Settings& settings, std::chrono::seconds wait) 
         log::warn("waiting for PostgreSQL", {{"error", e.what()}});
       }
       if (conn) co_return co_await db::migrate(*conn);
-      asio::steady_timer timer(io, Millis(500));
-      co_await timer.async_wait(asio::use_awaitable);
+      co_await sleep_for(Millis(500));
     }
   };
   auto result = asio::co_spawn(io, job(), asio::use_future);

@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "core/async.hpp"
@@ -54,18 +55,7 @@ class ConnectionPool {
         if (conn->usable()) co_return Lease(this, std::move(conn));
         --open_;  // closed by the server while idle: drop it, try the next
       }
-      if (open_ < size_) {
-        ++open_;
-        std::unique_ptr<Conn> conn;
-        try {
-          conn = co_await factory_();
-        } catch (...) {
-          --open_;
-          wake_one();
-          throw;
-        }
-        co_return Lease(this, std::move(conn));
-      }
+      if (open_ < size_) co_return Lease(this, co_await open());
       if (Clock::now() >= deadline) throw Timeout("no free connection in time");
       asio::steady_timer timer(executor_, deadline - Clock::now());
       waiters_.push_back(&timer);
@@ -78,23 +68,34 @@ class ConnectionPool {
   // Opens connections up to `count` ahead of demand, so the first burst of requests does
   // not pay for (and pile up behind) connection setup. Stops quietly at the first error.
   awaitable<void> warm_up(int count) {
-    while (open_ < std::min(count, size_)) {
-      ++open_;
-      std::unique_ptr<Conn> conn;
+    std::string failure;
+    while (open_ < std::min(count, size_) && failure.empty()) {
       try {
-        conn = co_await factory_();
-      } catch (...) {
-        --open_;
-        co_return;
+        idle_.push_back(co_await open());
+        wake_one();
+      } catch (const std::exception& e) {
+        failure = e.what();
       }
-      idle_.push_back(std::move(conn));
-      wake_one();
     }
   }
 
   const asio::any_io_executor& executor() const { return executor_; }
 
  private:
+  // A new connection, counted in open_ from the start so concurrent callers respect size_.
+  awaitable<std::unique_ptr<Conn>> open() {
+    ++open_;
+    std::exception_ptr error;
+    try {
+      co_return co_await factory_();
+    } catch (...) {
+      error = std::current_exception();
+    }
+    --open_;
+    wake_one();
+    std::rethrow_exception(error);
+  }
+
   void release(std::unique_ptr<Conn> conn) {
     if (conn->broken()) {
       // The server probably went away: drop the idle ones too, so the next

@@ -7,6 +7,7 @@
 #include <charconv>
 
 #include "core/logging.hpp"
+#include "core/sleep.hpp"
 
 namespace os::db {
 
@@ -67,9 +68,7 @@ awaitable<void> follow_user_deletions(std::string conninfo, Millis connect_timeo
     if (!failure.empty()) {
       log::debug("user deletion listener down; checking users in the database",
                  {{"error", failure}});
-      asio::steady_timer timer(ex, Millis(1000));
-      boost::system::error_code ec;
-      co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      co_await sleep_for(Millis(1000));
     }
   }
 }

@@ -60,8 +60,9 @@ std::optional<IpNetworks> IpNetworks::parse(const std::vector<std::string>& entr
 bool IpNetworks::contains(std::string_view address) const {
   std::array<unsigned char, 16> bytes{};
   int size = parse_address(address, bytes);
-  if (size == 16 && std::equal(bytes.begin(), bytes.begin() + 12,
-                               std::array<unsigned char, 12>{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF}.begin())) {
+  if (size == 16 &&
+      std::equal(bytes.begin(), bytes.begin() + 12,
+                 std::array<unsigned char, 12>{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF}.begin())) {
     std::copy(bytes.begin() + 12, bytes.end(), bytes.begin());  // IPv4-mapped IPv6
     size = 4;
   }

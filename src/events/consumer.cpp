@@ -9,6 +9,7 @@
 #include <cmath>
 
 #include "core/logging.hpp"
+#include "core/sleep.hpp"
 #include "domain/uuid.hpp"
 
 namespace os::events {
@@ -42,11 +43,6 @@ std::optional<NewOrderEvent> parse_event(const Delivery& d) {
   return e;
 }
 
-awaitable<void> sleep_for(Millis d) {
-  asio::steady_timer timer(co_await asio::this_coro::executor, d);
-  boost::system::error_code ec;
-  co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-}
 }  // namespace
 
 void describe_consumer_metrics(Metrics& m) {

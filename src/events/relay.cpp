@@ -6,6 +6,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "core/logging.hpp"
+#include "core/sleep.hpp"
 
 namespace os::events {
 namespace {
@@ -13,11 +14,6 @@ constexpr Millis kStopCheck{500};
 constexpr Millis kBrokerRetry{1000};
 constexpr auto kHousekeepingEvery = std::chrono::seconds(10);
 
-awaitable<void> sleep_for(Millis d) {
-  asio::steady_timer timer(co_await asio::this_coro::executor, d);
-  boost::system::error_code ec;
-  co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-}
 }  // namespace
 
 void describe_relay_metrics(Metrics& m) {

@@ -8,18 +8,13 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "core/logging.hpp"
+#include "core/sleep.hpp"
 #include "db/pg_connection.hpp"
 
 namespace os::tasks {
 namespace {
 constexpr Millis kReadBlock{1000};
 constexpr Millis kErrorPause{1000};
-
-awaitable<void> sleep_for(Millis d) {
-  asio::steady_timer timer(co_await asio::this_coro::executor, d);
-  boost::system::error_code ec;
-  co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-}
 
 Millis backoff(int attempt) {
   return Millis(std::min<std::int64_t>(60'000, 1000LL << std::min(attempt, 6)));
