@@ -20,6 +20,16 @@ as_root() {
     fi
 }
 
+# Where the local servers keep their data: <repo>/.devstack, or a folder under /var/tmp
+# when the postgres user cannot enter the checkout (e.g. a clone under /root).
+default_devstack_dir() {
+    if runuser -u postgres -- test -x "$REPO_ROOT" 2>/dev/null || ! id postgres >/dev/null 2>&1; then
+        echo "$REPO_ROOT/.devstack"
+    else
+        echo "/var/tmp/order-service-$(printf '%s' "$REPO_ROOT" | md5sum | cut -c1-8)"
+    fi
+}
+
 # Current time in milliseconds (for timings and deadlines).
 now_ms() { date +%s%3N; }
 
