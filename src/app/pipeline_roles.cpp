@@ -37,8 +37,10 @@ class ThreadRole : public Role {
         try {
           std::rethrow_exception(e);
         } catch (const std::exception& ex) {
-          log::error("role stopped by an error", {{"role", name_}, {"error", ex.what()}});
+          log::error("role stopped by an error; shutting down",
+                     {{"role", name_}, {"error", ex.what()}});
         }
+        request_shutdown(1);
       });
       io.run();
     });

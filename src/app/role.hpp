@@ -19,4 +19,7 @@ int run_until_signal(std::vector<std::unique_ptr<Role>>& roles);
 // Blocks SIGINT/SIGTERM in this and every later thread (call first in main).
 void block_termination_signals();
 
+// A role died: stop the whole process (so a supervisor restarts it) with `exit_code`.
+void request_shutdown(int exit_code);
+
 }  // namespace os::app

@@ -164,12 +164,12 @@ awaitable<void> NewOrderConsumer::run(const std::atomic<bool>& stopping) {
         if (static_cast<int>(batch.size()) >= settings_.rabbit.prefetch) break;
       }
       co_await handle_batch(std::move(batch));
-    } catch (const AmqpError& e) {
+    } catch (const std::exception& e) {
       failure = e.what();
     }
     if (!failure.empty()) {
       // Unacked deliveries go back to the queue when the connection closes.
-      log::warn("RabbitMQ connection lost; reconnecting", {{"error", failure}});
+      log::warn("consumer connection reset; reconnecting", {{"error", failure}});
       amqp_.reset();
       retry_publisher_.reset();
       broker_down_logged_ = true;
