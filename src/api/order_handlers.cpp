@@ -15,10 +15,6 @@ using http::Response;
 constexpr std::size_t kMaxIdempotencyKeyLength = 255;
 constexpr int kStatusUpdateAttempts = 5;
 
-Response order_response(int status, const std::string& json) {
-  return http::json_response(status, json);
-}
-
 Response forbidden() {
   return http::error_response(403, "Not enough permissions");
 }
@@ -79,7 +75,7 @@ awaitable<Response> create_order(ApiContext& ctx, Request& request) {
   if (outcome.kind == db::CreateOutcome::Kind::Created) {
     co_await cache_order(ctx, outcome.order, json);
   }
-  auto response = order_response(201, json);
+  auto response = http::json_response(201, json);
   response.set_header("Location", "/orders/" + outcome.order.id + "/");
   if (outcome.kind == db::CreateOutcome::Kind::Replayed) {
     response.set_header("Idempotent-Replayed", "true");
@@ -93,7 +89,7 @@ awaitable<Response> get_order(ApiContext& ctx, Request& request) {
 
   if (auto cached = co_await ctx.order_cache.get(*id)) {
     if (cached->user_id != request.user_id) co_return forbidden();
-    auto response = order_response(200, cached->json);
+    auto response = http::json_response(200, cached->json);
     response.set_header("X-Cache", "HIT");
     co_return response;
   }
@@ -102,7 +98,7 @@ awaitable<Response> get_order(ApiContext& ctx, Request& request) {
   if (order->user_id != request.user_id) co_return forbidden();
   const auto json = domain::order_to_json(*order);
   co_await cache_order(ctx, *order, json, /*only_if_absent=*/true);
-  auto response = order_response(200, json);
+  auto response = http::json_response(200, json);
   response.set_header("X-Cache", "MISS");
   co_return response;
 }
@@ -122,7 +118,7 @@ awaitable<Response> update_order_status(ApiContext& ctx, Request& request) {
     if (current->user_id != request.user_id) co_return forbidden();
     switch (domain::check_transition(current->status, target)) {
       case domain::Transition::NoOp:
-        co_return order_response(200, domain::order_to_json(*current));
+        co_return http::json_response(200, domain::order_to_json(*current));
       case domain::Transition::Forbidden:
         co_return http::error_response(409, "Cannot change order status from " +
                                                 std::string(to_string(current->status)) + " to " +
@@ -133,7 +129,7 @@ awaitable<Response> update_order_status(ApiContext& ctx, Request& request) {
     if (const auto updated = co_await ctx.orders.update_status(*id, current->status, target)) {
       const auto json = domain::order_to_json(*updated);
       co_await cache_order(ctx, *updated, json);
-      co_return order_response(200, json);
+      co_return http::json_response(200, json);
     }
   }
   co_return http::error_response(409, "Order was modified concurrently; retry");
@@ -170,7 +166,7 @@ awaitable<Response> list_user_orders(ApiContext& ctx, Request& request) {
     body += domain::order_to_json(page.orders[i]);
   }
   body += ']';
-  auto response = order_response(200, body);
+  auto response = http::json_response(200, body);
   if (page.next) {
     response.set_header(
         "Link", "</orders/user/" + std::to_string(*user_id) + "/?limit=" + std::to_string(limit) +

@@ -21,7 +21,6 @@ class CircuitBreaker {
   void on_success();
   void on_failure(std::string_view reason);
   State state() const { return static_cast<State>(state_.load(std::memory_order_relaxed)); }
-  const std::string& name() const { return name_; }
 
  private:
   std::string name_;

@@ -87,21 +87,4 @@ std::optional<std::vector<OrderItem>> items_from_json(std::string_view text) {
   return items;
 }
 
-std::string new_order_event_json(const Order& order, std::string_view event_id) {
-  std::string out = R"({"event_id":)";
-  append_string(out, event_id);
-  out += R"(,"event_type":"new_order","occurred_at":)";
-  append_string(out, order.created_at);
-  out += R"(,"order_id":)";
-  append_string(out, order.id);
-  out += R"(,"user_id":)";
-  out += std::to_string(order.user_id);
-  out += R"(,"total_price":)";
-  out += format_money(order.total_cents);
-  out += R"(,"status":)";
-  append_string(out, to_string(order.status));
-  out += '}';
-  return out;
-}
-
 }  // namespace os::domain

@@ -15,7 +15,4 @@ std::string order_to_json(const Order& order);
 std::string items_to_json(const std::vector<OrderItem>& items);
 std::optional<std::vector<OrderItem>> items_from_json(std::string_view json);
 
-// The new_order event body published through the outbox.
-std::string new_order_event_json(const Order& order, std::string_view event_id);
-
 }  // namespace os::domain

@@ -37,7 +37,7 @@ import redis as redis_lib
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from conftest import BIN, DEVSTACK, ApiProcess, run_service  # noqa: E402
-from helpers import Api, describe, free_port, item  # noqa: E402
+from helpers import Api, describe, free_port, item, wait_until  # noqa: E402
 
 # Small timings (the defaults are production values).
 FAST = {
@@ -64,20 +64,8 @@ WORKER_GROUP = "workers"
 
 
 def poll(fn, timeout, interval=0.1, desc="condition"):
-    """Call fn until it returns a truthy value (returned); AssertionError with
-    the last value (or exception) after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while True:
-        try:
-            last = fn()
-            if last:
-                return last
-        except Exception as e:  # noqa: BLE001 - keep polling, report the last error
-            last = e
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {desc}; last={last!r}")
-        time.sleep(interval)
+    """helpers.wait_until with a shorter default interval (pipeline hops take ms)."""
+    return wait_until(fn, timeout, interval=interval, desc=desc)
 
 
 def holds(fn, duration, interval=0.1, desc="condition"):
