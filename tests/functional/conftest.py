@@ -41,6 +41,11 @@ TOKEN_MINUTES = 30
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "outage: stops/starts infrastructure servers (runs last)")
+    config.addinivalue_line(
+        "markers",
+        "long: stops a server for 60-150 s, idles for minutes or runs the chaos test; "
+        "scripts/test runs `-m long` on a separate stack, in parallel with `-m 'not long'`",
+    )
 
 
 def pytest_collection_modifyitems(session, config, items):

@@ -33,13 +33,17 @@ import pika
 import pika.exceptions
 import pytest
 import redis as redis_lib
+import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from conftest import BIN, DEVSTACK, ApiProcess, run_service  # noqa: E402
 from helpers import Api, describe, free_port, item, wait_until  # noqa: E402
 
-# Small timings (the defaults are production values).
+# Small timings (the defaults are production values). The retry budgets
+# (RABBITMQ_CONSUMER_MAX_RETRIES, TASK_MAX_ATTEMPTS) are deliberately NOT set:
+# the tests run with the defaults a deployment gets, and a dependency outage must
+# never consume them (SPEC §5.7).
 FAST = {
     "PROCESS_ORDER_DELAY_SECONDS": "0.2",
     "TASK_VISIBILITY_TIMEOUT_SECONDS": "3",
@@ -47,8 +51,6 @@ FAST = {
     # rows claimed by a relay that then dies are taken over after the lease
     "OUTBOX_LEASE_SECONDS": "5",
     "RABBITMQ_CONSUMER_RETRY_BASE_SECONDS": "0.2",
-    "RABBITMQ_CONSUMER_MAX_RETRIES": "3",
-    "TASK_MAX_ATTEMPTS": "5",
     "RABBITMQ_TIMEOUT_SECONDS": "2",
     "WORKER_CONCURRENCY": "32",
     "METRICS_PORT": "0",
@@ -58,6 +60,16 @@ FAST = {
 
 ROUTING_KEY = "order.created"
 WORKER_GROUP = "workers"
+
+# Defaults of the retry budgets (README / .env.example); the tests rely on them
+# without setting them.
+DEFAULT_CONSUMER_MAX_RETRIES = 5
+DEFAULT_TASK_MAX_ATTEMPTS = 5
+
+# Log messages of the failure classification (SPEC §5.7): one of each per role
+# and dependency outage, with the JSON field `dependency`.
+DEP_DOWN = "dependency unavailable"
+DEP_UP = "dependency available again"
 
 
 # ---------------------------------------------------------------- polling
@@ -118,6 +130,19 @@ class RoleProcess:
     def tail(self, n=3000) -> str:
         return self.log_text()[-n:]
 
+    def mark(self) -> int:
+        """Position in the log; records(since=mark) reads only what came after."""
+        return len(self.log_text())
+
+    def records(self, since=0) -> list[dict]:
+        """The JSON log lines (LOG_FORMAT=json) written after `since`."""
+        return log_records(self.log_text()[since:])
+
+    def dependency_lines(self, dependency, since=0):
+        """(#"dependency unavailable", #"dependency available again") lines for
+        `dependency` (redis|postgres|rabbitmq) logged after `since`."""
+        return dependency_line_counts(self.records(since), dependency)
+
     def wait_log(self, pattern, timeout, desc=None):
         rx = re.compile(pattern)
 
@@ -161,6 +186,44 @@ class RoleProcess:
         rc = self.stop(timeout)
         assert was_alive, f"{self.name} had already exited ({rc}) before SIGTERM:\n{self.tail()}"
         assert rc == 0, f"{self.name} did not exit 0 within {timeout}s of SIGTERM (rc={rc}):\n{self.tail()}"
+
+
+def log_records(text) -> list[dict]:
+    out = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line.startswith("{"):
+            continue
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(rec, dict):
+            out.append(rec)
+    return out
+
+
+def dependency_line_counts(records, dependency):
+    down = sum(1 for r in records if r.get("msg") == DEP_DOWN and r.get("dependency") == dependency)
+    up = sum(1 for r in records if r.get("msg") == DEP_UP and r.get("dependency") == dependency)
+    return down, up
+
+
+def assert_dependency_logged_once(procs, dependency, marks=None, must=True):
+    """Each process in `procs` logged the outage of `dependency` at most once
+    (exactly once when `must`) and its return as often as its loss (SPEC §5.7:
+    once per role, not once per message)."""
+    problems = []
+    for p in procs:
+        since = (marks or {}).get(p.name, 0)
+        down, up = p.dependency_lines(dependency, since)
+        lines = [json.dumps(r) for r in p.records(since)
+                 if r.get("msg") in (DEP_DOWN, DEP_UP)][:10]
+        if down > 1 or up > 1 or down != up or (must and down != 1):
+            problems.append(f"{p.name}: {down} x {DEP_DOWN!r}, {up} x {DEP_UP!r} for "
+                            f"dependency={dependency!r} (expected {'1' if must else '0 or 1'} each); "
+                            f"lines: {lines}")
+    assert not problems, "\n".join(problems)
 
 
 class Roles:
@@ -349,6 +412,131 @@ def devstack(*args, timeout=120):
         f"scripts/devstack {' '.join(args)} failed ({r.returncode}):\nstdout:\n{r.stdout}\nstderr:\n{r.stderr}"
     )
     return r
+
+
+def rabbitmqctl(*args, timeout=60) -> str:
+    """`scripts/devstack rabbitmqctl ARGS` (stdout)."""
+    return devstack("rabbitmqctl", *args, timeout=timeout).stdout
+
+
+def queue_stats(queue) -> dict:
+    """{'ready': n, 'unacked': n, 'consumers': n} of a queue, from the broker
+    (pika's passive declare only counts ready messages)."""
+    out = rabbitmqctl("list_queues", "-q", "--no-table-headers", "name", "messages_ready",
+                      "messages_unacknowledged", "consumers")
+    for line in out.splitlines():
+        parts = line.split("\t") if "\t" in line else line.split()
+        if len(parts) >= 4 and parts[0] == queue:
+            return {"ready": int(parts[1]), "unacked": int(parts[2]), "consumers": int(parts[3])}
+    raise AssertionError(f"queue {queue} not listed by rabbitmqctl:\n{out}")
+
+
+def broker_connections() -> list[str]:
+    """Names of the broker's client connections (`list_connections name`)."""
+    out = rabbitmqctl("list_connections", "-q", "--no-table-headers", "name")
+    return sorted(l.strip() for l in out.splitlines() if l.strip())
+
+
+def scrape_metrics(port, timeout=5) -> dict:
+    """Prometheus text of 127.0.0.1:port/metrics -> {'name{labels}': value}."""
+    r = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=timeout)
+    assert r.status_code == 200, describe(r)
+    out = {}
+    for line in r.text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        name, _, value = line.rpartition(" ")
+        try:
+            out[name.strip()] = float(value)
+        except ValueError:
+            continue
+    return out
+
+
+def metric(metrics: dict, name: str):
+    """Sum of every series of `name` (with or without labels); None if absent."""
+    vals = [v for k, v in metrics.items() if k == name or k.startswith(name + "{")]
+    return sum(vals) if vals else None
+
+
+class ProcessedAtWatch:
+    """Samples orders.processed_at of the watched orders in the background and
+    records every change of a value once set (SPEC §5.6: processed_at is set
+    once; exactly once in effect means it never changes afterwards). Tolerates
+    PostgreSQL being down between samples."""
+
+    def __init__(self, pl, ids=(), interval=0.5):
+        self.pl = pl
+        self.interval = interval
+        self.ids: set = set(ids)
+        self.first: dict = {}
+        self.changes: list = []
+        self.samples = 0
+        self.errors = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._conn = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def add(self, ids):
+        with self._lock:
+            self.ids.update(ids)
+
+    def sample(self):
+        with self._lock:
+            ids = list(self.ids)
+        if not ids:
+            return
+        if self._conn is None:
+            self._conn = self.pl.connect()
+        with self._conn.cursor() as cur:
+            cur.execute("SELECT id::text, processed_at FROM orders WHERE id = ANY(%s::uuid[]) "
+                        "AND processed_at IS NOT NULL", (ids,))
+            rows = cur.fetchall()
+        with self._lock:
+            for oid, ts in rows:
+                if oid not in self.first:
+                    self.first[oid] = ts
+                elif self.first[oid] != ts:
+                    self.changes.append((oid, self.first[oid], ts))
+            self.samples += 1
+
+    def _run(self):
+        while not self._stop.wait(self.interval):
+            try:
+                self.sample()
+            except Exception:  # noqa: BLE001 - PostgreSQL may be down
+                self.errors += 1
+                try:
+                    if self._conn is not None:
+                        self._conn.close()
+                except Exception:  # noqa: BLE001
+                    pass
+                self._conn = None
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join(10)
+        try:
+            if self._conn is not None:
+                self._conn.close()
+        except Exception:  # noqa: BLE001
+            pass
+        self._conn = None
+
+    def assert_stable(self):
+        """Final sample, then: no processed_at changed after it was first seen."""
+        self.stop()
+        self.sample()
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        assert self.samples >= 2, f"processed_at sampled only {self.samples} times"
+        assert not self.changes, (
+            f"processed_at rewritten after it was set for {len({c[0] for c in self.changes})} "
+            f"orders (order, first seen, later): {self.changes[:5]}"
+        )
 
 
 def service_running(service) -> bool:
@@ -593,7 +781,17 @@ class Pipeline:
             "had received but neither handled nor acked."
         )
 
-    def assert_exactly_once(self, order_ids, strict_total=False):
+    def watch(self, ids=()) -> ProcessedAtWatch:
+        """Start sampling processed_at of `ids` (more with .add); see ProcessedAtWatch."""
+        return ProcessedAtWatch(self, ids)
+
+    def assert_exactly_once(self, order_ids, strict_total=False, watch=None):
+        """Exactly once in effect: one effective task run per order, and (with a
+        ProcessedAtWatch) processed_at never changed after it was first set."""
+        if watch is not None:
+            watch.assert_stable()
+            unseen = [o for o in order_ids if o not in watch.first]
+            assert not unseen, f"{len(unseen)} orders never seen processed by the watch: {unseen[:5]}"
         runs = self.runs(order_ids)
         missing = [o for o in order_ids if o not in runs]
         bad_eff = {o: v for o, v in runs.items() if v[1] != 1}
@@ -606,6 +804,43 @@ class Pipeline:
             dup = {o: v for o, v in runs.items() if v[0] != 1}
             assert not dup, f"orders with more than one task run: {list(dup.items())[:5]}"
         return runs
+
+    # -- dead letters
+    def dead_letters(self) -> dict:
+        """Ready messages in the DLQ and entries in the task dead-letter stream."""
+        try:
+            dlq = self.rabbit.count(self.dlq)
+        except pika.exceptions.ChannelClosedByBroker:
+            dlq = 0  # never declared: nothing was dead-lettered
+        return {"dlq": dlq, "dead_stream": self.redis.xlen(self.dead_stream)}
+
+    def assert_no_dead_letters(self):
+        d = self.dead_letters()
+        detail = ""
+        if d["dead_stream"]:
+            detail = f" dead tasks: {self.redis.xrange(self.dead_stream, count=3)}"
+        assert d == {"dlq": 0, "dead_stream": 0}, f"dead letters: {d}{detail}"
+
+    def add_task(self, order_id, task="process_order", event_id=None, attempt=0):
+        """XADD a task to the task stream as the consumer does; returns the entry id."""
+        now_ms = int(time.time() * 1000)
+        eid = self.redis.xadd(self.stream, {
+            "task": task, "order_id": order_id, "event_id": event_id or str(uuid.uuid4()),
+            "attempt": str(attempt), "not_before_ms": "0", "enqueued_ms": str(now_ms),
+        })
+        return eid.decode() if isinstance(eid, bytes) else eid
+
+    def dead_tasks(self) -> list[dict]:
+        out = []
+        for eid, fields in self.redis.xrange(self.dead_stream):
+            d = {k.decode(): v.decode(errors="replace") for k, v in fields.items()}
+            d["_id"] = eid.decode()
+            out.append(d)
+        return out
+
+    def dlq_cli(self, *args, timeout=60, **overrides):
+        """Run `order-service dlq ARGS` with this test's names; CompletedProcess."""
+        return run_service(["dlq", *args], self.env(**overrides), timeout=timeout, cwd=str(self.workdir))
 
     # -- rabbit / redis state
     def queue_counts(self):

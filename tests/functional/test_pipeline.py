@@ -16,17 +16,29 @@ import pytest
 
 from helpers import Api, TIMESTAMP_RE, describe, free_port, item
 from pipeline_helpers import (  # noqa: F401 - fixtures
+    DEFAULT_CONSUMER_MAX_RETRIES,
     FAST,
     Outage,
     RoleProcess,
+    assert_dependency_logged_once,
     holds,
     make_message,
     pipeline,
     poll,
+    queue_stats,
     roles,
 )
 
-MAX_RETRIES = int(FAST["RABBITMQ_CONSUMER_MAX_RETRIES"])
+# the default budget: the roles run without RABBITMQ_CONSUMER_MAX_RETRIES
+MAX_RETRIES = DEFAULT_CONSUMER_MAX_RETRIES
+
+
+def dead_letter_reason(props):
+    """The x-dead-letter-reason header of a DLQ message (SPEC §5.7: with its reason)."""
+    reason = (props.headers or {}).get("x-dead-letter-reason")
+    if isinstance(reason, bytes):
+        reason = reason.decode(errors="replace")
+    return reason
 
 
 def order_without_event(pl):
@@ -174,6 +186,10 @@ def test_malformed_messages_go_to_dlq(pipeline, roles):
     assert {p.message_id for p, _ in msgs} == set(ids), msgs
     for p, b in msgs:
         assert b == bad[ids[p.message_id]], (ids[p.message_id], b)
+        reason = dead_letter_reason(p)
+        assert isinstance(reason, str) and reason.strip(), (
+            f"{ids[p.message_id]}: dead-lettered without an x-dead-letter-reason header: {p.headers}"
+        )
     # straight to the DLQ: never retried, nothing enqueued
     assert pl.rabbit.count(pl.retry_queue) == 0
     assert pl.rabbit.count(pl.queue) == 0
@@ -209,35 +225,83 @@ def test_retry_count_over_max_goes_to_dlq_at_once(pipeline, roles):
     assert pl.processed_ids([o["id"]]) == set()
 
 
-def test_last_retry_failing_goes_to_dlq(pipeline, roles):
-    """Redis (task queue) down and the message already retried max times: the
-    next failure dead-letters it instead of retrying again."""
+@pytest.mark.outage
+def test_redis_down_at_last_retry_is_not_dead_lettered(pipeline, roles):
+    """Redis (task queue) down and the message already retried the maximum number
+    of times: a dependency that is down is not the message's fault (SPEC §5.7).
+    The event is neither dead-lettered nor recorded as handled while Redis is
+    down; the consumer keeps the delivery unacked, and once Redis is back the
+    order is processed, once. (This replaces the old test that asserted the
+    opposite: dead-lettered, never processed.)"""
     pl = pipeline
-    roles.start_pipeline(relay=False)
+    r = roles.start_pipeline(relay=False)
     pl.wait_topology()
     pl.wait_consuming()
     pl.rabbit.purge(pl.dlq)
     o, ev = order_without_event(pl)
+    mark = r["consumer"].mark()
 
     with Outage("redis") as outage:
         pl.rabbit.publish(pl.queue, make_message(o, ev["id"]), message_id=ev["id"],
                           headers={"x-retry-count": MAX_RETRIES})
-        msgs = dlq_messages(pl, 1, timeout=15)
-        assert msgs[0][0].message_id == ev["id"]
-        assert pl.rabbit.count(pl.retry_queue) == 0
-        assert pl.rabbit.count(pl.queue) == 0
-        roles.check_alive()
+        poll(lambda: pl.rabbit.count(pl.queue) == 0, 10, desc="the consumer took the delivery")
+        # well past the time the old consumer needed to dead-letter it (at once)
+        holds(lambda: pl.rabbit.count(pl.dlq) == 0 and pl.inbox([o["id"]]) == []
+              and r["consumer"].alive() and r["worker"].alive(), 8.0, interval=0.2,
+              desc="not dead-lettered, not recorded as handled, roles alive while Redis is down")
+        # the consumer holds the delivery (unacked), it did not park it anywhere else
+        st = queue_stats(pl.queue)
+        assert st["ready"] + st["unacked"] == 1 and pl.rabbit.count(pl.retry_queue) == 0, (
+            f"{pl.queue}: {st}, retry queue: {pl.rabbit.count(pl.retry_queue)}"
+        )
         outage.restore()
 
-    # the failed attempt left no trace in the inbox; nothing runs for it later
-    assert pl.inbox([o["id"]]) == []
-    # the pipeline works again once Redis is back
-    o2, ev2 = order_without_event(pl)
-    pl.rabbit.publish(pl.queue, make_message(o2, ev2["id"]), message_id=ev2["id"],
-                      headers={"x-retry-count": 0})
-    pl.wait_processed([o2["id"]], 20, roles=roles)
-    assert pl.processed_ids([o["id"]]) == set()
-    assert pl.runs([o["id"]]) == {}
+    pl.wait_processed([o["id"]], 30, roles=roles, desc="order processed after Redis came back")
+    pl.assert_exactly_once([o["id"]], strict_total=True)
+    assert pl.inbox([o["id"]]) == [(ev["id"], o["id"])]
+    pl.wait_idle()
+    pl.assert_no_dead_letters()
+    assert_dependency_logged_once([r["consumer"]], "redis", {r["consumer"].name: mark})
+
+
+def test_publish_to_missing_queue_not_marked_published(pipeline, roles):
+    """Publishes are mandatory (SPEC §5.9): with the queue deleted (no binding on
+    the exchange) the broker returns the message; the row is not marked
+    published, carries the reason, and is delivered once the topology is back."""
+    pl = pipeline
+    # a short relay backoff so that the retry after the topology returns comes soon
+    # (this is the outbox backoff cap, not a retry budget)
+    r = roles.start_pipeline(OUTBOX_MAX_BACKOFF_SECONDS="2")
+    pl.wait_consuming()
+    warm = pl.create_order()
+    pl.wait_processed([warm["id"]], 10, roles=roles)
+
+    r["consumer"].stop_ok()
+    pl.rabbit.delete_queue(pl.queue)
+    assert not pl.rabbit.exists(pl.queue)
+
+    o = pl.create_order()
+    poll(lambda: pl.query("SELECT attempts, last_error FROM outbox_events WHERE aggregate_id = %s",
+                          (o["id"],))[0][0] >= 1, 15,
+         desc="the relay tried to publish the event")
+    row = pl.query("SELECT published_at, attempts, last_error FROM outbox_events WHERE aggregate_id = %s",
+                   (o["id"],))[0]
+    assert row[0] is None, f"an unroutable (returned) message was marked published: {row}"
+    holds(lambda: pl.outbox(o["id"])[0]["published_at"] is None, 3.0, interval=0.2,
+          desc="row stays unpublished while the queue is missing")
+    row = pl.query("SELECT published_at, attempts, last_error FROM outbox_events WHERE aggregate_id = %s",
+                   (o["id"],))[0]
+    assert row[2] and "return" in row[2].lower(), f"last_error should mention the return: {row}"
+    roles.check_alive()
+
+    # the topology comes back (the consumer declares it) and the event is delivered
+    roles.start("consumer", OUTBOX_MAX_BACKOFF_SECONDS="2")
+    pl.wait_topology()
+    pl.wait_processed([o["id"]], 30, roles=roles, desc="returned event delivered once the queue is back")
+    assert pl.outbox(o["id"])[0]["published_at"] is not None
+    pl.assert_exactly_once([o["id"]], strict_total=True)
+    pl.wait_idle()
+    pl.assert_no_dead_letters()
 
 
 # ---------------------------------------------------------------- duplicates

@@ -7,6 +7,9 @@ These tests stop/kill the stack's servers with scripts/devstack (always
 restarted in a `finally`) and SIGKILL role processes they started themselves.
 """
 
+import json
+import os
+import signal
 import threading
 import time
 
@@ -17,9 +20,11 @@ from pipeline_helpers import (  # noqa: F401 - fixtures
     FAST,
     WORKER_GROUP,
     Outage,
+    assert_dependency_logged_once,
     holds,
     pipeline,
     poll,
+    queue_stats,
     roles,
 )
 
@@ -44,6 +49,8 @@ def test_rabbitmq_down_orders_accepted_and_delivered_after_restart(pipeline, rol
     warm = pl.create_order()
     pl.wait_processed([warm["id"]], 5, roles=roles)
     pids = {k: p.pid for k, p in r.items()}
+    marks = {p.name: p.mark() for p in r.values()}
+    watch = pl.watch()
 
     with Outage("rabbitmq") as outage:
         created = []
@@ -52,6 +59,7 @@ def test_rabbitmq_down_orders_accepted_and_delivered_after_restart(pipeline, rol
             assert dt < 1.0, f"POST /orders/ took {dt:.2f}s with RabbitMQ down"
             created.append(o["id"])
         ids = created
+        watch.add(ids)
         # the events wait in the outbox
         holds(lambda: all(pl.outbox(i)[0]["published_at"] is None for i in ids), 2.0,
               desc="outbox rows unpublished while RabbitMQ is down")
@@ -66,14 +74,17 @@ def test_rabbitmq_down_orders_accepted_and_delivered_after_restart(pipeline, rol
     assert {k: p.pid for k, p in r.items()} == pids
     assert all(p.alive() for p in r.values())
     t_done = time.monotonic()
-    pl.assert_exactly_once(ids)
     for i in ids:
         assert pl.outbox(i)[0]["published_at"] is not None
 
     # and the whole pipeline (consumer reconnected too) keeps working
     o = pl.create_order()
+    watch.add([o["id"]])
     pl.wait_processed([o["id"]], 10, roles=roles, desc="order created after the restart processed")
-    pl.assert_exactly_once([o["id"]])
+    pl.assert_exactly_once(ids + [o["id"]], watch=watch)
+    pl.assert_no_dead_letters()
+    # the relay (it had events to publish) and the consumer noticed, once each
+    assert_dependency_logged_once([r["relay"], r["consumer"]], "rabbitmq", marks)
     print(f"RabbitMQ outage: start took {t_up - t_down:.1f}s, backlog processed "
           f"{t_done - t_up:.1f}s after RabbitMQ was back")
 
@@ -81,14 +92,19 @@ def test_rabbitmq_down_orders_accepted_and_delivered_after_restart(pipeline, rol
 # ---------------------------------------------------------------- Redis down
 
 
-def test_redis_down_events_retried_nothing_lost(pipeline, roles):
+def test_redis_down_events_held_nothing_lost(pipeline, roles):
+    """Redis down longer than the consumer's whole retry budget (default
+    RABBITMQ_CONSUMER_MAX_RETRIES with 0.2 s base delay: about 6 s): the events
+    are held by the consumer (unacked), never dead-lettered or recorded as
+    handled, and all processed once when Redis is back."""
     pl = pipeline
-    # enough retries for the outage: 0.2 s * (2^0 + ... + 2^7) ≈ 51 s
-    r = roles.start_pipeline(RABBITMQ_CONSUMER_MAX_RETRIES="8")
+    r = roles.start_pipeline()
     pl.wait_consuming()
     warm = pl.create_order()
     pl.wait_processed([warm["id"]], 5, roles=roles)
     pl.rabbit.purge(pl.dlq)
+    marks = {p.name: p.mark() for p in r.values()}
+    watch = pl.watch()
 
     ids = []
     with Outage("redis") as outage:
@@ -96,34 +112,35 @@ def test_redis_down_events_retried_nothing_lost(pipeline, roles):
             o, dt = timed_create(pl)
             assert dt < 1.0, f"POST /orders/ took {dt:.2f}s with Redis down"
             ids.append(o["id"])
-        # the consumer cannot enqueue: the events are parked in the retry queue
-        poll(lambda: pl.rabbit.count(pl.retry_queue) > 0, 10, interval=0.05,
-             desc=f"messages in {pl.retry_queue} (queues: {pl.queue_counts()})")
+        watch.add(ids)
         # published, but not handled (nothing recorded in the inbox without the enqueue)
         poll(lambda: all(pl.outbox(i)[0]["published_at"] is not None for i in ids), 10,
              desc="events published during the Redis outage")
         assert pl.inbox(ids) == [], "events recorded as handled although the enqueue failed"
         assert pl.processed_ids(ids) == set()
-        assert pl.rabbit.count(pl.dlq) == 0, "a short Redis outage must not dead-letter events"
-        roles.check_alive()
-        # Redis stays down for several retry rounds (0.2+0.4+0.8+1.6 s): nothing is
+        # Redis stays down for longer than the whole retry budget: nothing is
         # dead-lettered, nothing is recorded as handled, no role gives up
         holds(lambda: pl.rabbit.count(pl.dlq) == 0 and pl.inbox(ids) == [] and
-              all(p.alive() for p in r.values()), 3.0, interval=0.2,
+              all(p.alive() for p in r.values()), 10.0, interval=0.2,
               desc="no DLQ, no inbox row, roles alive during the Redis outage")
+        # the consumer holds the events (unacked or ready in new_order), not parked elsewhere
+        st = queue_stats(pl.queue)
+        assert st["ready"] + st["unacked"] == len(ids), f"{pl.queue}: {st}; queues {pl.queue_counts()}"
+        assert pl.rabbit.count(pl.retry_queue) == 0, pl.queue_counts()
         outage.restore()
 
     pl.wait_processed(ids, 30, roles=roles, desc="orders created during the Redis outage processed")
-    pl.assert_exactly_once(ids)
+    pl.assert_exactly_once(ids, watch=watch)
     inbox = pl.inbox(ids)
     assert sorted(o for _, o in inbox) == sorted(ids)
     assert {e for e, _ in inbox} == {pl.outbox(i)[0]["id"] for i in ids}
     pl.wait_idle()
-    assert pl.rabbit.count(pl.dlq) == 0
-    assert pl.redis.xlen(pl.dead_stream) == 0
+    pl.assert_no_dead_letters()
     for i in ids:
         g = pl.api.get_order(pl.user.token, i)
         assert g.status_code == 200 and g.json()["processed_at"], describe(g)
+    # logged once per role, not once per message (10 events were held)
+    assert_dependency_logged_once([r["consumer"], r["worker"]], "redis", marks)
 
 
 # ---------------------------------------------------------------- crashes
@@ -166,6 +183,11 @@ def test_worker_killed_mid_task_is_reclaimed_by_another(pipeline, roles):
 
 
 def test_relay_and_consumer_killed_while_200_orders_flow(pipeline, roles):
+    """kill -9 of the relay and the consumer, three times, while orders flow, each
+    time with work in flight: the consumer holds unacked deliveries and outbox rows
+    are unpublished at the moment of the kill (both are frozen with SIGSTOP first,
+    so the state checked is the state they die in). Every order is processed,
+    exactly once in effect."""
     pl = pipeline
     r = roles.start_pipeline()
     pl.wait_consuming()
@@ -173,6 +195,8 @@ def test_relay_and_consumer_killed_while_200_orders_flow(pipeline, roles):
     ids = []
     errors = []
     lock = threading.Lock()
+    test_start = pl.query("SELECT now()")[0][0]
+    watch = pl.watch()
 
     def create():
         try:
@@ -187,6 +211,10 @@ def test_relay_and_consumer_killed_while_200_orders_flow(pipeline, roles):
     def created():
         return pl.query("SELECT count(*) FROM orders")[0][0] - created_before
 
+    def unpublished():
+        return pl.query("SELECT count(*) FROM outbox_events WHERE created_at >= %s AND published_at IS NULL",
+                        (test_start,))[0][0]
+
     t0 = time.monotonic()
     th = threading.Thread(target=create)
     th.start()
@@ -197,49 +225,64 @@ def test_relay_and_consumer_killed_while_200_orders_flow(pipeline, roles):
         for at in (30, 80, 130):
             poll(lambda: created() >= at or not th.is_alive(), 60, interval=0.005,
                  desc=f"{at} orders created")
+            assert th.is_alive(), "all orders created before the kill: test inconclusive"
+            # freeze the consumer: the broker keeps pushing deliveries to it (up to
+            # the prefetch), which it holds unacked
+            os.kill(consumer.pid, signal.SIGSTOP)
+            st = poll(lambda: (lambda q: q if q["unacked"] > 0 else None)(queue_stats(pl.queue)), 30,
+                      interval=0.2, desc="deliveries unacked by the frozen consumer")
+            # freeze the relay: new orders' rows stay unpublished
+            os.kill(relay.pid, signal.SIGSTOP)
+            pending = poll(lambda: unpublished(), 30, interval=0.05,
+                           desc="outbox rows unpublished while the relay is frozen")
             relay.kill()
             consumer.kill()
             c_kill = created()
+            cycles.append({"created": c_kill, "unacked_at_kill": st["unacked"],
+                           "unpublished_at_kill": pending})
             # orders keep coming while relay and consumer are dead
             poll(lambda: created() >= min(n, c_kill + 20) or not th.is_alive(), 60, interval=0.005,
                  desc="more orders created while relay/consumer are dead")
             relay = roles.start("relay")
             consumer = roles.start("consumer")
-            cycles.append((c_kill, created()))
     finally:
+        for p in (relay, consumer):  # never leave a frozen process behind
+            if p.alive():
+                os.kill(p.pid, signal.SIGCONT)
         th.join(120)
     assert not errors, errors
     assert len(ids) == n
+    watch.add(ids)
+    for c in cycles:
+        assert c["unacked_at_kill"] > 0 and c["unpublished_at_kill"] > 0, cycles
     pl.wait_processed(ids, 60, roles=roles, desc=f"all {n} orders processed")
     t_done = time.monotonic() - t0
-    pl.assert_exactly_once(ids)
     assert len(pl.inbox(ids)) == n
     # rows a killed relay had claimed (and maybe published) are published by the
     # new relay once their lease has expired
     lease = float(FAST["OUTBOX_LEASE_SECONDS"])
-    unpublished = "SELECT count(*) FROM outbox_events WHERE aggregate_id = ANY(%s::uuid[]) AND published_at IS NULL"
-    poll(lambda: pl.query(unpublished, (ids,))[0][0] == 0, lease + 10, interval=0.2,
+    unpublished_ids = ("SELECT count(*) FROM outbox_events WHERE aggregate_id = ANY(%s::uuid[]) "
+                       "AND published_at IS NULL")
+    poll(lambda: pl.query(unpublished_ids, (ids,))[0][0] == 0, lease + 10, interval=0.2,
          desc="every outbox row published")
     pl.wait_idle()
-    assert pl.rabbit.count(pl.dlq) == 0
-    assert pl.redis.xlen(pl.dead_stream) == 0
+    pl.assert_no_dead_letters()
     # redelivered events (republished by the new relay) never ran a second task
-    runs = pl.assert_exactly_once(ids)
+    runs = pl.assert_exactly_once(ids, watch=watch)
     redundant = sum(1 for v in runs.values() if v[0] > 1)
-    print(f"crash test: (killed at, restarted at) orders created: {cycles}; "
-          f"{n} processed in {t_done:.1f}s; {redundant} redundant runs")
+    print(f"crash test: {cycles}; {n} processed in {t_done:.1f}s; {redundant} redundant runs")
 
 
 # ---------------------------------------------------------------- PostgreSQL down
 
 
 def test_postgres_down_with_events_and_tasks_in_flight(pipeline, roles):
-    """SPEC §5 guarantee through a PostgreSQL outage: tasks waiting in the
-    stream and events waiting in the queue while PostgreSQL is down are all
-    processed, once, after it returns (consumer and worker retry, never drop)."""
+    """SPEC §5 guarantee through a PostgreSQL outage longer than the retry
+    budgets (defaults): tasks waiting in the stream and events waiting in the
+    queue while PostgreSQL is down are all processed, once, after it returns
+    (consumer and worker wait, never drop or dead-letter)."""
     pl = pipeline
-    slow = {"RABBITMQ_CONSUMER_MAX_RETRIES": "8"}
-    r = roles.start_pipeline(**slow)
+    r = roles.start_pipeline()
     pl.wait_consuming()
     warm = pl.create_order()
     pl.wait_processed([warm["id"]], 5, roles=roles)
@@ -254,32 +297,39 @@ def test_postgres_down_with_events_and_tasks_in_flight(pipeline, roles):
     events = [pl.create_order()["id"] for _ in range(5)]
     poll(lambda: all(pl.outbox(i)[0]["published_at"] is not None for i in events)
          and pl.rabbit.count(pl.queue) >= 5, 10, desc="5 events published, ready in the queue")
+    ids = tasks + events
+    watch = pl.watch(ids)
 
     with Outage("postgres") as outage:
-        consumer = roles.start("consumer", **slow)
-        worker = roles.start("worker", **slow)
-        # the consumer cannot record the events: they go round the retry queue
-        consumer.wait_log(r"retry scheduled", 15)
-        holds(lambda: pl.rabbit.count(pl.dlq) == 0 and consumer.alive() and worker.alive()
-              and r["relay"].alive(), 3.0, interval=0.2,
-              desc="no DLQ, roles alive while PostgreSQL is down")
+        consumer = roles.start("consumer")
+        worker = roles.start("worker")
+        # longer than the worker's TASK_MAX_ATTEMPTS backoff and the consumer's
+        # retry budget: nothing is dead-lettered, no role gives up
+        holds(lambda: pl.rabbit.count(pl.dlq) == 0 and pl.redis.xlen(pl.dead_stream) == 0
+              and consumer.alive() and worker.alive() and r["relay"].alive(), 20.0, interval=0.3,
+              desc="no dead letter, roles alive while PostgreSQL is down")
+        st = queue_stats(pl.queue)
+        assert st["ready"] + st["unacked"] == 5 and pl.rabbit.count(pl.retry_queue) == 0, (
+            f"the 5 events should be held in {pl.queue}: {st}; {pl.queue_counts()}"
+        )
+        assert pl.redis.xlen(pl.stream) >= 5, pl.stream_state()
         outage.restore()
     # PostgreSQL answers again (devstack waited for it): the api takes orders again
     after = pl.api.create_order(pl.user.token, [item(9, 1, 1.25)])
 
-    ids = tasks + events
     pl.wait_processed(ids, 30, roles=roles, desc="orders in flight during the PostgreSQL outage processed")
-    pl.assert_exactly_once(ids)
     pl.wait_idle()
-    assert pl.rabbit.count(pl.dlq) == 0
-    assert pl.redis.xlen(pl.dead_stream) == 0, "tasks dead-lettered because PostgreSQL was down"
+    pl.assert_no_dead_letters()
     # and new orders keep flowing
     assert after.status_code == 201, (
         f"first POST /orders/ after PostgreSQL came back failed: {describe(after)}"
     )
     o = pl.create_order()
-    pl.wait_processed([after.json()["id"], o["id"]], 10, roles=roles)
-    pl.assert_exactly_once([after.json()["id"], o["id"]])
+    more = [after.json()["id"], o["id"]]
+    watch.add(more)
+    pl.wait_processed(more, 10, roles=roles)
+    pl.assert_exactly_once(ids + more, watch=watch)
+    assert_dependency_logged_once([consumer, worker], "postgres")
 
 
 # ---------------------------------------------------------------- cache after a Redis restart
@@ -322,3 +372,43 @@ def test_processed_at_visible_after_redis_restart(pipeline, roles):
         f"stale cache: GET /orders/{{id}}/ shows processed_at null although the order was "
         f"processed; {describe(g)}; redis {key} = {pl.redis.get(key)!r}"
     )
+
+
+# ---------------------------------------------------------------- task-queue Redis durability
+
+
+def test_task_queue_redis_is_durable_and_eviction_is_warned_about(pipeline, roles):
+    """SPEC §5 (queued data durable): the stack's Redis runs with appendfsync
+    always and maxmemory-policy noeviction; when the policy could evict tasks,
+    the worker and the consumer say so at start, naming the setting."""
+    pl = pipeline
+    cfg = {k.decode() if isinstance(k, bytes) else k: v.decode() if isinstance(v, bytes) else v
+           for k, v in {**pl.redis.config_get("appendfsync"),
+                        **pl.redis.config_get("maxmemory-policy")}.items()}
+    assert cfg.get("appendfsync") == "always", cfg
+    assert cfg.get("maxmemory-policy") == "noeviction", cfg
+
+    def warned(p):
+        return [r for r in p.records()
+                if "maxmemory-policy" in json.dumps(r) and r.get("level") in ("warning", "warn")]
+
+    # the safe policy: no warning
+    quiet = roles.start_pipeline(relay=False)
+    pl.wait_consuming()
+    quiet["worker"].wait_log(r"worker started", 15)
+    time.sleep(1.0)
+    for p in quiet.values():
+        assert not warned(p), f"{p.name} warned about a safe policy: {warned(p)}"
+        p.stop_ok()
+
+    pl.redis.config_set("maxmemory-policy", "allkeys-lru")
+    try:
+        procs = roles.start_pipeline(relay=False)
+        for p in procs.values():
+            poll(lambda: warned(p), 15, desc=f"{p.name} warns about maxmemory-policy allkeys-lru "
+                                              f"(log: {p.tail(1500)})")
+        # a warning, not a refusal: the roles run
+        pl.wait_consuming()
+        roles.check_alive()
+    finally:
+        pl.redis.config_set("maxmemory-policy", "noeviction")
