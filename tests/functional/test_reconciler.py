@@ -1,0 +1,118 @@
+"""The reconciler (SPEC §5.8, `order-service reconcile`): orders still
+unprocessed RECONCILE_AFTER_SECONDS after creation get their process_order task
+enqueued again, directly on the task stream, every RECONCILE_INTERVAL_SECONDS,
+at most once per TASK_VISIBILITY_TIMEOUT_SECONDS per order, by any number of
+reconciler copies together. It is the safety net under everything else,
+including lost task-queue data (the inbox already holds the events, so the
+consumer never enqueues them again).
+"""
+
+import time
+
+import pytest
+
+from helpers import free_port
+from pipeline_helpers import (  # noqa: F401 - fixtures
+    holds,
+    metric,
+    pipeline,
+    poll,
+    roles,
+    scrape_metrics,
+)
+
+AFTER = 5
+INTERVAL = 2
+# Per order: processed at most AFTER + INTERVAL (+ this) after its creation.
+# Covers the task run (0.2 s), process start-up and a noisy 2-core machine.
+SLACK = 8
+
+
+@pytest.mark.parametrize("how", ["del", "flushdb"])
+def test_lost_task_stream_every_order_processed(pipeline, roles, how):
+    pl = pipeline
+    cfg = {"RECONCILE_AFTER_SECONDS": str(AFTER), "RECONCILE_INTERVAL_SECONDS": str(INTERVAL)}
+    # no worker: the tasks wait in the stream, then are lost
+    roles.start_pipeline(worker=False, **cfg)
+    pl.wait_consuming()
+    port = free_port()
+    rec = roles.start("reconcile", METRICS_PORT=str(port), **cfg)
+
+    ids = pl.create_orders(50)
+    watch = pl.watch(ids)
+    poll(lambda: len(pl.inbox(ids)) == 50, 20, desc="50 events consumed (inbox)")
+    poll(lambda: pl.redis.xlen(pl.stream) >= 50, 10, desc="50 tasks in the stream")
+    assert pl.processed_ids(ids) == set()
+    # the task queue's data is lost (DEL of the stream, or FLUSHDB)
+    if how == "del":
+        pl.redis.delete(pl.stream)
+    else:
+        pl.redis.flushdb()
+    assert pl.redis.xlen(pl.stream) == 0
+    roles.start("worker", **cfg)
+
+    pl.wait_processed(ids, AFTER + INTERVAL + SLACK + 20, roles=roles,
+                      desc="every order processed after its task was lost")
+    rows = pl.query(
+        "SELECT id::text, extract(epoch FROM processed_at - created_at) FROM orders "
+        "WHERE id = ANY(%s::uuid[])", (ids,))
+    late = sorted(((round(float(d), 1), i) for i, d in rows if float(d) > AFTER + INTERVAL + SLACK),
+                  reverse=True)
+    assert not late, (
+        f"{len(late)} orders processed later than RECONCILE_AFTER_SECONDS + one interval "
+        f"({AFTER}+{INTERVAL}+{SLACK}s slack) after creation: (seconds, order) {late[:5]}"
+    )
+    pl.assert_exactly_once(ids, watch=watch)
+    pl.assert_no_dead_letters()
+
+    # metrics of the reconciler
+    m = scrape_metrics(port)
+    reconciled = metric(m, "orders_reconciled_total")
+    assert reconciled is not None and reconciled >= 50, (
+        f"orders_reconciled_total = {reconciled}; reconciler log:\n{rec.tail()}")
+    assert metric(m, "orders_unprocessed_oldest_age_seconds") is not None, sorted(m)[:40]
+    poll(lambda: metric(scrape_metrics(port), "orders_unprocessed_oldest_age_seconds") < AFTER,
+         INTERVAL + 10, desc="orders_unprocessed_oldest_age_seconds back below RECONCILE_AFTER_SECONDS")
+    print("processed after creation (s): max %.1f" % max(float(d) for _, d in rows))
+
+
+def test_task_in_flight_is_not_enqueued_twice_within_visibility_timeout(pipeline, roles):
+    """An order whose task waits in the stream (no worker): the reconcilers (two
+    copies) enqueue it again once, and not again before the visibility timeout
+    has passed; afterwards once more. The order is processed once in effect."""
+    pl = pipeline
+    vis = 12
+    cfg = {"RECONCILE_AFTER_SECONDS": "1", "RECONCILE_INTERVAL_SECONDS": "1",
+           "TASK_VISIBILITY_TIMEOUT_SECONDS": str(vis)}
+    roles.start_pipeline(worker=False, **cfg)
+    pl.wait_consuming()
+    o = pl.create_order()
+    poll(lambda: pl.redis.xlen(pl.stream) == 1, 10, desc="the consumer enqueued the task")
+
+    ports = [free_port(), free_port()]
+    recs = [roles.start("reconcile", METRICS_PORT=str(p), **cfg) for p in ports]
+    poll(lambda: pl.redis.xlen(pl.stream) >= 2, 15, interval=0.05,
+         desc="the reconciler enqueued the unprocessed order's task again")
+    t1 = time.monotonic()
+    # ten reconcile intervals, two reconcilers: still one re-enqueue
+    holds(lambda: pl.redis.xlen(pl.stream) == 2, vis - 3, interval=0.1,
+          desc=f"no second re-enqueue within TASK_VISIBILITY_TIMEOUT_SECONDS={vis}")
+    total = sum(metric(scrape_metrics(p), "orders_reconciled_total") or 0 for p in ports)
+    assert total == 1, f"orders_reconciled_total over both reconcilers = {total}"
+    # once the visibility timeout has passed, it is enqueued again (still unprocessed)
+    poll(lambda: pl.redis.xlen(pl.stream) >= 3, 3 + 1 + 10, interval=0.05,
+         desc="re-enqueued again after the visibility timeout")
+    t2 = time.monotonic()
+    assert t2 - t1 >= vis - 1.5, f"re-enqueued {t2 - t1:.1f}s after the previous one (timeout {vis}s)"
+    entries = pl.redis.xrange(pl.stream)
+    assert {f[b"order_id"].decode() for _, f in entries} == {o["id"]}, entries
+    assert len(entries) == 3, entries
+
+    roles.start("worker", **cfg)
+    pl.wait_processed([o["id"]], 15, roles=roles)
+    pl.wait_idle(20)
+    runs = pl.assert_exactly_once([o["id"]])
+    assert runs[o["id"]][0] <= 3, runs
+    pl.assert_no_dead_letters()
+    for r in recs:
+        assert r.alive(), r.tail()
