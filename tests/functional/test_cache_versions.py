@@ -55,6 +55,17 @@ def test_patch_racing_process_order_leaves_no_stale_cache(pipeline, roles):
     pl.wait_idle(30)
     pl.assert_exactly_once(ids)
 
+    stale, hits = cached_vs_db(pl, ids)
+    assert not stale, (
+        f"{len(stale)} of {hits} cached orders differ from the database (X-Cache: HIT), e.g. {stale[:5]}"
+    )
+    # the check above means something only if the cache was actually read
+    assert hits >= N // 2, f"only {hits} of {N} GETs were cache hits"
+    print(f"{hits} cache hits, all equal to the database")
+
+
+def cached_vs_db(pl, ids):
+    """(stale list, number of cache hits) for GET /orders/{id}/ of every order."""
     db = {
         oid: (status, processed)
         for oid, status, processed in pl.query(
@@ -74,9 +85,66 @@ def test_patch_racing_process_order_leaves_no_stale_cache(pipeline, roles):
         if body["status"] != status or shown is None or abs(shown - processed) > 0.002:
             stale.append({"order": oid, "cached": (body["status"], body["processed_at"]),
                           "db": (status, processed)})
+    return stale, hits
+
+
+def test_patch_queued_behind_process_order_on_the_row_lock(pipeline, roles):
+    """The same race, made certain to interleave: the test holds the order's row
+    lock while process_order's update and then the PATCH's queue behind it; on
+    release both commit back to back and both write the cache at once. The
+    cached copy must be the newer one (the PATCH's status with processed_at)."""
+    pl = pipeline
+    delay = 1.0
+    roles.start_pipeline(PROCESS_ORDER_DELAY_SECONDS=str(delay))
+    pl.wait_consuming()
+    warm = pl.create_order()
+    pl.wait_processed([warm["id"]], 10, roles=roles)
+
+    def one(i):
+        api = Api(pl.api_proc.url)
+        conn = pl.connect()
+        conn.autocommit = False
+        try:
+            r = api.create_order(pl.user.token, [item(1 + i % 9, 1, 2.5)])
+            assert r.status_code == 201, describe(r)
+            oid = r.json()["id"]
+            with conn.cursor() as cur:
+                cur.execute("SELECT pg_backend_pid()")
+                me = cur.fetchone()[0]
+                cur.execute("SELECT processed_at FROM orders WHERE id = %s FOR UPDATE", (oid,))
+                assert cur.fetchone()[0] is None, "processed before the test took the row lock"
+
+            def blocked():
+                return pl.query("SELECT count(*) FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))",
+                                (me,))[0][0]
+
+            poll(lambda: blocked() >= 1, delay + 15, interval=0.02,
+                 desc="process_order waiting for the row lock")
+            result = {}
+            t = threading.Thread(target=lambda: result.update(
+                p=api.patch_order(pl.user.token, oid, "PAID", timeout=30)))
+            t.start()
+            time.sleep(0.5)  # the PATCH reaches the lock and queues behind process_order
+            conn.commit()
+            t.join(30)
+            p = result.get("p")
+            assert p is not None and p.status_code == 200, describe(p) if p is not None else "no response"
+            return oid
+        finally:
+            conn.close()
+
+    ids = []
+    for batch in range(4):
+        with ThreadPoolExecutor(10) as ex:
+            ids += list(ex.map(one, range(batch * 10, batch * 10 + 10)))
+    pl.wait_processed(ids, 30, roles=roles)
+    pl.wait_idle(30)
+    pl.assert_exactly_once(ids)
+    time.sleep(0.5)
+    stale, hits = cached_vs_db(pl, ids)
     assert not stale, (
         f"{len(stale)} of {hits} cached orders differ from the database (X-Cache: HIT), e.g. {stale[:5]}"
     )
-    # the check above means something only if the cache was actually read
-    assert hits >= N // 2, f"only {hits} of {N} GETs were cache hits"
-    print(f"{hits} cache hits, all equal to the database")
+    assert hits >= len(ids) // 2, f"only {hits} of {len(ids)} GETs were cache hits"
+    statuses = {s for (s,) in pl.query("SELECT status::text FROM orders WHERE id = ANY(%s::uuid[])", (ids,))}
+    assert statuses == {"PAID"}, statuses
