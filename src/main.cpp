@@ -34,9 +34,13 @@ int main(int argc, char** argv) {
   auto* relay = cli.add_subcommand("relay", "Publish outbox events to RabbitMQ");
   auto* consumer = cli.add_subcommand("consumer", "Turn new_order events into process_order tasks");
   auto* worker = cli.add_subcommand("worker", "Run background tasks from the Redis task queue");
-  auto* all = cli.add_subcommand("all", "api, relay, consumer and worker in one process");
+  auto* reconcile = cli.add_subcommand(
+      "reconcile",
+      "Enqueue again the task of orders still unprocessed after RECONCILE_AFTER_SECONDS");
+  auto* all =
+      cli.add_subcommand("all", "api, relay, consumer, worker and reconcile in one process");
   int metrics_port = 0;
-  for (auto* role : {relay, consumer, worker}) {
+  for (auto* role : {relay, consumer, worker, reconcile}) {
     role->add_option("--metrics-port", metrics_port,
                      "Serve GET /metrics on this port (default METRICS_PORT; 0 = off)");
   }
@@ -74,12 +78,19 @@ int main(int argc, char** argv) {
     }
     os::Metrics metrics;
     os::app::describe_metrics(metrics);
+    os::app::SharedCache shared_cache(settings.redis);
+    metrics.on_scrape([&shared_cache](os::Metrics& m) {
+      m.set("redis_circuit_breaker_state", "", static_cast<double>(shared_cache.breaker.state()));
+    });
     std::vector<std::unique_ptr<os::app::Role>> roles;
     os::app::describe_pipeline_metrics(metrics);
-    if (*api || *all) roles.push_back(os::app::make_api_role(settings, metrics));
+    if (*api || *all) roles.push_back(os::app::make_api_role(settings, metrics, shared_cache));
     if (*relay || *all) roles.push_back(os::app::make_relay_role(settings, metrics));
     if (*consumer || *all) roles.push_back(os::app::make_consumer_role(settings, metrics));
-    if (*worker || *all) roles.push_back(os::app::make_worker_role(settings, metrics));
+    if (*worker || *all) {
+      roles.push_back(os::app::make_worker_role(settings, metrics, shared_cache));
+    }
+    if (*reconcile || *all) roles.push_back(os::app::make_reconcile_role(settings, metrics));
     if (metrics_port == 0) metrics_port = settings.metrics_port;
     if (!*api && !*all && metrics_port > 0) {
       roles.push_back(os::app::make_metrics_role(settings, metrics, metrics_port));

@@ -42,8 +42,8 @@ std::optional<std::int64_t> parse_int(std::string_view text) {
 }
 
 awaitable<void> cache_order(ApiContext& ctx, const domain::Order& order, const std::string& json,
-                            bool only_if_absent = false) {
-  co_await ctx.order_cache.put(order.id, order.user_id, json, only_if_absent);
+                            bool after_change = true) {
+  co_await ctx.order_cache.put(order.id, order.version, order.user_id, json, after_change);
 }
 
 }  // namespace
@@ -97,7 +97,7 @@ awaitable<Response> get_order(ApiContext& ctx, Request& request) {
   if (!order) co_return not_found();
   if (order->user_id != request.user_id) co_return forbidden();
   const auto json = domain::order_to_json(*order);
-  co_await cache_order(ctx, *order, json, /*only_if_absent=*/true);
+  co_await cache_order(ctx, *order, json, /*after_change=*/false);
   auto response = http::json_response(200, json);
   response.set_header("X-Cache", "MISS");
   co_return response;

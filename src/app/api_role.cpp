@@ -16,8 +16,8 @@ constexpr int kWarmConnections = 4;  // per io thread, opened at startup
 
 class ApiRole : public Role {
  public:
-  ApiRole(const config::Settings& settings, Metrics& metrics)
-      : settings_(settings), process_(settings, metrics) {
+  ApiRole(const config::Settings& settings, Metrics& metrics, SharedCache& shared)
+      : settings_(settings), process_(settings, metrics, shared) {
     const int n = settings.http.threads > 0
                       ? settings.http.threads
                       : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -30,9 +30,6 @@ class ApiRole : public Role {
     }
     server_ = std::make_unique<http::HttpServer>(settings.http, threads_->contexts(),
                                                  std::move(handlers));
-    metrics.on_scrape([this](Metrics& m) {
-      m.set("redis_circuit_breaker_state", "", static_cast<double>(process_.redis_breaker.state()));
-    });
   }
 
   ~ApiRole() override {
@@ -89,8 +86,9 @@ class ApiRole : public Role {
 
 }  // namespace
 
-std::unique_ptr<Role> make_api_role(const config::Settings& settings, Metrics& metrics) {
-  return std::make_unique<ApiRole>(settings, metrics);
+std::unique_ptr<Role> make_api_role(const config::Settings& settings, Metrics& metrics,
+                                    SharedCache& shared) {
+  return std::make_unique<ApiRole>(settings, metrics, shared);
 }
 
 }  // namespace os::app

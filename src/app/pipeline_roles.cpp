@@ -12,10 +12,12 @@
 #include "core/logging.hpp"
 #include "db/inbox_repository.hpp"
 #include "db/order_repository.hpp"
+#include "db/reconcile_repository.hpp"
 #include "domain/uuid.hpp"
 #include "events/consumer.hpp"
 #include "events/relay.hpp"
 #include "http/server.hpp"
+#include "tasks/reconciler.hpp"
 #include "tasks/worker.hpp"
 
 namespace os::app {
@@ -112,7 +114,8 @@ std::string worker_name() {
 
 class WorkerRole : public ThreadRole {
  public:
-  using ThreadRole::ThreadRole;
+  WorkerRole(const config::Settings& settings, Metrics& metrics, SharedCache& shared)
+      : ThreadRole("worker", settings, metrics), shared_(shared) {}
 
  protected:
   awaitable<void> body(asio::io_context& io) override {
@@ -121,11 +124,9 @@ class WorkerRole : public ThreadRole {
     db::PgPool pool(io.get_executor(), pg);
     co_await pool.warm_up(pg.pool_size / 2);
     db::OrderRepository orders(pool);
-    cache::CircuitBreaker breaker("redis-cache", settings_.redis.breaker_open);
     cache::RedisClient cache_redis(io.get_executor(), settings_.redis.cache, kPoolSize,
-                                   settings_.redis.timeout, &breaker);
-    cache::StaleKeys stale;
-    cache::OrderCache cache(cache_redis, settings_.redis.orders_ttl, metrics_, stale);
+                                   settings_.redis.timeout, &shared_.breaker);
+    cache::OrderCache cache(cache_redis, settings_.redis.orders_ttl, metrics_, shared_.stale_keys);
     cache::RedisClient task_redis(io.get_executor(), settings_.redis.tasks, 8, Millis(2000),
                                   nullptr);
     tasks::TaskQueue queue(task_redis, settings_.tasks);
@@ -136,6 +137,25 @@ class WorkerRole : public ThreadRole {
     co_await worker.run(stopping_,
                         std::chrono::duration_cast<Millis>(settings_.http.shutdown_grace));
     log::info("worker stopped", {{"worker", name}});
+  }
+
+ private:
+  SharedCache& shared_;
+};
+
+class ReconcileRole : public ThreadRole {
+ public:
+  using ThreadRole::ThreadRole;
+
+ protected:
+  awaitable<void> body(asio::io_context& io) override {
+    db::PgPool pool(io.get_executor(), small_pool(settings_.postgres));
+    db::ReconcileRepository repository(pool);
+    cache::RedisClient redis(io.get_executor(), settings_.redis.tasks, 1, Millis(2000), nullptr);
+    tasks::TaskQueue queue(redis, settings_.tasks);
+    tasks::Reconciler reconciler(settings_.reconcile, settings_.tasks.visibility_timeout, repository,
+                                 queue, metrics_);
+    co_await reconciler.run(stopping_);
   }
 };
 
@@ -180,8 +200,12 @@ std::unique_ptr<Role> make_relay_role(const config::Settings& s, Metrics& m) {
 std::unique_ptr<Role> make_consumer_role(const config::Settings& s, Metrics& m) {
   return std::make_unique<ConsumerRole>("consumer", s, m);
 }
-std::unique_ptr<Role> make_worker_role(const config::Settings& s, Metrics& m) {
-  return std::make_unique<WorkerRole>("worker", s, m);
+std::unique_ptr<Role> make_worker_role(const config::Settings& s, Metrics& m,
+                                       SharedCache& shared) {
+  return std::make_unique<WorkerRole>(s, m, shared);
+}
+std::unique_ptr<Role> make_reconcile_role(const config::Settings& s, Metrics& m) {
+  return std::make_unique<ReconcileRole>("reconcile", s, m);
 }
 std::unique_ptr<Role> make_metrics_role(const config::Settings& s, Metrics& m, int port) {
   return std::make_unique<MetricsRole>(s, m, port);
@@ -190,6 +214,7 @@ std::unique_ptr<Role> make_metrics_role(const config::Settings& s, Metrics& m, i
 void describe_pipeline_metrics(Metrics& m) {
   events::describe_relay_metrics(m);
   events::describe_consumer_metrics(m);
+  tasks::describe_reconciler_metrics(m);
   m.describe("tasks_total", Metrics::Type::Counter, "Finished task runs by result.");
   m.describe("tasks_reclaimed_total", Metrics::Type::Counter,
              "Tasks taken over from workers that stopped without acking.");

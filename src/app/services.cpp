@@ -6,17 +6,18 @@
 
 namespace os::app {
 
-ProcessServices::ProcessServices(const config::Settings& s, Metrics& m)
+ProcessServices::ProcessServices(const config::Settings& s, Metrics& m, SharedCache& shared)
     : settings(s),
       metrics(m),
       jwt(s.secret_key, std::chrono::duration_cast<std::chrono::seconds>(s.access_token_ttl)),
       hashing(2),
-      redis_breaker("redis", s.redis.breaker_open),
+      redis_breaker(shared.breaker),
       cors(s.cors),
       swagger_assets(s.http.swagger_ui_dir.empty()
                          ? std::string(ORDER_SERVICE_SOURCE_DIR) + "/node_modules/swagger-ui-dist"
                          : s.http.swagger_ui_dir),
-      known_users(s.auth_user_cache) {}
+      known_users(s.auth_user_cache),
+      stale_cache_keys(shared.stale_keys) {}
 
 ApiThreadServices::ApiThreadServices(ProcessServices& p, asio::io_context& io)
     : pg(io.get_executor(), p.settings.postgres),

@@ -6,6 +6,7 @@
 
 #include "api/authenticator.hpp"
 #include "api/context.hpp"
+#include "app/shared_cache.hpp"
 #include "cache/circuit_breaker.hpp"
 #include "db/known_users.hpp"
 #include "http/cors.hpp"
@@ -16,18 +17,18 @@
 namespace os::app {
 
 struct ProcessServices {
-  ProcessServices(const config::Settings& settings, Metrics& metrics);
+  ProcessServices(const config::Settings& settings, Metrics& metrics, SharedCache& shared);
 
   const config::Settings& settings;
   Metrics& metrics;
   security::JwtCodec jwt;
   BlockingPool hashing;
-  cache::CircuitBreaker redis_breaker;
+  cache::CircuitBreaker& redis_breaker;
   http::LocalBuckets local_buckets;
   http::Cors cors;
   http::StaticFiles swagger_assets;
   db::KnownUsers known_users;
-  cache::StaleKeys stale_cache_keys;
+  cache::StaleKeys& stale_cache_keys;
 };
 
 struct ApiThreadServices {

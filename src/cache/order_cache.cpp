@@ -39,6 +39,39 @@ awaitable<void> OrderCache::purge_stale() {
   }
 }
 
+namespace {
+// KEYS[1] key, ARGV[1] version, ARGV[2] value, ARGV[3] ttl seconds. Keeps the newest.
+constexpr const char* kPutNewest =
+    "local cur = redis.call('GET', KEYS[1]) "
+    "if cur then "
+    "  local v = tonumber(string.match(cur, '^(%d+):')) "
+    "  if v and v > tonumber(ARGV[1]) then return 0 end "
+    "end "
+    "redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3]) "
+    "return 1";
+
+std::optional<std::int64_t> leading_integer(std::string_view& text) {
+  std::int64_t v = 0;
+  const auto colon = text.find(':');
+  if (colon == std::string_view::npos) return std::nullopt;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + colon, v);
+  if (ec != std::errc{} || p != text.data() + colon) return std::nullopt;
+  text.remove_prefix(colon + 1);
+  return v;
+}
+}  // namespace
+
+std::optional<CachedOrder> parse_cached_order(std::string_view value) {
+  CachedOrder entry;
+  const auto version = leading_integer(value);
+  const auto user_id = version ? leading_integer(value) : std::nullopt;
+  if (!user_id || value.empty()) return std::nullopt;
+  entry.version = *version;
+  entry.user_id = *user_id;
+  entry.json = std::string(value);
+  return entry;
+}
+
 awaitable<std::optional<CachedOrder>> OrderCache::get(const std::string& order_id) {
   std::optional<CachedOrder> found;
   co_await purge_stale();
@@ -48,15 +81,10 @@ awaitable<std::optional<CachedOrder>> OrderCache::get(const std::string& order_i
   }
   try {
     const auto reply = co_await redis_.command(cmd("GET", key(order_id)));
-    // Value layout: "<user_id>:<order json>".
-    const auto colon = reply.str.find(':');
-    if (reply.type == RedisReply::Type::String && colon != std::string::npos) {
-      CachedOrder entry;
-      auto [p, ec] = std::from_chars(reply.str.data(), reply.str.data() + colon, entry.user_id);
-      if (ec == std::errc{} && p == reply.str.data() + colon) {
-        entry.json = reply.str.substr(colon + 1);
-        found = std::move(entry);
-      }
+    if (reply.is_error()) {
+      metrics_.add("order_cache_errors_total", "");
+    } else if (reply.type == RedisReply::Type::String) {
+      found = parse_cached_order(reply.str);
     }
   } catch (const RedisUnavailable&) {
     metrics_.add("order_cache_errors_total", "");
@@ -65,19 +93,24 @@ awaitable<std::optional<CachedOrder>> OrderCache::get(const std::string& order_i
   co_return found;
 }
 
-awaitable<void> OrderCache::put(const std::string& order_id, std::int64_t user_id,
-                                const std::string& json, bool only_if_absent) {
-  auto set = cmd("SET", key(order_id), std::to_string(user_id) + ":" + json, "EX",
-                 std::to_string(ttl_.count()));
-  if (only_if_absent) set.emplace_back("NX");
+awaitable<void> OrderCache::put(const std::string& order_id, std::int64_t version,
+                                std::int64_t user_id, const std::string& json,
+                                bool after_change) {
+  const auto k = key(order_id);
+  auto script = cmd("EVAL", kPutNewest, "1", k, std::to_string(version),
+                    std::to_string(version) + ":" + std::to_string(user_id) + ":" + json,
+                    std::to_string(ttl_.count()));
   co_await purge_stale();
+  bool stored = false;
   try {
-    co_await redis_.command(set);
+    // An error reply (-OOM, -READONLY after a failover, -LOADING) is a failed write too.
+    stored = !(co_await redis_.command(script)).is_error();
   } catch (const RedisUnavailable&) {
-    metrics_.add("order_cache_errors_total", "");
-    // A fill that failed leaves nothing outdated behind; a failed write after a change may.
-    if (!only_if_absent) stale_.add(key(order_id));
   }
+  if (stored) co_return;
+  metrics_.add("order_cache_errors_total", "");
+  // A fill after a miss leaves nothing outdated behind; a failed write after a change may.
+  if (after_change) stale_.add(k);
 }
 
 }  // namespace os::cache

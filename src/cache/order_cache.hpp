@@ -6,6 +6,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "cache/redis_client.hpp"
@@ -14,9 +15,13 @@
 namespace os::cache {
 
 struct CachedOrder {
+  std::int64_t version = 0;  // the row's version (orders.version) this JSON shows
   std::int64_t user_id = 0;  // kept beside the JSON so authorization needs no parsing
   std::string json;
 };
+
+// Value layout in Redis: "<version>:<user_id>:<order json>". nullopt for anything else.
+std::optional<CachedOrder> parse_cached_order(std::string_view value);
 
 // Keys whose write failed while Redis was unreachable: Redis may still hold an older
 // version, so they are never served and are deleted as soon as Redis answers again.
@@ -41,10 +46,12 @@ class OrderCache {
       : redis_(redis), ttl_(ttl), metrics_(metrics), stale_(stale) {}
 
   awaitable<std::optional<CachedOrder>> get(const std::string& order_id);
-  // Writes after a change overwrite; fills after a miss use `only_if_absent`, so a
-  // slow read can never replace a newer representation written meanwhile.
-  awaitable<void> put(const std::string& order_id, std::int64_t user_id, const std::string& json,
-                      bool only_if_absent = false);
+  // Stores the representation of `version` unless Redis already holds a newer one (one
+  // atomic script call), so writers racing each other can never put an older state back.
+  // `after_change`: this write follows a change of the row; if it fails, Redis may still
+  // hold the previous state, so the key is marked stale until Redis answers again.
+  awaitable<void> put(const std::string& order_id, std::int64_t version, std::int64_t user_id,
+                      const std::string& json, bool after_change);
 
   static std::string key(const std::string& order_id) { return "orders:" + order_id; }
 

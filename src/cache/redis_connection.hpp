@@ -8,15 +8,16 @@
 
 #include "config/settings.hpp"
 #include "core/async.hpp"
+#include "core/failure.hpp"
 
 struct redisReader;
 
 namespace os::cache {
 
 // Redis unreachable, timed out, or the connection broke.
-class RedisUnavailable : public std::runtime_error {
+class RedisUnavailable : public DependencyUnavailable {
  public:
-  using std::runtime_error::runtime_error;
+  explicit RedisUnavailable(const std::string& what) : DependencyUnavailable("redis", what) {}
 };
 
 struct RedisReply {

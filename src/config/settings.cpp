@@ -221,6 +221,7 @@ RabbitSettings load_rabbit(const Reader& r) {
   rabbit.prefetch = static_cast<int>(r.integer("RABBITMQ_PREFETCH", 32, 1, 65535));
   rabbit.timeout = std::chrono::milliseconds(
       static_cast<long long>(1000 * r.number("RABBITMQ_TIMEOUT_SECONDS", 5, 0.1, 600)));
+  rabbit.heartbeat_seconds = static_cast<int>(r.integer("RABBITMQ_HEARTBEAT_SECONDS", 30, 0, 3600));
   return rabbit;
 }
 
@@ -298,6 +299,13 @@ Settings load_settings(const EnvMap& env) {
   s.tasks.visibility_timeout =
       std::chrono::seconds(r.integer("TASK_VISIBILITY_TIMEOUT_SECONDS", 30, 1, 86400));
   s.tasks.max_attempts = static_cast<int>(r.integer("TASK_MAX_ATTEMPTS", 5, 1, 100));
+  s.tasks.retry_max_backoff = std::chrono::milliseconds(static_cast<long long>(
+      1000 * r.number("TASK_RETRY_MAX_BACKOFF_SECONDS", 10, 0.01, 3600)));
+  s.reconcile.after =
+      std::chrono::seconds(r.integer("RECONCILE_AFTER_SECONDS", 300, 1, 30 * 86400));
+  s.reconcile.interval =
+      std::chrono::seconds(r.integer("RECONCILE_INTERVAL_SECONDS", 60, 1, 86400));
+  s.reconcile.batch_size = static_cast<int>(r.integer("RECONCILE_BATCH_SIZE", 500, 1, 100000));
   s.tasks.process_order_delay = std::chrono::milliseconds(
       static_cast<long long>(1000 * r.number("PROCESS_ORDER_DELAY_SECONDS", 2, 0, 3600)));
   s.tasks.stream = r.text("TASK_STREAM", s.tasks.stream);

@@ -59,6 +59,7 @@ struct RabbitSettings {
   double consumer_retry_base_seconds = 1.0;
   int prefetch = 32;
   std::chrono::milliseconds timeout{5000};
+  int heartbeat_seconds = 30;  // 0: no heartbeats
 };
 
 struct HttpSettings {
@@ -101,8 +102,15 @@ struct TaskSettings {
   std::string group = "workers";
   int concurrency = 64;
   std::chrono::seconds visibility_timeout{30};
-  int max_attempts = 5;
+  int max_attempts = 5;  // for failures that are neither "dependency down" nor permanent
+  std::chrono::milliseconds retry_max_backoff{10000};  // between runs put off by an outage
   std::chrono::milliseconds process_order_delay{2000};
+};
+
+struct ReconcileSettings {
+  std::chrono::seconds after{300};    // an order unprocessed this long is enqueued again
+  std::chrono::seconds interval{60};  // how often to look
+  int batch_size = 500;               // orders per statement
 };
 
 struct Settings {
@@ -125,6 +133,7 @@ struct Settings {
   RabbitSettings rabbit;
   OutboxSettings outbox;
   TaskSettings tasks;
+  ReconcileSettings reconcile;
 };
 
 // Throws ConfigError naming the first bad variable.

@@ -28,11 +28,8 @@ std::string array_literal(const std::vector<InboxEvent>& events, bool order_ids)
 awaitable<std::vector<InboxEvent>> InboxRepository::record_new(
     const std::vector<InboxEvent>& events,
     const std::function<awaitable<void>(const std::vector<InboxEvent>&)>& handle) {
-  auto conn = co_await pool_.acquire();
-  co_await pool_.query(conn, "BEGIN");
-  std::exception_ptr error;
   std::vector<InboxEvent> fresh;
-  try {
+  co_await pool_.in_transaction([&](PgPool::Lease& conn) -> awaitable<void> {
     // A concurrent consumer holding the same event id blocks here until it commits.
     const auto inserted = co_await pool_.execute(
         conn, kRecord, params(array_literal(events, false), array_literal(events, true)));
@@ -42,14 +39,7 @@ awaitable<std::vector<InboxEvent>> InboxRepository::record_new(
       if (ids.erase(e.event_id) == 1) fresh.push_back(e);
     }
     if (!fresh.empty()) co_await handle(fresh);
-    co_await pool_.query(conn, "COMMIT");
-  } catch (...) {
-    error = std::current_exception();
-  }
-  if (error) {
-    if (!conn->broken()) co_await pool_.query(conn, "ROLLBACK");
-    std::rethrow_exception(error);
-  }
+  });
   co_return fresh;
 }
 

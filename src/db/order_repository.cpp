@@ -12,7 +12,7 @@ using domain::Order;
 #define ORDER_COLUMNS                                                     \
   "o.id, o.user_id, o.items::text, o.total_price::text, o.status::text, " \
   "api_timestamp(o.created_at), api_timestamp(o.updated_at), "            \
-  "api_timestamp(o.processed_at), cursor_timestamp(o.created_at)"
+  "api_timestamp(o.processed_at), cursor_timestamp(o.created_at), o.version"
 
 const Statement kCreate{
     "orders_create",
@@ -47,7 +47,7 @@ const Statement kFind{"orders_find", "SELECT " ORDER_COLUMNS " FROM orders o WHE
 
 const Statement kUpdateStatus{
     "orders_update_status",
-    "UPDATE orders o SET status = $3::order_status, updated_at = now()"
+    "UPDATE orders o SET status = $3::order_status, updated_at = now(), version = o.version + 1"
     " WHERE o.id = $1 AND o.status = $2::order_status RETURNING " ORDER_COLUMNS};
 
 const Statement kList{
@@ -60,7 +60,7 @@ const Statement kList{
 const Statement kMarkProcessed{
     "orders_mark_processed",
     "WITH o AS ("
-    "  UPDATE orders SET processed_at = now(), updated_at = now()"
+    "  UPDATE orders SET processed_at = now(), updated_at = now(), version = version + 1"
     "  WHERE id = $1 AND processed_at IS NULL RETURNING *"
     "), run AS ("
     "  INSERT INTO task_runs (order_id, worker, attempt, started_at, effective)"
@@ -86,6 +86,7 @@ Row read_order(const PgResult& r, int row, int first = 0) {
   o.updated_at = r.text(row, first + 6);
   o.processed_at = r.optional_text(row, first + 7);
   out.cursor_created_at = r.text(row, first + 8);
+  o.version = r.integer(row, first + 9);
   return out;
 }
 

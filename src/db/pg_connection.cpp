@@ -45,6 +45,14 @@ PgConnection::~PgConnection() {
   PQfinish(conn_);
 }
 
+bool is_transient_sqlstate(const std::string& state) {
+  // 08 connection exception, 53 insufficient resources, 57P operator intervention
+  // (admin/crash shutdown, cannot connect now), 58 system error, 25006 read-only
+  // transaction (a standby, or a primary that was demoted).
+  return state.rfind("08", 0) == 0 || state.rfind("53", 0) == 0 || state.rfind("57P", 0) == 0 ||
+         state.rfind("58", 0) == 0 || state == "25006";
+}
+
 void PgConnection::bind_socket() {
   const int fd = PQsocket(conn_);
   if (socket_.is_open() && socket_.native_handle() == fd) return;
@@ -123,6 +131,14 @@ awaitable<PgResult> PgConnection::collect(Millis timeout) {
       last = PgResult(r);
     }
     if (PQstatus(conn_) != CONNECTION_OK) fail("PostgreSQL connection lost");
+    if (error && is_transient_sqlstate(error->sqlstate())) {
+      // Shutting down, read-only after a failover, out of resources: the server, not the
+      // query, is the problem, so callers treat it like an unreachable database.
+      broken_ = error->sqlstate().rfind("57P", 0) == 0 || error->sqlstate().rfind("08", 0) == 0 ||
+                error->sqlstate() == "25006";
+      throw PgUnavailable("PostgreSQL refused the call for now (" + error->sqlstate() +
+                          "): " + error->what());
+    }
     if (error) throw *error;
     co_return last;
   } catch (const boost::system::system_error&) {

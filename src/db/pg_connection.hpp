@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/async.hpp"
+#include "core/failure.hpp"
 
 namespace os::db {
 
@@ -30,10 +31,13 @@ class PgError : public std::runtime_error {
 };
 
 // The database could not be reached or did not answer in time.
-class PgUnavailable : public std::runtime_error {
+class PgUnavailable : public DependencyUnavailable {
  public:
-  using std::runtime_error::runtime_error;
+  explicit PgUnavailable(const std::string& what) : DependencyUnavailable("postgres", what) {}
 };
+
+// SQLSTATEs that say the server cannot serve now, whatever the query.
+bool is_transient_sqlstate(const std::string& state);
 
 class PgResult {
  public:

@@ -22,4 +22,26 @@ awaitable<PgResult> PgPool::query(Lease& lease, std::string_view sql) {
   co_return co_await lease->query(sql, settings_.query_timeout);
 }
 
+awaitable<void> PgPool::in_transaction(const std::function<awaitable<void>(Lease&)>& body) {
+  auto conn = co_await acquire();
+  co_await query(conn, "BEGIN");
+  std::exception_ptr error;
+  try {
+    co_await body(conn);
+    co_await query(conn, "COMMIT");
+  } catch (...) {
+    error = std::current_exception();
+  }
+  if (error) {
+    if (!conn->broken()) {
+      try {
+        co_await query(conn, "ROLLBACK");
+      } catch (...) {
+        // the connection is dropped by the pool; the server rolls back on its own
+      }
+    }
+    std::rethrow_exception(error);
+  }
+}
+
 }  // namespace os::db

@@ -1,5 +1,7 @@
 // PostgreSQL connections of one io thread, with the configured timeouts applied.
 #pragma once
+#include <functional>
+
 #include "config/settings.hpp"
 #include "core/connection_pool.hpp"
 #include "db/pg_connection.hpp"
@@ -20,6 +22,9 @@ class PgPool {
   // Statement or plain SQL on a leased connection, with the query timeout.
   awaitable<PgResult> execute(Lease& lease, const Statement& statement, const Params& params);
   awaitable<PgResult> query(Lease& lease, std::string_view sql);
+
+  // BEGIN, `body` on the leased connection, COMMIT; ROLLBACK and rethrow if `body` throws.
+  awaitable<void> in_transaction(const std::function<awaitable<void>(Lease&)>& body);
 
   awaitable<void> warm_up(int count) { return pool_.warm_up(count); }
 

@@ -33,6 +33,7 @@ struct Order {
   std::string created_at;
   std::string updated_at;
   std::optional<std::string> processed_at;
+  std::int64_t version = 1;  // bumped by every change; orders cache writes
 };
 
 std::int64_t compute_total_cents(const std::vector<OrderItem>& items);

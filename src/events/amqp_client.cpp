@@ -8,7 +8,6 @@ namespace os::events {
 namespace {
 
 constexpr amqp_channel_t kChannel = 1;
-constexpr int kHeartbeatSeconds = 30;
 
 timeval to_timeval(Millis ms) {
   timeval tv{};
@@ -79,30 +78,71 @@ std::optional<std::int64_t> integer_value(const amqp_field_value_t& v) {
   }
 }
 
+Delivery to_delivery(const amqp_message_t& message) {
+  Delivery d;
+  d.body = to_string(message.body);
+  const auto& props = message.properties;
+  if (props._flags & AMQP_BASIC_MESSAGE_ID_FLAG) d.message_id = to_string(props.message_id);
+  if (props._flags & AMQP_BASIC_TYPE_FLAG) d.type = to_string(props.type);
+  if (props._flags & AMQP_BASIC_HEADERS_FLAG) {
+    for (int i = 0; i < props.headers.num_entries; ++i) {
+      const auto& e = props.headers.entries[i];
+      const auto key = to_string(e.key);
+      if (e.value.kind == AMQP_FIELD_KIND_UTF8 || e.value.kind == AMQP_FIELD_KIND_BYTES) {
+        d.headers[key] = to_string(e.value.value.bytes);
+      } else if (const auto n = integer_value(e.value)) {
+        d.headers[key] = std::to_string(*n);
+      }
+      if (key == "x-retry-count") {
+        d.retry_count = static_cast<int>(integer_value(e.value).value_or(0));
+      }
+    }
+  }
+  return d;
+}
+
 }  // namespace
 
 AmqpConnection::AmqpConnection(const config::RabbitSettings& settings) : settings_(settings) {
   conn_ = amqp_new_connection();
+  if (conn_ == nullptr) throw AmqpError("cannot allocate an AMQP connection");
+  try {
+    open();
+  } catch (...) {
+    // Whatever step failed, the connection and its socket are released here.
+    amqp_destroy_connection(conn_);
+    conn_ = nullptr;
+    throw;
+  }
+}
+
+void AmqpConnection::open() {
   amqp_socket_t* socket = amqp_tcp_socket_new(conn_);
   if (socket == nullptr) throw AmqpError("cannot create an AMQP socket");
   auto tv = to_timeval(settings_.timeout);
   if (const int rc = amqp_socket_open_noblock(socket, settings_.host.c_str(), settings_.port, &tv);
       rc != AMQP_STATUS_OK) {
-    amqp_destroy_connection(conn_);
-    conn_ = nullptr;
     throw AmqpError("cannot connect to RabbitMQ at " + settings_.host + ":" +
                     std::to_string(settings_.port) + ": " + amqp_error_string2(rc));
   }
   amqp_set_handshake_timeout(conn_, &tv);
   amqp_set_rpc_timeout(conn_, &tv);
-  const auto login =
-      amqp_login(conn_, settings_.vhost.c_str(), 0, 131072, kHeartbeatSeconds,
-                 AMQP_SASL_METHOD_PLAIN, settings_.user.c_str(), settings_.password.c_str());
+  // consumer_cancel_notify: the broker tells a consumer whose queue was deleted (basic.cancel)
+  // instead of silently leaving it with nothing to consume.
+  amqp_table_entry_t capability{};
+  capability.key = amqp_cstring_bytes("consumer_cancel_notify");
+  capability.value.kind = AMQP_FIELD_KIND_BOOLEAN;
+  capability.value.value.boolean = 1;
+  amqp_table_entry_t capabilities{};
+  capabilities.key = amqp_cstring_bytes("capabilities");
+  capabilities.value.kind = AMQP_FIELD_KIND_TABLE;
+  capabilities.value.value.table = amqp_table_t{1, &capability};
+  const amqp_table_t client_properties{1, &capabilities};
+  const auto login = amqp_login_with_properties(
+      conn_, settings_.vhost.c_str(), 0, 131072, settings_.heartbeat_seconds, &client_properties,
+      AMQP_SASL_METHOD_PLAIN, settings_.user.c_str(), settings_.password.c_str());
   if (login.reply_type != AMQP_RESPONSE_NORMAL) {
-    const auto why = describe(login);
-    amqp_destroy_connection(conn_);
-    conn_ = nullptr;
-    throw AmqpError("RabbitMQ login failed: " + why);
+    throw AmqpError("RabbitMQ login failed: " + describe(login));
   }
   amqp_channel_open(conn_, kChannel);
   check_rpc("opening a channel");
@@ -114,6 +154,51 @@ AmqpConnection::~AmqpConnection() {
   amqp_channel_close(conn_, kChannel, AMQP_REPLY_SUCCESS);
   amqp_connection_close(conn_, AMQP_REPLY_SUCCESS);
   amqp_destroy_connection(conn_);
+}
+
+void AmqpConnection::keep_alive() {
+  amqp_maybe_release_buffers(conn_);
+  for (;;) {
+    amqp_frame_t frame;
+    auto zero = to_timeval(Millis(0));
+    // Sends our heartbeat when due and takes in the broker's (handled inside rabbitmq-c).
+    const int rc = amqp_simple_wait_frame_noblock(conn_, &frame, &zero);
+    if (rc == AMQP_STATUS_TIMEOUT) return;
+    if (rc != AMQP_STATUS_OK) {
+      throw AmqpError(std::string("RabbitMQ connection lost: ") + amqp_error_string2(rc));
+    }
+    if (frame.frame_type != AMQP_FRAME_METHOD) continue;
+    switch (frame.payload.method.id) {
+      case AMQP_CHANNEL_CLOSE_METHOD:
+      case AMQP_CONNECTION_CLOSE_METHOD:
+        throw AmqpError("RabbitMQ closed the connection");
+      case AMQP_BASIC_RETURN_METHOD:
+        read_returned(frame, nullptr);  // late return of an earlier batch: already judged
+        break;
+      default:
+        break;  // a late confirm of an earlier batch
+    }
+  }
+}
+
+std::string AmqpConnection::read_returned(const amqp_frame_t& frame, std::string* reason) {
+  auto* ret = static_cast<amqp_basic_return_t*>(frame.payload.method.decoded);
+  if (reason != nullptr) {
+    *reason = "returned by RabbitMQ: " + std::to_string(ret->reply_code) + " " +
+              to_string(ret->reply_text) + " (exchange '" + to_string(ret->exchange) +
+              "', routing key '" + to_string(ret->routing_key) + "')";
+  }
+  amqp_message_t message;
+  const auto reply = amqp_read_message(conn_, frame.channel, &message, 0);
+  if (reply.reply_type != AMQP_RESPONSE_NORMAL) {
+    throw AmqpError("reading a returned message failed: " + describe(reply));
+  }
+  std::string id;
+  if (message.properties._flags & AMQP_BASIC_MESSAGE_ID_FLAG) {
+    id = to_string(message.properties.message_id);
+  }
+  amqp_destroy_message(&message);
+  return id;
 }
 
 void AmqpConnection::check_rpc(const char* what) {
@@ -159,44 +244,63 @@ void AmqpConnection::publish(const OutgoingMessage& m) {
   props.delivery_mode = 2;  // persistent
   props.message_id = bytes(m.message_id);
   props.type = bytes(m.type);
-  amqp_table_entry_t retry{};
-  retry.key = amqp_cstring_bytes("x-retry-count");
-  retry.value.kind = AMQP_FIELD_KIND_I32;
-  retry.value.value.i32 = m.retry_count;
-  props.headers = amqp_table_t{1, &retry};
+  std::vector<amqp_table_entry_t> headers(1 + m.headers.size());
+  headers[0].key = amqp_cstring_bytes("x-retry-count");
+  headers[0].value.kind = AMQP_FIELD_KIND_I32;
+  headers[0].value.value.i32 = m.retry_count;
+  std::size_t i = 1;
+  for (const auto& [key, value] : m.headers) {
+    headers[i].key = bytes(key);
+    headers[i].value.kind = AMQP_FIELD_KIND_UTF8;
+    headers[i].value.value.bytes = bytes(value);
+    ++i;
+  }
+  props.headers = amqp_table_t{static_cast<int>(headers.size()), headers.data()};
   std::string expiration;
   if (m.expiration_ms) {
     expiration = std::to_string(*m.expiration_ms);
     props._flags |= AMQP_BASIC_EXPIRATION_FLAG;
     props.expiration = bytes(expiration);
   }
-  const int rc = amqp_basic_publish(conn_, kChannel, bytes(m.exchange), bytes(m.routing_key), 0, 0,
-                                    &props, bytes(m.body));
+  // mandatory: a message no queue takes comes back (basic.return) instead of vanishing.
+  const int rc = amqp_basic_publish(conn_, kChannel, bytes(m.exchange), bytes(m.routing_key),
+                                    /*mandatory=*/1, /*immediate=*/0, &props, bytes(m.body));
   if (rc != AMQP_STATUS_OK) {
     throw AmqpError(std::string("publishing to RabbitMQ failed: ") + amqp_error_string2(rc));
   }
 }
 
-std::vector<bool> AmqpConnection::publish_confirmed(const std::vector<OutgoingMessage>& messages) {
+std::vector<PublishResult> AmqpConnection::publish_confirmed(
+    const std::vector<OutgoingMessage>& messages) {
   if (!confirms_) {
     amqp_confirm_select(conn_, kChannel);
     check_rpc("enabling publisher confirms");
     confirms_ = true;
   }
+  keep_alive();  // take in anything that arrived while idle before judging this batch
   const std::uint64_t first = next_publish_tag_;
   for (const auto& m : messages) {
     publish(m);
     ++next_publish_tag_;
   }
-  enum : char { kPending, kAcked, kNacked };
-  std::vector<char> state(messages.size(), kPending);
+  std::vector<PublishResult> results(messages.size());
+  std::vector<char> settled_flag(messages.size(), 0);
+  std::map<std::string, std::string> returned;  // message id -> reason
   std::size_t settled = 0;
   const auto deadline = Clock::now() + settings_.timeout;
   auto settle = [&](std::uint64_t tag, bool multiple, bool ok) {
     for (std::uint64_t t = multiple ? first : tag; t <= tag; ++t) {
-      if (t < first || t >= next_publish_tag_ || state[t - first] != kPending) continue;
-      state[t - first] = ok ? kAcked : kNacked;
+      if (t < first || t >= next_publish_tag_ || settled_flag[t - first] != 0) continue;
+      const auto i = t - first;
+      settled_flag[i] = 1;
       ++settled;
+      // A returned message is confirmed too (after its basic.return): it was not stored.
+      if (auto it = returned.find(messages[i].message_id); ok && it != returned.end()) {
+        results[i] = {PublishResult::Status::Returned, it->second};
+      } else {
+        results[i] = ok ? PublishResult{PublishResult::Status::Confirmed, ""}
+                        : PublishResult{PublishResult::Status::Nacked, "nacked by RabbitMQ"};
+      }
     }
   };
   while (settled < messages.size()) {
@@ -221,6 +325,12 @@ std::vector<bool> AmqpConnection::publish_confirmed(const std::vector<OutgoingMe
         settle(nack->delivery_tag, nack->multiple != 0, false);
         break;
       }
+      case AMQP_BASIC_RETURN_METHOD: {
+        std::string reason;
+        auto id = read_returned(frame, &reason);
+        returned[std::move(id)] = std::move(reason);
+        break;
+      }
       case AMQP_CHANNEL_CLOSE_METHOD:
       case AMQP_CONNECTION_CLOSE_METHOD:
         throw AmqpError("RabbitMQ closed the channel while publishing");
@@ -228,9 +338,7 @@ std::vector<bool> AmqpConnection::publish_confirmed(const std::vector<OutgoingMe
         break;
     }
   }
-  std::vector<bool> confirmed(messages.size());
-  for (std::size_t i = 0; i < state.size(); ++i) confirmed[i] = state[i] == kAcked;
-  return confirmed;
+  return results;
 }
 
 void AmqpConnection::consume(const std::string& queue, int prefetch) {
@@ -260,27 +368,41 @@ std::optional<Delivery> AmqpConnection::next_delivery(Millis timeout) {
          frame.payload.method.id == AMQP_CONNECTION_CLOSE_METHOD)) {
       throw AmqpError("RabbitMQ closed the consumer channel");
     }
+    if (frame.frame_type == AMQP_FRAME_METHOD &&
+        frame.payload.method.id == AMQP_BASIC_CANCEL_METHOD) {
+      throw AmqpError("RabbitMQ cancelled the consumer (its queue was deleted?)");
+    }
     return std::nullopt;
   }
   if (reply.reply_type != AMQP_RESPONSE_NORMAL) {
     throw AmqpError("consuming from RabbitMQ failed: " + describe(reply));
   }
-  Delivery d;
+  auto d = to_delivery(envelope.message);
   d.delivery_tag = envelope.delivery_tag;
   d.redelivered = envelope.redelivered != 0;
-  d.body = to_string(envelope.message.body);
-  const auto& props = envelope.message.properties;
-  if (props._flags & AMQP_BASIC_MESSAGE_ID_FLAG) d.message_id = to_string(props.message_id);
-  if (props._flags & AMQP_BASIC_TYPE_FLAG) d.type = to_string(props.type);
-  if (props._flags & AMQP_BASIC_HEADERS_FLAG) {
-    for (int i = 0; i < props.headers.num_entries; ++i) {
-      const auto& e = props.headers.entries[i];
-      if (to_string(e.key) == "x-retry-count") {
-        d.retry_count = static_cast<int>(integer_value(e.value).value_or(0));
-      }
-    }
-  }
   amqp_destroy_envelope(&envelope);
+  return d;
+}
+
+std::optional<Delivery> AmqpConnection::get(const std::string& queue) {
+  amqp_maybe_release_buffers(conn_);
+  const auto reply = amqp_basic_get(conn_, kChannel, bytes(queue), /*no_ack=*/0);
+  if (reply.reply_type != AMQP_RESPONSE_NORMAL) {
+    throw AmqpError("reading " + queue + " failed: " + describe(reply));
+  }
+  if (reply.reply.id == AMQP_BASIC_GET_EMPTY_METHOD) return std::nullopt;
+  auto* ok = static_cast<amqp_basic_get_ok_t*>(reply.reply.decoded);
+  const auto tag = ok->delivery_tag;
+  const bool redelivered = ok->redelivered != 0;
+  amqp_message_t message;
+  const auto read = amqp_read_message(conn_, kChannel, &message, 0);
+  if (read.reply_type != AMQP_RESPONSE_NORMAL) {
+    throw AmqpError("reading a message of " + queue + " failed: " + describe(read));
+  }
+  auto d = to_delivery(message);
+  d.delivery_tag = tag;
+  d.redelivered = redelivered;
+  amqp_destroy_message(&message);
   return d;
 }
 

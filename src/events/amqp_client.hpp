@@ -11,16 +11,20 @@
 
 #include "config/settings.hpp"
 #include "core/async.hpp"
+#include "core/failure.hpp"
 
 struct amqp_connection_state_t_;
+struct amqp_frame_t_;
 
 namespace os::events {
 
 // The broker is unreachable, the connection or channel closed, or a call timed out.
-class AmqpError : public std::runtime_error {
+class AmqpError : public DependencyUnavailable {
  public:
-  using std::runtime_error::runtime_error;
+  explicit AmqpError(const std::string& what) : DependencyUnavailable("rabbitmq", what) {}
 };
+
+using Headers = std::map<std::string, std::string>;
 
 struct OutgoingMessage {
   std::string exchange;
@@ -30,6 +34,7 @@ struct OutgoingMessage {
   std::string type;
   int retry_count = 0;                        // header x-retry-count
   std::optional<std::int64_t> expiration_ms;  // per-message TTL (retry queue)
+  Headers headers = {};                       // more string headers
 };
 
 struct Delivery {
@@ -39,6 +44,14 @@ struct Delivery {
   std::string type;
   int retry_count = 0;
   bool redelivered = false;
+  Headers headers;  // string and integer headers, as text
+};
+
+// What the broker did with one published message.
+struct PublishResult {
+  enum class Status { Confirmed, Nacked, Returned } status = Status::Nacked;
+  std::string reason;  // for Nacked and Returned
+  bool confirmed() const { return status == Status::Confirmed; }
 };
 
 struct QueueArguments {
@@ -58,20 +71,31 @@ class AmqpConnection {
   void declare_queue(const std::string& name, const QueueArguments& args);
   void bind_queue(const std::string& queue, const std::string& exchange, const std::string& key);
 
-  // Publishes persistently and waits for the broker's confirms; element i tells whether
-  // messages[i] was confirmed (false: nacked). Throws AmqpError on a connection problem.
-  std::vector<bool> publish_confirmed(const std::vector<OutgoingMessage>& messages);
+  // Publishes persistently and `mandatory`, and waits for the broker's confirms; element
+  // i tells what became of messages[i]: confirmed, nacked, or returned unroutable (no
+  // queue bound: it was not stored anywhere). Throws AmqpError on a connection problem.
+  std::vector<PublishResult> publish_confirmed(const std::vector<OutgoingMessage>& messages);
 
   void consume(const std::string& queue, int prefetch);
   // The next delivery, or nullopt after `timeout` without one.
   std::optional<Delivery> next_delivery(Millis timeout);
+  // basic.get: one message of `queue` (unacked until ack; requeued if the connection
+  // closes first), or nullopt when the queue is empty.
+  std::optional<Delivery> get(const std::string& queue);
   void ack(std::uint64_t delivery_tag);
   // Without requeue: the queue's dead-letter exchange receives it.
   void reject(std::uint64_t delivery_tag);
+  // Reads and answers what the broker sent to an idle connection (heartbeats; sends ours
+  // when due). Call it at least every heartbeat/2 on a connection that has nothing else
+  // to do. Throws AmqpError when the connection is gone.
+  void keep_alive();
 
  private:
+  void open();
   void check_rpc(const char* what);
   void publish(const OutgoingMessage& message);
+  // Reads the content of a basic.return that just arrived; returns its message id.
+  std::string read_returned(const amqp_frame_t_& frame, std::string* reason);
 
   config::RabbitSettings settings_;
   amqp_connection_state_t_* conn_ = nullptr;

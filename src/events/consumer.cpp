@@ -7,6 +7,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 #include <cmath>
+#include <set>
 
 #include "core/logging.hpp"
 #include "core/sleep.hpp"
@@ -16,6 +17,8 @@ namespace os::events {
 namespace {
 constexpr Millis kPoll{200};
 constexpr Millis kBrokerRetry{1000};
+constexpr Millis kDependencyRetryBase{250};
+constexpr Millis kDependencyRetryCap{5000};
 constexpr std::size_t kMaxEventIdLength = 200;
 
 struct NewOrderEvent {
@@ -47,7 +50,8 @@ std::optional<NewOrderEvent> parse_event(const Delivery& d) {
 
 void describe_consumer_metrics(Metrics& m) {
   m.describe("events_consumed_total", Metrics::Type::Counter,
-             "new_order events by outcome (enqueued, duplicate, retried, dead_lettered).");
+             "new_order events by outcome (enqueued, duplicate, deferred, retried, "
+             "dead_lettered).");
 }
 
 NewOrderConsumer::NewOrderConsumer(const config::Settings& settings, db::InboxRepository& inbox,
@@ -61,118 +65,171 @@ NewOrderConsumer::NewOrderConsumer(const config::Settings& settings, db::InboxRe
 bool NewOrderConsumer::ensure_broker() {
   if (amqp_) return true;
   try {
-    auto conn = std::make_unique<AmqpConnection>(settings_.rabbit);
-    declare_topology(*conn, topology_);
+    auto conn = connect_declared(settings_.rabbit, topology_);
     conn->consume(topology_.queue, settings_.rabbit.prefetch);
     amqp_ = std::move(conn);
     log::info("consumer connected to RabbitMQ", {{"queue", topology_.queue}});
-    broker_down_logged_ = false;
+    health_.up("rabbitmq");
     return true;
-  } catch (const AmqpError& e) {
-    if (!broker_down_logged_) {
-      log::warn("RabbitMQ unavailable; consumer will reconnect", {{"error", e.what()}});
-      broker_down_logged_ = true;
-    }
+  } catch (const AmqpError&) {
+    health_.down(classify(std::current_exception()));
     return false;
   }
 }
 
-void NewOrderConsumer::retry_later(const Delivery& d, const std::string& event_id,
-                                   const std::string& reason) {
+AmqpConnection& NewOrderConsumer::publisher() {
+  if (!retry_publisher_) retry_publisher_ = std::make_unique<AmqpConnection>(settings_.rabbit);
+  return *retry_publisher_;
+}
+
+void NewOrderConsumer::keep_publisher_alive() {
+  if (!retry_publisher_) return;
+  try {
+    retry_publisher_->keep_alive();
+  } catch (const AmqpError&) {
+    retry_publisher_.reset();  // reopened when next needed
+  }
+}
+
+void NewOrderConsumer::dead_letter(const Delivery& d, const std::string& reason) {
+  // Published with the reason, confirmed, and only then acked: never in neither queue.
+  OutgoingMessage m{"",          topology_.dlq, d.body, d.message_id, d.type.empty() ? "new_order" : d.type,
+                    d.retry_count, std::nullopt};
+  m.headers = d.headers;
+  m.headers.erase("x-retry-count");
+  m.headers["x-dead-letter-reason"] = reason;
+  m.headers["x-dead-lettered-at"] = std::to_string(tasks::unix_ms());
+  const auto result = publisher().publish_confirmed({m});
+  if (!result.front().confirmed()) {
+    throw AmqpError("RabbitMQ did not take the dead letter: " + result.front().reason);
+  }
+  amqp_->ack(d.delivery_tag);
+  log::error("new_order message dead-lettered",
+             {{"message_id", d.message_id}, {"reason", reason}, {"body", d.body.substr(0, 200)}});
+  metrics_.add("events_consumed_total", label("outcome", "dead_lettered"));
+}
+
+void NewOrderConsumer::retry_later(const Pending& p, const std::string& reason) {
+  const auto& d = p.delivery;
   if (d.retry_count >= settings_.rabbit.consumer_max_retries) {
-    log::error("event failed after its last retry; dead-lettered",
-               {{"event_id", event_id}, {"retries", d.retry_count}, {"error", reason}});
-    amqp_->reject(d.delivery_tag);
-    metrics_.add("events_consumed_total", label("outcome", "dead_lettered"));
+    dead_letter(d, "failed after " + std::to_string(d.retry_count) + " retries: " + reason);
     return;
   }
   const auto delay_ms = static_cast<std::int64_t>(
       1000.0 * settings_.rabbit.consumer_retry_base_seconds * std::pow(2.0, d.retry_count));
   // Confirmed before the ack: the event is never in neither queue.
-  if (!retry_publisher_) retry_publisher_ = std::make_unique<AmqpConnection>(settings_.rabbit);
-  const auto ok = retry_publisher_->publish_confirmed({OutgoingMessage{
-      "", topology_.retry_queue, d.body, d.message_id.empty() ? event_id : d.message_id,
+  const auto result = publisher().publish_confirmed({OutgoingMessage{
+      "", topology_.retry_queue, d.body, d.message_id.empty() ? p.event.event_id : d.message_id,
       d.type.empty() ? "new_order" : d.type, d.retry_count + 1, delay_ms}});
-  if (!ok.front()) throw AmqpError("RabbitMQ refused the retry message");
+  if (!result.front().confirmed()) {
+    throw AmqpError("RabbitMQ did not take the retry message: " + result.front().reason);
+  }
   amqp_->ack(d.delivery_tag);
-  log::warn("event handling failed; retry scheduled", {{"event_id", event_id},
+  log::warn("event handling failed; retry scheduled", {{"event_id", p.event.event_id},
                                                        {"retry", d.retry_count + 1},
                                                        {"delay_ms", delay_ms},
                                                        {"error", reason}});
   metrics_.add("events_consumed_total", label("outcome", "retried"));
 }
 
-awaitable<void> NewOrderConsumer::handle_batch(std::vector<Delivery> deliveries) {
-  std::vector<db::InboxEvent> events;
-  std::vector<const Delivery*> valid;
-  for (const auto& d : deliveries) {
-    const auto event = parse_event(d);
-    if (!event || d.retry_count > settings_.rabbit.consumer_max_retries) {
-      log::error("malformed new_order message; dead-lettered",
-                 {{"message_id", d.message_id}, {"body", d.body.substr(0, 200)}});
-      amqp_->reject(d.delivery_tag);
-      metrics_.add("events_consumed_total", label("outcome", "dead_lettered"));
-      continue;
-    }
-    events.push_back({event->event_id, event->order_id});
-    valid.push_back(&d);
+void NewOrderConsumer::admit(Delivery d, std::vector<Pending>& batch) {
+  auto event = parse_event(d);
+  if (!event) {
+    dead_letter(d, "malformed new_order message (needs JSON with a UUID order_id and an "
+                   "event id)");
+    return;
   }
-  if (events.empty()) co_return;
+  batch.push_back({std::move(d), {event->event_id, event->order_id}});
+}
 
-  std::string failure;
-  std::vector<db::InboxEvent> fresh;
-  try {
-    const std::function<awaitable<void>(const std::vector<db::InboxEvent>&)> enqueue =
-        [this](const std::vector<db::InboxEvent>& batch) -> awaitable<void> {
-      std::vector<std::pair<std::string, std::string>> tasks;
-      for (const auto& e : batch) tasks.emplace_back(e.order_id, e.event_id);
-      co_await queue_.enqueue_process_orders(tasks);
-    };
-    fresh = co_await inbox_.record_new(events, enqueue);
-  } catch (const std::exception& e) {
-    failure = e.what();
-  }
-  for (std::size_t i = 0; i < valid.size(); ++i) {
-    const auto& d = *valid[i];
-    if (!failure.empty()) {
-      retry_later(d, events[i].event_id, failure);
-      continue;
-    }
-    amqp_->ack(d.delivery_tag);
-    const bool is_new = std::any_of(fresh.begin(), fresh.end(), [&](const db::InboxEvent& f) {
-      return f.event_id == events[i].event_id;
-    });
+void NewOrderConsumer::acknowledge(const std::vector<Pending>& batch,
+                                   const std::vector<db::InboxEvent>& fresh) {
+  std::set<std::string> new_ids;
+  for (const auto& f : fresh) new_ids.insert(f.event_id);
+  for (const auto& p : batch) {
+    amqp_->ack(p.delivery.delivery_tag);
+    const bool is_new = new_ids.contains(p.event.event_id);
     metrics_.add("events_consumed_total", label("outcome", is_new ? "enqueued" : "duplicate"));
     log::info(is_new ? "task enqueued for event" : "duplicate event ignored",
-              {{"event_id", events[i].event_id}, {"order_id", events[i].order_id}});
+              {{"event_id", p.event.event_id}, {"order_id", p.event.order_id}});
+  }
+}
+
+awaitable<void> NewOrderConsumer::handle_batch(std::vector<Pending> batch,
+                                               const std::atomic<bool>& stopping) {
+  const std::function<awaitable<void>(const std::vector<db::InboxEvent>&)> enqueue =
+      [this](const std::vector<db::InboxEvent>& fresh) -> awaitable<void> {
+    std::vector<std::pair<std::string, std::string>> tasks;
+    for (const auto& e : fresh) tasks.emplace_back(e.order_id, e.event_id);
+    co_await queue_.enqueue_process_orders(tasks);
+  };
+  Backoff backoff(kDependencyRetryBase, kDependencyRetryCap);
+  while (!batch.empty()) {
+    std::vector<db::InboxEvent> events;
+    for (const auto& p : batch) events.push_back(p.event);
+    std::exception_ptr error;
+    std::vector<db::InboxEvent> fresh;
+    try {
+      fresh = co_await inbox_.record_new(events, enqueue);
+    } catch (...) {
+      error = std::current_exception();
+    }
+    if (!error) {
+      health_.all_up();
+      acknowledge(batch, fresh);
+      co_return;
+    }
+    const auto failure = classify(error);
+    if (failure.kind == FailureKind::Permanent) {
+      for (const auto& p : batch) dead_letter(p.delivery, failure.reason);
+      co_return;
+    }
+    if (failure.kind == FailureKind::Unknown) {
+      for (const auto& p : batch) retry_later(p, failure.reason);
+      co_return;
+    }
+    // A dependency is down: keep the deliveries (unacked, so the prefetch stops the
+    // broker from sending more than it allows), keep the connection alive, try again.
+    health_.down(failure);
+    metrics_.add("events_consumed_total", label("outcome", "deferred"),
+                 static_cast<double>(batch.size()));
+    const auto until = Clock::now() + backoff.next();
+    while (!stopping && Clock::now() < until) {
+      const auto left = std::chrono::duration_cast<Millis>(until - Clock::now());
+      if (auto d = amqp_->next_delivery(std::min(left, kPoll))) admit(std::move(*d), batch);
+      keep_publisher_alive();
+    }
+    if (stopping) co_return;  // unacked: the broker requeues them when we disconnect
   }
 }
 
 awaitable<void> NewOrderConsumer::run(const std::atomic<bool>& stopping) {
   log::info("consumer started", {{"queue", topology_.queue}});
+  co_await tasks::warn_if_tasks_can_be_lost(queue_);
   while (!stopping) {
     if (!ensure_broker()) {
       co_await sleep_for(kBrokerRetry);
       continue;
     }
-    std::string failure;
     try {
       // Blocking, bounded wait: this thread serves only the consumer.
-      std::vector<Delivery> batch;
+      std::vector<Pending> batch;
       for (auto d = amqp_->next_delivery(kPoll); d; d = amqp_->next_delivery(Millis(0))) {
-        batch.push_back(std::move(*d));
+        admit(std::move(*d), batch);
         if (static_cast<int>(batch.size()) >= settings_.rabbit.prefetch) break;
       }
-      co_await handle_batch(std::move(batch));
-    } catch (const std::exception& e) {
-      failure = e.what();
-    }
-    if (!failure.empty()) {
+      keep_publisher_alive();
+      co_await handle_batch(std::move(batch), stopping);
+    } catch (...) {
       // Unacked deliveries go back to the queue when the connection closes.
-      log::warn("consumer connection reset; reconnecting", {{"error", failure}});
+      const auto failure = classify(std::current_exception());
+      if (failure.kind == FailureKind::Transient) {
+        health_.down(failure);
+      } else {
+        log::error("consumer pass failed; reconnecting", {{"error", failure.reason}});
+      }
       amqp_.reset();
       retry_publisher_.reset();
-      broker_down_logged_ = true;
     }
   }
   log::info("consumer stopped");

@@ -1,10 +1,14 @@
 // new_order consumer: turns each event into one process_order task, exactly once in
-// effect (inbox table), acking only after the task is enqueued.
+// effect (inbox table), acking only after the task is enqueued. While PostgreSQL or the
+// task-queue Redis is down it keeps its deliveries unacked and waits (taking no more than
+// the prefetch), however long; malformed events go to the dead-letter queue at once, with
+// the reason; other failures go through the retry queue a bounded number of times.
 #pragma once
 #include <atomic>
 #include <memory>
 
 #include "config/settings.hpp"
+#include "core/dependency_health.hpp"
 #include "core/metrics.hpp"
 #include "db/inbox_repository.hpp"
 #include "events/amqp_client.hpp"
@@ -21,12 +25,22 @@ class NewOrderConsumer {
   awaitable<void> run(const std::atomic<bool>& stopping);
 
  private:
+  struct Pending {
+    Delivery delivery;
+    db::InboxEvent event;
+  };
+
   bool ensure_broker();
-  // Handles every delivery that is already waiting, up to the prefetch, in one
-  // transaction and one Redis round trip.
-  awaitable<void> handle_batch(std::vector<Delivery> deliveries);
-  void retry_later(const Delivery& delivery, const std::string& event_id,
-                   const std::string& reason);
+  // Valid deliveries join `batch`; malformed ones are dead-lettered at once.
+  void admit(Delivery delivery, std::vector<Pending>& batch);
+  // Handles the batch in one transaction and one Redis round trip; while a dependency is
+  // down, waits (keeping the connection alive, admitting new deliveries) and tries again.
+  awaitable<void> handle_batch(std::vector<Pending> batch, const std::atomic<bool>& stopping);
+  void acknowledge(const std::vector<Pending>& batch, const std::vector<db::InboxEvent>& fresh);
+  void retry_later(const Pending& pending, const std::string& reason);
+  void dead_letter(const Delivery& delivery, const std::string& reason);
+  AmqpConnection& publisher();
+  void keep_publisher_alive();
 
   const config::Settings& settings_;
   db::InboxRepository& inbox_;
@@ -37,7 +51,7 @@ class NewOrderConsumer {
   // Retries are published on their own connection: waiting for publisher confirms on the
   // consuming connection would swallow deliveries that arrive meanwhile.
   std::unique_ptr<AmqpConnection> retry_publisher_;
-  bool broker_down_logged_ = false;
+  DependencyHealth health_{"consumer"};
 };
 
 void describe_consumer_metrics(Metrics& metrics);

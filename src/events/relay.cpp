@@ -5,6 +5,9 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <algorithm>
+#include <map>
+
 #include "core/logging.hpp"
 #include "core/sleep.hpp"
 
@@ -37,17 +40,12 @@ bool Relay::ensure_broker() {
   if (amqp_) return true;
   if (Clock::now() < next_broker_attempt_) return false;
   try {
-    auto conn = std::make_unique<AmqpConnection>(settings_.rabbit);
-    declare_topology(*conn, topology_);
-    amqp_ = std::move(conn);
+    amqp_ = connect_declared(settings_.rabbit, topology_);
     log::info("relay connected to RabbitMQ", {{"exchange", topology_.exchange}});
-    broker_down_logged_ = false;
+    health_.up("rabbitmq");
     return true;
-  } catch (const AmqpError& e) {
-    if (!broker_down_logged_) {
-      log::warn("RabbitMQ unavailable; outbox rows stay pending", {{"error", e.what()}});
-      broker_down_logged_ = true;
-    }
+  } catch (const AmqpError&) {
+    health_.down(classify(std::current_exception()));
     next_broker_attempt_ = Clock::now() + kBrokerRetry;
     return false;
   }
@@ -63,30 +61,44 @@ awaitable<std::size_t> Relay::relay_batch() {
                         std::nullopt});
     ids.push_back(e.id);
   }
-  std::vector<bool> confirmed;
-  std::string broker_error;
+  std::vector<PublishResult> results;
+  std::exception_ptr broker_error;
   try {
-    confirmed = amqp_->publish_confirmed(messages);
-  } catch (const AmqpError& e) {
-    broker_error = e.what();
+    results = amqp_->publish_confirmed(messages);
+  } catch (const AmqpError&) {
+    broker_error = std::current_exception();
   }
-  if (!broker_error.empty()) {
+  if (broker_error) {
     // Unknown outcome: publish again later (the consumer deduplicates by event id).
     amqp_.reset();
-    log::warn("RabbitMQ connection lost while publishing", {{"error", broker_error}});
-    co_await outbox_.release(ids, broker_error);
+    const auto failure = classify(broker_error);
+    health_.down(failure);
+    co_await outbox_.release(ids, failure.reason);
     metrics_.add("outbox_events_failed_total", "", static_cast<double>(ids.size()));
     co_return events.size();
   }
-  std::vector<std::string> published, nacked;
+  health_.up("rabbitmq");
+  std::vector<std::string> published;
+  std::map<std::string, std::vector<std::string>> failed;  // reason -> ids
   for (std::size_t i = 0; i < events.size(); ++i) {
-    (confirmed[i] ? published : nacked).push_back(events[i].id);
+    if (results[i].confirmed()) {
+      published.push_back(events[i].id);
+    } else {
+      failed[results[i].reason].push_back(events[i].id);
+    }
   }
   co_await outbox_.mark_published(published);
-  co_await outbox_.mark_failed(nacked, "nacked by RabbitMQ", settings_.outbox.max_backoff);
+  const bool returned = std::any_of(results.begin(), results.end(), [](const PublishResult& r) {
+    return r.status == PublishResult::Status::Returned;
+  });
+  if (returned) amqp_.reset();  // the next connection declares the topology again
+  for (const auto& [reason, failed_ids] : failed) {
+    log::warn("RabbitMQ did not take outbox events; they stay pending and back off",
+              {{"events", static_cast<std::int64_t>(failed_ids.size())}, {"reason", reason}});
+    co_await outbox_.mark_failed(failed_ids, reason, settings_.outbox.max_backoff);
+    metrics_.add("outbox_events_failed_total", "", static_cast<double>(failed_ids.size()));
+  }
   metrics_.add("outbox_events_published_total", "", static_cast<double>(published.size()));
-  if (!nacked.empty())
-    metrics_.add("outbox_events_failed_total", "", static_cast<double>(nacked.size()));
   for (const auto& e : events) {
     if (log::enabled(spdlog::level::debug)) {
       log::debug("event published", {{"event_id", e.id}, {"order_id", e.aggregate_id}});
@@ -109,6 +121,7 @@ awaitable<void> Relay::wait_for_work(const std::atomic<bool>& stopping) {
     }
     const auto notes = co_await listener_->wait_notifications(left);
     if (!notes.empty()) co_return;
+    if (amqp_) amqp_->keep_alive();  // heartbeats while idle
   }
 }
 
@@ -124,15 +137,13 @@ awaitable<void> Relay::housekeeping() {
 
 awaitable<void> Relay::run(const std::atomic<bool>& stopping) {
   log::info("relay started", {{"batch", settings_.outbox.batch_size}});
-  bool db_down = false;
   while (!stopping) {
-    std::string failure;
+    bool failed = false;
     try {
       co_await housekeeping();
       std::size_t claimed = 0;
       if (ensure_broker()) claimed = co_await relay_batch();
-      if (db_down) log::info("relay: PostgreSQL reachable again");
-      db_down = false;
+      health_.up("postgres");
       if (claimed < static_cast<std::size_t>(settings_.outbox.batch_size)) {
         if (amqp_) {
           co_await wait_for_work(stopping);
@@ -140,15 +151,21 @@ awaitable<void> Relay::run(const std::atomic<bool>& stopping) {
           co_await sleep_for(kBrokerRetry);
         }
       }
-    } catch (const std::exception& e) {
-      failure = e.what();
+    } catch (...) {
+      const auto failure = classify(std::current_exception());
+      if (failure.dependency == "rabbitmq") {
+        amqp_.reset();  // its heartbeat failed while idle: reconnect
+      } else {
+        listener_.reset();
+      }
+      if (failure.kind == FailureKind::Transient) {
+        health_.down(failure);
+      } else {
+        log::error("relay pass failed; retrying", {{"error", failure.reason}});
+      }
+      failed = true;
     }
-    if (!failure.empty()) {
-      if (!db_down) log::warn("relay: PostgreSQL unavailable; retrying", {{"error", failure}});
-      db_down = true;
-      listener_.reset();
-      co_await sleep_for(kBrokerRetry);
-    }
+    if (failed) co_await sleep_for(kBrokerRetry);
   }
   log::info("relay stopped");
 }

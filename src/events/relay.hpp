@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "config/settings.hpp"
+#include "core/dependency_health.hpp"
 #include "core/metrics.hpp"
 #include "db/outbox_repository.hpp"
 #include "events/amqp_client.hpp"
@@ -32,7 +33,7 @@ class Relay {
   Topology topology_;
   std::unique_ptr<AmqpConnection> amqp_;
   std::unique_ptr<db::PgConnection> listener_;
-  bool broker_down_logged_ = false;
+  DependencyHealth health_{"relay"};
   Clock::time_point next_broker_attempt_{};
   Clock::time_point next_housekeeping_{};
 };

@@ -17,4 +17,11 @@ void declare_topology(AmqpConnection& amqp, const Topology& t) {
   amqp.bind_queue(t.queue, t.exchange, t.routing_key);
 }
 
+std::unique_ptr<AmqpConnection> connect_declared(const config::RabbitSettings& settings,
+                                                 const Topology& topology) {
+  auto conn = std::make_unique<AmqpConnection>(settings);
+  declare_topology(*conn, topology);
+  return conn;
+}
+
 }  // namespace os::events

@@ -1,5 +1,6 @@
 // RabbitMQ names and their idempotent declaration (relay and consumer both declare).
 #pragma once
+#include <memory>
 #include <string>
 
 #include "config/settings.hpp"
@@ -17,5 +18,8 @@ struct Topology {
 
 Topology topology_for(const config::RabbitSettings& settings);
 void declare_topology(AmqpConnection& amqp, const Topology& topology);
+// A new connection with the topology declared (relay, consumer and the dlq tool share it).
+std::unique_ptr<AmqpConnection> connect_declared(const config::RabbitSettings& settings,
+                                                 const Topology& topology);
 
 }  // namespace os::events

@@ -18,12 +18,16 @@ awaitable<void> OrderProcessor::run(const Task& task) {
   const auto updated =
       co_await orders_.mark_processed(task.order_id, worker_name_, task.attempt, started);
   if (!updated) {
+    if (!co_await orders_.find(task.order_id)) {
+      throw PermanentFailure("order " + task.order_id + " does not exist");
+    }
     log::info("order already processed or unknown; nothing to do",
               {{"order_id", task.order_id}, {"event_id", task.event_id}});
     co_return;
   }
   // The cache must show processed_at at once: overwrite the cached representation.
-  co_await cache_.put(updated->id, updated->user_id, domain::order_to_json(*updated));
+  co_await cache_.put(updated->id, updated->version, updated->user_id,
+                      domain::order_to_json(*updated), /*after_change=*/true);
   log::info("Order " + task.order_id + " processed",
             {{"order_id", task.order_id},
              {"event_id", task.event_id},

@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+#include "core/logging.hpp"
+
 namespace os::tasks {
 namespace {
 using cache::cmd;
@@ -37,6 +39,12 @@ std::optional<Task> parse_entry(const RedisReply& entry) {
       t.not_before_ms = to_int(v);
     else if (k == "enqueued_ms")
       t.enqueued_ms = to_int(v);
+    else if (k == "deferrals")
+      t.deferrals = static_cast<int>(to_int(v));
+    else if (k == "last_error" || k == "reason")
+      t.last_error = v;
+    else if (k == "dead_lettered_ms")
+      t.dead_lettered_ms = to_int(v);
   }
   return t;
 }
@@ -49,12 +57,12 @@ std::vector<Task> parse_entries(const RedisReply& list) {
   return out;
 }
 
-Command add_command(const std::string& stream, const Task& t, int attempt,
+Command add_command(const std::string& stream, const Task& t, int attempt, int deferrals,
                     std::int64_t not_before_ms, const std::string& error) {
-  auto c =
-      cmd("XADD", stream, "*", "task", t.name.empty() ? "process_order" : t.name, "order_id",
-          t.order_id, "event_id", t.event_id, "attempt", std::to_string(attempt), "not_before_ms",
-          std::to_string(not_before_ms), "enqueued_ms", std::to_string(t.enqueued_ms));
+  auto c = cmd("XADD", stream, "*", "task", t.name.empty() ? "process_order" : t.name,
+               "order_id", t.order_id, "event_id", t.event_id, "attempt", std::to_string(attempt),
+               "deferrals", std::to_string(deferrals), "not_before_ms",
+               std::to_string(not_before_ms), "enqueued_ms", std::to_string(t.enqueued_ms));
   if (!error.empty()) {
     c.emplace_back("last_error");
     c.push_back(error);
@@ -83,7 +91,7 @@ awaitable<void> TaskQueue::enqueue_process_orders(
     t.order_id = order_id;
     t.event_id = event_id;
     t.enqueued_ms = now;
-    commands.push_back(add_command(settings_.stream, t, 0, 0, ""));
+    commands.push_back(add_command(settings_.stream, t, 0, 0, 0, ""));
   }
   for (const auto& reply : co_await redis_.pipeline(commands)) throw_if_error(reply);
 }
@@ -141,16 +149,56 @@ awaitable<void> TaskQueue::ack(const Task& task) {
 
 awaitable<void> TaskQueue::retry(const Task& task, Millis delay, const std::string& error) {
   std::vector<Command> c;
-  c.push_back(
-      add_command(settings_.stream, task, task.attempt + 1, unix_ms() + delay.count(), error));
+  c.push_back(add_command(settings_.stream, task, task.attempt + 1, task.deferrals,
+                         unix_ms() + delay.count(), error));
   c.push_back(cmd("XACK", settings_.stream, settings_.group, task.entry_id));
   c.push_back(cmd("XDEL", settings_.stream, task.entry_id));
   co_await transaction(std::move(c));
 }
 
+awaitable<void> TaskQueue::defer(const Task& task, Millis delay, const std::string& error) {
+  std::vector<Command> c;
+  c.push_back(add_command(settings_.stream, task, task.attempt, task.deferrals + 1,
+                         unix_ms() + delay.count(), error));
+  c.push_back(cmd("XACK", settings_.stream, settings_.group, task.entry_id));
+  c.push_back(cmd("XDEL", settings_.stream, task.entry_id));
+  co_await transaction(std::move(c));
+}
+
+awaitable<std::vector<Task>> TaskQueue::dead_letters(int count) {
+  const auto r = co_await redis_.command(
+      cmd("XRANGE", settings_.dead_stream, "-", "+", "COUNT", std::to_string(count)));
+  throw_if_error(r);
+  co_return parse_entries(r);
+}
+
+awaitable<std::vector<std::string>> TaskQueue::replay(const std::vector<Task>& dead) {
+  // Moves an entry only if it is still in the dead-letter stream, so two concurrent
+  // replays never both re-add it.
+  static constexpr const char* kMove =
+      "if redis.call('XDEL', KEYS[1], ARGV[1]) == 1 then "
+      "  redis.call('XADD', KEYS[2], '*', unpack(ARGV, 2)) return 1 end "
+      "return 0";
+  std::vector<std::string> moved;
+  for (const auto& task : dead) {
+    Task fresh = task;
+    fresh.enqueued_ms = unix_ms();
+    const auto add = add_command(settings_.stream, fresh, 0, 0, 0, "");
+    Command c = cmd("EVAL", kMove, "2", settings_.dead_stream, settings_.stream, task.entry_id);
+    c.insert(c.end(), add.begin() + 3, add.end());  // the field/value pairs after "XADD s *"
+    const auto r = co_await redis_.command(c);
+    throw_if_error(r);
+    if (r.integer == 1) moved.push_back(task.entry_id);
+  }
+  co_return moved;
+}
+
 awaitable<void> TaskQueue::dead_letter(const Task& task, const std::string& error) {
   std::vector<Command> c;
-  c.push_back(add_command(settings_.dead_stream, task, task.attempt, 0, error));
+  auto entry = add_command(settings_.dead_stream, task, task.attempt, task.deferrals, 0, error);
+  entry.emplace_back("dead_lettered_ms");
+  entry.push_back(std::to_string(unix_ms()));
+  c.push_back(std::move(entry));
   c.push_back(cmd("XACK", settings_.stream, settings_.group, task.entry_id));
   c.push_back(cmd("XDEL", settings_.stream, task.entry_id));
   co_await transaction(std::move(c));
@@ -162,6 +210,38 @@ awaitable<std::int64_t> TaskQueue::depth() {
 
 awaitable<std::int64_t> TaskQueue::dead_depth() {
   co_return (co_await redis_.command(cmd("XLEN", settings_.dead_stream))).integer;
+}
+
+awaitable<std::string> TaskQueue::server_setting(const std::string& name) {
+  const auto r = co_await redis_.command(cmd("CONFIG", "GET", name));
+  if (r.is_error() || r.elements.size() < 2) co_return std::string{};
+  co_return r.elements[1].str;
+}
+
+awaitable<void> warn_if_tasks_can_be_lost(TaskQueue& queue) {
+  try {
+    const auto policy = co_await queue.server_setting("maxmemory-policy");
+    const auto appendonly = co_await queue.server_setting("appendonly");
+    const auto fsync = co_await queue.server_setting("appendfsync");
+    if (policy.empty()) {
+      log::warn("cannot read the task-queue Redis settings (CONFIG GET refused); make sure "
+                "maxmemory-policy is noeviction and appendfsync always");
+      co_return;
+    }
+    if (policy != "noeviction") {
+      log::warn("task-queue Redis may evict tasks: set maxmemory-policy noeviction (the "
+                "reconciler re-enqueues lost tasks after RECONCILE_AFTER_SECONDS)",
+                {{"maxmemory-policy", policy}});
+    }
+    if (appendonly != "yes" || fsync != "always") {
+      log::warn("task-queue Redis may lose recent tasks in a crash: set appendonly yes and "
+                "appendfsync always (the reconciler re-enqueues lost tasks after "
+                "RECONCILE_AFTER_SECONDS)",
+                {{"appendonly", appendonly}, {"appendfsync", fsync}});
+    }
+  } catch (const std::exception&) {
+    // Redis is down: the roles' own loops report that.
+  }
 }
 
 }  // namespace os::tasks

@@ -14,9 +14,12 @@ struct Task {
   std::string name;      // "process_order"
   std::string order_id;
   std::string event_id;
-  int attempt = 0;                 // 0 for the first run
+  int attempt = 0;                 // runs that failed for an unknown reason so far
+  int deferrals = 0;               // runs put off because a dependency was down
   std::int64_t not_before_ms = 0;  // unix ms; a retry waits until then
   std::int64_t enqueued_ms = 0;
+  std::string last_error;              // why the previous run failed, if it did
+  std::int64_t dead_lettered_ms = 0;   // entries of the dead-letter stream only
 };
 
 class TaskQueue {
@@ -24,6 +27,7 @@ class TaskQueue {
   TaskQueue(cache::RedisClient& redis, const config::TaskSettings& settings)
       : redis_(redis), settings_(settings) {}
 
+  // Entries are appended with XADD in one pipelined round trip per call.
   // One process_order task per (order_id, event_id), in one pipelined round trip.
   awaitable<void> enqueue_process_orders(
       const std::vector<std::pair<std::string, std::string>>& order_and_event_ids);
@@ -36,10 +40,19 @@ class TaskQueue {
   awaitable<void> ack(const Task& task);
   // Re-enqueues with attempt+1, due after `delay`, and acks the old entry atomically.
   awaitable<void> retry(const Task& task, Millis delay, const std::string& error);
+  // Same, for a run put off because a dependency was down: deferrals+1, attempt kept.
+  awaitable<void> defer(const Task& task, Millis delay, const std::string& error);
+  // Dead-letter entries, oldest first (at most `count`).
+  awaitable<std::vector<Task>> dead_letters(int count);
+  // Moves dead-letter entries back to the task stream as fresh tasks (attempt 0), each
+  // atomically; returns the ids moved (ids not in the dead-letter stream are skipped).
+  awaitable<std::vector<std::string>> replay(const std::vector<Task>& dead);
   // Moves to the dead-letter stream and acks, atomically.
   awaitable<void> dead_letter(const Task& task, const std::string& error);
   awaitable<std::int64_t> depth();
   awaitable<std::int64_t> dead_depth();
+  // CONFIG GET name on the task-queue Redis (empty when unknown or refused).
+  awaitable<std::string> server_setting(const std::string& name);
 
  private:
   awaitable<void> transaction(std::vector<cache::Command> commands);
@@ -49,5 +62,10 @@ class TaskQueue {
 };
 
 std::int64_t unix_ms();
+
+// Reads the task-queue Redis' eviction and persistence settings and logs a warning naming
+// each one that lets tasks vanish (maxmemory-policy other than noeviction; appendonly off
+// or appendfsync other than always). Best effort: never throws.
+awaitable<void> warn_if_tasks_can_be_lost(TaskQueue& queue);
 
 }  // namespace os::tasks

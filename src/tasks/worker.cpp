@@ -1,7 +1,7 @@
 #include "tasks/worker.hpp"
 
+#include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -9,58 +9,89 @@
 
 #include "core/logging.hpp"
 #include "core/sleep.hpp"
-#include "db/pg_connection.hpp"
 
 namespace os::tasks {
 namespace {
 constexpr Millis kReadBlock{1000};
 constexpr Millis kErrorPause{1000};
-
-Millis backoff(int attempt) {
-  return Millis(std::min<std::int64_t>(60'000, 1000LL << std::min(attempt, 6)));
-}
+constexpr Millis kRetryBase{1000};
+constexpr Millis kUnknownRetryCap{60'000};
 }  // namespace
 
 awaitable<void> Worker::execute(Task task) {
   const auto wait_ms = task.not_before_ms - unix_ms();
   if (wait_ms > 0) co_await sleep_for(Millis(wait_ms));
-  std::string error;
+  if (cancelled_) co_return;  // shutting down: leave it pending for another worker
+  std::exception_ptr error;
   try {
-    if (task.name != "process_order" || task.order_id.empty()) {
-      throw std::invalid_argument("unknown task '" + task.name + "'");
+    if (task.name != "process_order") {
+      throw PermanentFailure("unknown task '" + task.name + "'");
     }
+    if (task.order_id.empty()) throw PermanentFailure("task without an order_id");
     co_await processor_.run(task);
-  } catch (const std::exception& e) {
-    error = e.what();
+  } catch (...) {
+    error = std::current_exception();
   }
+  if (cancelled_) co_return;
   try {
-    if (error.empty()) {
-      co_await queue_.ack(task);
-      metrics_.add("tasks_total", label("result", "done"));
-    } else if (task.attempt + 1 < settings_.max_attempts) {
-      log::warn("task failed; will retry",
-                {{"order_id", task.order_id}, {"attempt", task.attempt}, {"error", error}});
-      co_await queue_.retry(task, backoff(task.attempt), error);
-      metrics_.add("tasks_total", label("result", "retried"));
-    } else {
-      log::error("task failed for the last time; dead-lettered",
-                 {{"order_id", task.order_id}, {"attempt", task.attempt}, {"error", error}});
-      co_await queue_.dead_letter(task, error);
-      metrics_.add("tasks_total", label("result", "dead_lettered"));
-    }
-  } catch (const std::exception& e) {
+    co_await settle(task, error);
+  } catch (...) {
     // Not acked: it stays pending and is reclaimed after the visibility timeout.
-    log::warn("could not settle a task; it will be reclaimed",
-              {{"order_id", task.order_id}, {"error", e.what()}});
+    health_.down(classify(std::current_exception()));
+  }
+}
+
+awaitable<void> Worker::settle(const Task& task, std::exception_ptr error) {
+  if (!error) {
+    co_await queue_.ack(task);
+    health_.all_up();
+    metrics_.add("tasks_total", label("result", "done"));
+    co_return;
+  }
+  const auto failure = classify(error);
+  switch (failure.kind) {
+    case FailureKind::Transient: {
+      health_.down(failure);
+      const auto delay = capped_backoff(task.deferrals, kRetryBase, settings_.retry_max_backoff);
+      co_await queue_.defer(task, delay, failure.reason);
+      metrics_.add("tasks_total", label("result", "deferred"));
+      co_return;
+    }
+    case FailureKind::Permanent:
+      log::error("task can never succeed; dead-lettered",
+                 {{"order_id", task.order_id}, {"task", task.name}, {"reason", failure.reason}});
+      co_await queue_.dead_letter(task, failure.reason);
+      metrics_.add("tasks_total", label("result", "dead_lettered"));
+      co_return;
+    case FailureKind::Unknown:
+      if (task.attempt + 1 < settings_.max_attempts) {
+        log::warn("task failed; will retry", {{"order_id", task.order_id},
+                                              {"attempt", task.attempt},
+                                              {"error", failure.reason}});
+        co_await queue_.retry(task, capped_backoff(task.attempt, kRetryBase, kUnknownRetryCap),
+                              failure.reason);
+        metrics_.add("tasks_total", label("result", "retried"));
+      } else {
+        log::error("task failed for the last time; dead-lettered",
+                   {{"order_id", task.order_id},
+                    {"attempt", task.attempt},
+                    {"reason", failure.reason}});
+        co_await queue_.dead_letter(task, failure.reason);
+        metrics_.add("tasks_total", label("result", "dead_lettered"));
+      }
+      co_return;
   }
 }
 
 void Worker::start(Task task) {
   ++running_;
-  asio::co_spawn(queue_executor_, execute(std::move(task)), [this](std::exception_ptr) {
-    --running_;
-    if (slot_waiter_ != nullptr) slot_waiter_->cancel();
-  });
+  auto signal = cancel_signals_.emplace(cancel_signals_.end());
+  asio::co_spawn(queue_executor_, execute(std::move(task)),
+                 asio::bind_cancellation_slot(signal->slot(), [this, signal](std::exception_ptr) {
+                   cancel_signals_.erase(signal);
+                   --running_;
+                   if (slot_waiter_ != nullptr) slot_waiter_->cancel();
+                 }));
 }
 
 awaitable<void> Worker::wait_for_slot(const std::atomic<bool>& stopping) {
@@ -75,16 +106,17 @@ awaitable<void> Worker::wait_for_slot(const std::atomic<bool>& stopping) {
 
 awaitable<void> Worker::run(const std::atomic<bool>& stopping, Millis grace) {
   queue_executor_ = co_await asio::this_coro::executor;
+  co_await warn_if_tasks_can_be_lost(queue_);
   auto last_reclaim = Clock::now() - settings_.visibility_timeout;
   auto next_gauges = Clock::now();
-  bool healthy = false;  // makes the first pass create the consumer group
-  bool reported_down = false;
+  bool group_ready = false;  // makes the first pass create the consumer group
   while (!stopping) {
     co_await wait_for_slot(stopping);
     if (stopping) break;
-    std::string failure;
+    bool failed = false;
     try {
-      if (!healthy) co_await queue_.ensure_group();
+      if (!group_ready) co_await queue_.ensure_group();
+      group_ready = true;
       if (Clock::now() - last_reclaim > settings_.visibility_timeout / 2) {
         last_reclaim = Clock::now();
         for (auto& task : co_await queue_.reclaim(name_, settings_.concurrency - running_)) {
@@ -104,23 +136,22 @@ awaitable<void> Worker::run(const std::atomic<bool>& stopping, Millis grace) {
       if (free > 0) {
         for (auto& task : co_await queue_.read(name_, free, kReadBlock)) start(std::move(task));
       }
-      if (reported_down) log::info("task queue reachable again");
-      healthy = true;
-      reported_down = false;
-    } catch (const std::exception& e) {
-      failure = e.what();
+      health_.up("redis");
+    } catch (...) {
+      health_.down(classify(std::current_exception()));
+      group_ready = false;
+      failed = true;
     }
-    if (!failure.empty()) {
-      if (!reported_down) log::warn("task queue unavailable; retrying", {{"error", failure}});
-      healthy = false;
-      reported_down = true;
-      co_await sleep_for(kErrorPause);
-    }
+    if (failed) co_await sleep_for(kErrorPause);
   }
   const auto deadline = Clock::now() + grace;
   while (running_ > 0 && Clock::now() < deadline) co_await sleep_for(Millis(50));
   if (running_ > 0) {
-    log::warn("stopping with tasks still running; they will be reclaimed", {{"running", running_}});
+    log::warn("stopping with tasks still running; they stay pending and will be reclaimed",
+              {{"running", running_}});
+    cancelled_ = true;
+    for (auto& signal : cancel_signals_) signal.emit(asio::cancellation_type::terminal);
+    while (running_ > 0) co_await sleep_for(Millis(10));
   }
 }
 

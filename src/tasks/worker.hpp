@@ -1,12 +1,18 @@
 // Runs tasks from the stream: up to WORKER_CONCURRENCY at once as coroutines, ack after
-// completion, retry with backoff, dead-letter after the last attempt, and reclaim tasks
-// that a crashed worker left pending.
+// completion. A run that failed because a dependency was down is put off with capped
+// backoff for as long as it takes (never dead-lettered); a task that can never succeed
+// (unknown task, an order that does not exist) is dead-lettered at once with the reason;
+// any other failure is retried up to TASK_MAX_ATTEMPTS. Tasks that a crashed worker left
+// pending are reclaimed after the visibility timeout.
 #pragma once
 #include <atomic>
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <list>
 #include <string>
 
+#include "core/dependency_health.hpp"
 #include "core/metrics.hpp"
 #include "tasks/process_order.hpp"
 #include "tasks/task_queue.hpp"
@@ -21,14 +27,17 @@ class Worker {
         processor_(processor),
         settings_(settings),
         metrics_(metrics),
-        name_(std::move(name)) {}
+        name_(std::move(name)),
+        health_("worker") {}
 
-  // Returns after `stopping` is set and in-flight tasks finished (or the grace ran out;
-  // unfinished ones stay pending and are reclaimed by another worker).
+  // Returns after `stopping` is set and in-flight tasks finished; those still running
+  // when the grace runs out are cancelled and stay pending (another worker reclaims
+  // them). Nothing it started outlives this call.
   awaitable<void> run(const std::atomic<bool>& stopping, Millis grace);
 
  private:
   awaitable<void> execute(Task task);
+  awaitable<void> settle(const Task& task, std::exception_ptr error);
   awaitable<void> wait_for_slot(const std::atomic<bool>& stopping);
   void start(Task task);
 
@@ -37,7 +46,10 @@ class Worker {
   const config::TaskSettings& settings_;
   Metrics& metrics_;
   std::string name_;
+  DependencyHealth health_;
   int running_ = 0;
+  bool cancelled_ = false;
+  std::list<asio::cancellation_signal> cancel_signals_;
   asio::steady_timer* slot_waiter_ = nullptr;
   asio::any_io_executor queue_executor_;
 };
