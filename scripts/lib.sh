@@ -83,3 +83,39 @@ urlencode() {
     done
     printf '%s' "$out"
 }
+
+# Short hash of the checkout's path: keeps throwaway stacks of two checkouts apart.
+repo_hash() { printf '%s' "$REPO_ROOT" | md5sum | cut -c1-8; }
+
+# Throwaway stacks of scripts/test, scripts/test-sanitize and bench/run. `use_stack NAME`
+# exports DEVSTACK_DIR and every DEVSTACK_*_PORT for scripts/devstack. Stack N lives in
+# the block 2N000: PostgreSQL 2N433, Redis 2N380, RabbitMQ 2N673 (its distribution,
+# epmd and rabbitmqctl ports are 2N674-2N686). All are below 32768, outside Linux's
+# ephemeral range (32768-60999), so a client connection never takes a server's port
+# while that server is stopped by a test; none is 8000/8001 (api) or 15673 (RabbitMQ UI).
+#
+#   functional  25xxx   env overrides TEST_DEVSTACK_DIR, TEST_PG_PORT, TEST_REDIS_PORT, TEST_RABBITMQ_PORT
+#   long        26xxx   TEST_LONG_DEVSTACK_DIR, TEST_LONG_PG_PORT, ...
+#   sanitize    27xxx   TEST_SANITIZE_DEVSTACK_DIR, TEST_SANITIZE_PG_PORT, ...
+#   bench       28xxx   BENCH_DEVSTACK_DIR, BENCH_PG_PORT, ... (bench/run's api: 28000)
+use_stack() {
+    local name="$1" prefix base dir v
+    case "$name" in
+        functional) prefix=TEST;          base=25000; dir="/tmp/order-service-test-$(repo_hash)" ;;
+        long)       prefix=TEST_LONG;     base=26000; dir="/tmp/order-service-test-long-$(repo_hash)" ;;
+        sanitize)   prefix=TEST_SANITIZE; base=27000; dir="/tmp/order-service-test-sanitize-$(repo_hash)" ;;
+        bench)      prefix=BENCH;         base=28000; dir="/tmp/order-service-bench" ;;
+        *) die "use_stack: unknown stack '$name'" ;;
+    esac
+    v="${prefix}_DEVSTACK_DIR";  export DEVSTACK_DIR="${!v:-$dir}"
+    v="${prefix}_PG_PORT";       export DEVSTACK_PG_PORT="${!v:-$((base + 433))}"
+    v="${prefix}_REDIS_PORT";    export DEVSTACK_REDIS_PORT="${!v:-$((base + 380))}"
+    v="${prefix}_RABBITMQ_PORT"; export DEVSTACK_RABBITMQ_PORT="${!v:-$((base + 673))}"
+    # Explicit, so that settings for the dev stack in the caller's environment don't leak in.
+    export DEVSTACK_RABBITMQ_DIST_PORT=$((DEVSTACK_RABBITMQ_PORT + 1))
+    export DEVSTACK_EPMD_PORT=$((DEVSTACK_RABBITMQ_PORT + 2))
+    export DEVSTACK_RABBITMQ_CTL_PORT_MIN=$((DEVSTACK_RABBITMQ_PORT + 3))
+}
+
+# Milliseconds as "12.3s".
+fmt_ms() { printf '%d.%01ds' $(($1 / 1000)) $((($1 % 1000) / 100)); }
