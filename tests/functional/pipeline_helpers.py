@@ -98,7 +98,7 @@ def holds(fn, duration, interval=0.1, desc="condition"):
 class RoleProcess:
     """One `order-service <role>` process with its output in a log file."""
 
-    def __init__(self, role, env, workdir: Path, name):
+    def __init__(self, role, env, workdir: Path, name, args=()):
         self.role = role
         self.name = name
         self.env = env
@@ -106,7 +106,7 @@ class RoleProcess:
         self._log = open(self.log_path, "wb")
         # cwd is a scratch dir so that no stray .env file is read.
         self.proc = subprocess.Popen(
-            [str(BIN), role],
+            [str(BIN), role, *args],
             env=env,
             cwd=str(workdir),
             stdout=self._log,
@@ -237,11 +237,12 @@ class Roles:
         self.procs: list[RoleProcess] = []
         self.counter = 0
 
-    def start(self, role, **overrides) -> RoleProcess:
+    def start(self, role, *args, **overrides) -> RoleProcess:
+        """`order-service ROLE ARGS` with the pipeline env plus overrides."""
         self.counter += 1
         name = f"{role}-{self.counter}"
         env = self.pl.env(**overrides)
-        p = RoleProcess(role, env, self.workdir, name)
+        p = RoleProcess(role, env, self.workdir, name, args=args)
         self.procs.append(p)
         return p
 

@@ -12,10 +12,11 @@ import os
 import signal
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from helpers import describe, item
+from helpers import Api, describe, item
 from pipeline_helpers import (  # noqa: F401 - fixtures
     FAST,
     WORKER_GROUP,
@@ -198,9 +199,25 @@ def test_relay_and_consumer_killed_while_200_orders_flow(pipeline, roles):
     test_start = pl.query("SELECT now()")[0][0]
     watch = pl.watch()
 
+    rate = 5.0  # orders per second: they keep coming through every freeze and kill
+
     def create():
+        t_start = time.monotonic()
+        local = threading.local()
+
+        def one(i):
+            wait = t_start + i / rate - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            if not hasattr(local, "api"):
+                local.api = Api(pl.api_proc.url)
+            r = local.api.create_order(pl.user.token, [item(1 + i % 50, 1 + i % 3, 9.99)])
+            assert r.status_code == 201, describe(r)
+            return r.json()["id"]
+
         try:
-            got = pl.create_orders(n, threads=8)
+            with ThreadPoolExecutor(4) as ex:
+                got = list(ex.map(one, range(n)))
             with lock:
                 ids.extend(got)
         except Exception as e:  # noqa: BLE001

@@ -116,3 +116,42 @@ def test_task_in_flight_is_not_enqueued_twice_within_visibility_timeout(pipeline
     pl.assert_no_dead_letters()
     for r in recs:
         assert r.alive(), r.tail()
+
+
+def order_whose_event_is_lost(pl):
+    """A committed order whose event never reaches the consumer (the outbox row
+    is marked published by hand, as if the broker had lost the message)."""
+    o = pl.create_order()
+    pl.query("UPDATE outbox_events SET published_at = now() WHERE aggregate_id = %s", (o["id"],))
+    return o
+
+
+def test_reconcile_role_processes_an_order_whose_event_was_lost(pipeline, roles):
+    """`order-service reconcile --metrics-port N`: an order with no event and no
+    task is processed once it is RECONCILE_AFTER_SECONDS old."""
+    pl = pipeline
+    cfg = {"RECONCILE_AFTER_SECONDS": "3", "RECONCILE_INTERVAL_SECONDS": "1"}
+    roles.start_pipeline(relay=False, **cfg)
+    pl.wait_consuming()
+    o = order_whose_event_is_lost(pl)
+    t0 = time.monotonic()
+    port = free_port()
+    rec = roles.start("reconcile", "--metrics-port", str(port), **cfg)
+    holds(lambda: pl.processed_ids([o["id"]]) == set(), 1.5, desc="not processed before RECONCILE_AFTER_SECONDS")
+    pl.wait_processed([o["id"]], 3 + 1 + SLACK, roles=roles, desc="order without event reconciled")
+    assert time.monotonic() - t0 >= 2.5, "reconciled before RECONCILE_AFTER_SECONDS"
+    pl.assert_exactly_once([o["id"]], strict_total=True)
+    m = poll(lambda: scrape_metrics(port), 10, desc=f"reconcile --metrics-port {port} serving /metrics")
+    assert (metric(m, "orders_reconciled_total") or 0) >= 1, rec.tail()
+    pl.assert_no_dead_letters()
+
+
+def test_all_role_runs_the_reconciler(pipeline, roles):
+    pl = pipeline
+    cfg = {"RECONCILE_AFTER_SECONDS": "2", "RECONCILE_INTERVAL_SECONDS": "1"}
+    o = order_whose_event_is_lost(pl)
+    p = roles.start("all", API_PORT=str(free_port()), **cfg)
+    pl.wait_processed([o["id"]], 2 + 1 + SLACK + 5, roles=roles,
+                      desc="order without event processed by `order-service all` (its reconciler)")
+    pl.assert_exactly_once([o["id"]], strict_total=True)
+    assert p.alive()
