@@ -350,11 +350,13 @@ def test_two_of_each_role_500_orders_exactly_once(pipeline, roles):
     pl.wait_consuming(2)
     t0 = time.monotonic()
     ids = pl.create_orders(500, threads=16)
+    watch = pl.watch(ids)
     t_created = time.monotonic() - t0
     assert len(set(ids)) == 500
     pl.wait_processed(ids, 90, roles=roles)
     t_done = time.monotonic() - t0
-    runs = pl.assert_exactly_once(ids)
+    time.sleep(1.0)  # a few samples after the last order was processed
+    runs = pl.assert_exactly_once(ids, watch=watch)
     dup = sum(1 for v in runs.values() if v[0] > 1)
     workers = {w for (w,) in pl.query(
         "SELECT DISTINCT worker FROM task_runs WHERE order_id = ANY(%s::uuid[])", (ids,))}

@@ -159,6 +159,7 @@ def test_worker_killed_mid_task_is_reclaimed_by_another(pipeline, roles):
     pl.wait_idle()
 
     o = pl.create_order()
+    watch = pl.watch([o["id"]])
     # the task has been delivered to worker 1 and is running (pending, not acked)
     pending = poll(lambda: pl.redis.xpending(pl.stream, WORKER_GROUP)["pending"] == 1
                    and pl.redis.xpending(pl.stream, WORKER_GROUP), 5, interval=0.01,
@@ -177,6 +178,7 @@ def test_worker_killed_mid_task_is_reclaimed_by_another(pipeline, roles):
     )
     runs = pl.run_rows(o["id"])
     assert len(runs) == 1 and runs[0]["effective"], runs
+    pl.assert_exactly_once([o["id"]], watch=watch)
     assert runs[0]["worker"] != (dead_consumer.decode() if isinstance(dead_consumer, bytes) else dead_consumer)
     w2.wait_log(rf"Order {o['id']} processed", 5)
     pl.wait_idle()
@@ -319,7 +321,8 @@ def test_postgres_down_with_events_and_tasks_in_flight(pipeline, roles):
 
     with Outage("postgres") as outage:
         consumer = roles.start("consumer")
-        worker = roles.start("worker")
+        # the backoff between retries of a task whose dependency is down is capped
+        worker = roles.start("worker", TASK_RETRY_MAX_BACKOFF_SECONDS="1")
         # longer than the worker's TASK_MAX_ATTEMPTS backoff and the consumer's
         # retry budget: nothing is dead-lettered, no role gives up
         holds(lambda: pl.rabbit.count(pl.dlq) == 0 and pl.redis.xlen(pl.dead_stream) == 0
@@ -331,9 +334,13 @@ def test_postgres_down_with_events_and_tasks_in_flight(pipeline, roles):
         )
         assert pl.redis.xlen(pl.stream) >= 5, pl.stream_state()
         outage.restore()
+    t_up = time.monotonic()
     # PostgreSQL answers again (devstack waited for it): the api takes orders again
     after = pl.api.create_order(pl.user.token, [item(9, 1, 1.25)])
 
+    # the tasks retry at most TASK_RETRY_MAX_BACKOFF_SECONDS (1 s) apart
+    pl.wait_processed(tasks, 10 - (time.monotonic() - t_up), roles=roles,
+                      desc="tasks retried within the capped backoff once PostgreSQL is back")
     pl.wait_processed(ids, 30, roles=roles, desc="orders in flight during the PostgreSQL outage processed")
     pl.wait_idle()
     pl.assert_no_dead_letters()
