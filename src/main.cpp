@@ -4,6 +4,7 @@
 
 #include "api/routes.hpp"
 #include "app/api_role.hpp"
+#include "app/dlq.hpp"
 #include "app/migrate.hpp"
 #include "app/pipeline_roles.hpp"
 #include "app/role.hpp"
@@ -14,7 +15,7 @@
 
 namespace {
 
-constexpr int kConfigErrorExit = 2;
+constexpr int kConfigErrorExit = 2;  // also bad command-line arguments
 constexpr int kStartupErrorExit = 1;
 
 }  // namespace
@@ -51,7 +52,38 @@ int main(int argc, char** argv) {
 
   auto* routes = cli.add_subcommand("routes", "Print the HTTP routes (METHOD /path) and exit");
 
-  CLI11_PARSE(cli, argc, argv);
+  auto* dlq = cli.add_subcommand(
+      "dlq", "Dead letters: the new_order.dlq queue and the task dead-letter stream");
+  dlq->require_subcommand(1);
+  auto* dlq_list = dlq->add_subcommand(
+      "list", "Print the dead letters (id, order id, reason, attempts, when); exit 0, "
+              "1 if a server is unreachable");
+  int dlq_limit = 100;
+  bool dlq_json = false;
+  dlq_list->add_option("--limit", dlq_limit, "Show at most this many")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000000));
+  dlq_list->add_flag("--json", dlq_json, "One JSON object per line");
+  auto* dlq_replay = dlq->add_subcommand(
+      "replay", "Put dead letters back (events to the exchange, tasks to the task stream); "
+                "effects are never duplicated. Exit 0, 1 if a server is unreachable, 2 on bad "
+                "arguments or an unknown ID");
+  bool dlq_all = false;
+  std::vector<std::string> dlq_ids;
+  auto* all_flag = dlq_replay->add_flag("--all", dlq_all, "Replay every dead letter");
+  auto* ids_option =
+      dlq_replay->add_option("ids", dlq_ids, "Event ids / task entry ids (from `dlq list`)");
+  all_flag->excludes(ids_option);
+
+  try {
+    cli.parse(argc, argv);
+    if (*dlq_replay && !dlq_all && dlq_ids.empty()) {
+      throw CLI::ValidationError("replay", "give --all or at least one ID");
+    }
+  } catch (const CLI::ParseError& e) {
+    const int status = cli.exit(e);
+    return status == 0 ? 0 : kConfigErrorExit;  // --help is 0; bad arguments are 2
+  }
   if (*routes) {
     for (const auto& r : os::api::route_table()) std::cout << r.method << ' ' << r.pattern << '\n';
     return 0;
@@ -69,6 +101,8 @@ int main(int argc, char** argv) {
   os::app::block_termination_signals();
 
   try {
+    if (*dlq_list) return os::app::dlq_list(settings, dlq_limit, dlq_json);
+    if (*dlq_replay) return os::app::dlq_replay(settings, dlq_ids, dlq_all);
     if (*migrate) {
       os::app::run_migrations(settings, std::chrono::seconds(migrate_wait));
       return 0;

@@ -394,6 +394,7 @@ std::optional<Delivery> AmqpConnection::get(const std::string& queue) {
   auto* ok = static_cast<amqp_basic_get_ok_t*>(reply.reply.decoded);
   const auto tag = ok->delivery_tag;
   const bool redelivered = ok->redelivered != 0;
+  const std::uint32_t remaining = ok->message_count;
   amqp_message_t message;
   const auto read = amqp_read_message(conn_, kChannel, &message, 0);
   if (read.reply_type != AMQP_RESPONSE_NORMAL) {
@@ -402,6 +403,7 @@ std::optional<Delivery> AmqpConnection::get(const std::string& queue) {
   auto d = to_delivery(message);
   d.delivery_tag = tag;
   d.redelivered = redelivered;
+  d.remaining = remaining;
   amqp_destroy_message(&message);
   return d;
 }
