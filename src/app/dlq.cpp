@@ -196,8 +196,8 @@ int dlq_replay(const config::Settings& s, const std::vector<std::string>& ids, b
   } catch (const DependencyUnavailable& e) {
     return report_unreachable(e);
   }
-  std::cout << "replayed " << events_replayed << " event(s) and " << tasks_replayed
-            << " task(s)\n";
+  std::cout << "replayed " << events_replayed + tasks_replayed << " dead letter(s): "
+            << events_replayed << " event(s), " << tasks_replayed << " task(s)\n";
   int status = 0;
   for (const auto& id : wanted) {
     if (!found.contains(id)) {

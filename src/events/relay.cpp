@@ -121,7 +121,7 @@ awaitable<void> Relay::wait_for_work(const std::atomic<bool>& stopping) {
     }
     const auto notes = co_await listener_->wait_notifications(left);
     if (!notes.empty()) co_return;
-    if (amqp_) amqp_->keep_alive();  // heartbeats while idle
+    keep_broker_alive();  // heartbeats while idle
   }
 }
 
@@ -133,6 +133,16 @@ awaitable<void> Relay::housekeeping() {
   const auto backlog = co_await outbox_.backlog();
   metrics_.set("outbox_backlog", "", static_cast<double>(backlog.pending));
   metrics_.set("outbox_oldest_age_seconds", "", backlog.oldest_age_seconds);
+}
+
+void Relay::keep_broker_alive() {
+  if (!amqp_) return;
+  try {
+    amqp_->keep_alive();
+  } catch (const AmqpError&) {
+    amqp_.reset();
+    health_.down(classify(std::current_exception()));
+  }
 }
 
 awaitable<void> Relay::run(const std::atomic<bool>& stopping) {
@@ -165,7 +175,10 @@ awaitable<void> Relay::run(const std::atomic<bool>& stopping) {
       }
       failed = true;
     }
-    if (failed) co_await sleep_for(kBrokerRetry);
+    if (failed) {
+      co_await sleep_for(kBrokerRetry);
+      keep_broker_alive();  // PostgreSQL may be down for long: keep answering heartbeats
+    }
   }
   log::info("relay stopped");
 }

@@ -25,6 +25,8 @@ class Relay {
   awaitable<void> wait_for_work(const std::atomic<bool>& stopping);
   awaitable<void> housekeeping();
   bool ensure_broker();
+  // Services heartbeats on the idle broker connection; drops it if it is gone.
+  void keep_broker_alive();
 
   const config::Settings& settings_;
   db::PgPool& pool_;

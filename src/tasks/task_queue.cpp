@@ -42,7 +42,7 @@ std::optional<Task> parse_entry(const RedisReply& entry) {
     else if (k == "deferrals")
       t.deferrals = static_cast<int>(to_int(v));
     else if (k == "last_error" || k == "reason")
-      t.last_error = v;
+      t.last_error = v;  // both hold the same text in dead letters
     else if (k == "dead_lettered_ms")
       t.dead_lettered_ms = to_int(v);
   }
@@ -196,6 +196,8 @@ awaitable<std::vector<std::string>> TaskQueue::replay(const std::vector<Task>& d
 awaitable<void> TaskQueue::dead_letter(const Task& task, const std::string& error) {
   std::vector<Command> c;
   auto entry = add_command(settings_.dead_stream, task, task.attempt, task.deferrals, 0, error);
+  entry.emplace_back("reason");
+  entry.push_back(error);
   entry.emplace_back("dead_lettered_ms");
   entry.push_back(std::to_string(unix_ms()));
   c.push_back(std::move(entry));
