@@ -1,9 +1,10 @@
 # Thin wrapper over scripts/: the README's two commands are `make run` and `make test`.
-.PHONY: run test build bench format clean stack-down help
+.PHONY: run test test-sanitize build bench format clean stack-down help
 
 help:
 	@echo "make run     build and start everything (servers included); prints the Swagger UI address"
 	@echo "make test    run every test against throwaway servers"
+	@echo "make test-sanitize   only the ASan/UBSan suite (part of make test)"
 	@echo "make bench   load benchmark; writes docs/benchmarks.md"
 	@echo "make build | format | clean | stack-down"
 
@@ -12,6 +13,9 @@ run:
 
 test:
 	@scripts/test
+
+test-sanitize:
+	@scripts/test --sanitize
 
 build:
 	@scripts/setup
