@@ -46,6 +46,9 @@ def pytest_configure(config):
         "long: stops a server for 60-150 s, idles for minutes or runs the chaos test; "
         "scripts/test runs `-m long` on a separate stack, in parallel with `-m 'not long'`",
     )
+    config.addinivalue_line(
+        "markers", "sanitize: also run by scripts/test-sanitize against the ASan/UBSan build"
+    )
 
 
 def pytest_collection_modifyitems(session, config, items):
