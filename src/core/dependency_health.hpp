@@ -27,7 +27,8 @@ class DependencyHealth {
   void down(const Failure& f) { down(f.dependency.empty() ? "unknown" : f.dependency, f.reason); }
 
   // A call that needed `dependency` succeeded.
-  void up(const std::string& dependency) {
+  // By value: all_up() passes an element of down_, which erase() destroys.
+  void up(std::string dependency) {
     if (down_.erase(dependency) == 0) return;
     log::info("dependency available again", {{"dependency", dependency}, {"duty", duty_}});
   }
