@@ -89,7 +89,10 @@ def test_postgres_down_60s_with_50_tasks_in_flight(pipeline, roles):
     ids = pl.create_orders(50, threads=8)
     watch = pl.watch(ids)
     poll(lambda: len(pl.inbox(ids)) == 50 and pl.redis.xlen(pl.stream) >= 50, 20, desc="50 tasks enqueued")
-    worker = roles.start("worker", PROCESS_ORDER_DELAY_SECONDS=str(delay), WORKER_CONCURRENCY="64")
+    # the visibility timeout must exceed the delay (a startup rule), or running tasks would
+    # be reclaimed by other workers
+    worker = roles.start("worker", PROCESS_ORDER_DELAY_SECONDS=str(delay), WORKER_CONCURRENCY="64",
+                         TASK_VISIBILITY_TIMEOUT_SECONDS="30")
     poll(lambda: pl.redis.xpending(pl.stream, WORKER_GROUP)["pending"] >= 50, 15, interval=0.02,
          desc="50 tasks delivered to the worker")
     with Outage("postgres") as outage:
