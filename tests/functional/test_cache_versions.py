@@ -21,6 +21,13 @@ N = 200
 DELAY = 0.05  # PROCESS_ORDER_DELAY_SECONDS: the worker writes ~60-150 ms after the POST
 
 
+def cache_working(pl, order_id):
+    """Start from a cache that answers (an earlier test may have restarted Redis
+    moments ago, and the api skips it for a while after errors)."""
+    poll(lambda: pl.api.get_order(pl.user.token, order_id).headers.get("X-Cache") == "HIT", 30,
+         interval=0.5, desc="GET /orders/{id}/ served from the cache")
+
+
 def test_patch_racing_process_order_leaves_no_stale_cache(pipeline, roles):
     pl = pipeline
     for _ in range(2):
@@ -28,6 +35,7 @@ def test_patch_racing_process_order_leaves_no_stale_cache(pipeline, roles):
     pl.wait_consuming(2)
     warm = pl.create_order()
     pl.wait_processed([warm["id"]], 10, roles=roles)
+    cache_working(pl, warm["id"])
 
     local = threading.local()
     rnd = random.Random(7)
@@ -99,6 +107,7 @@ def test_patch_queued_behind_process_order_on_the_row_lock(pipeline, roles):
     pl.wait_consuming()
     warm = pl.create_order()
     pl.wait_processed([warm["id"]], 10, roles=roles)
+    cache_working(pl, warm["id"])
 
     def one(i):
         api = Api(pl.api_proc.url)
