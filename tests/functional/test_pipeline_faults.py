@@ -436,3 +436,38 @@ def test_task_queue_redis_is_durable_and_eviction_is_warned_about(pipeline, role
         roles.check_alive()
     finally:
         pl.redis.config_set("maxmemory-policy", "noeviction")
+
+
+def test_redis_error_replies_are_transient_not_poison(pipeline, roles):
+    """A task-queue Redis that answers with an error reply (-OOM here: maxmemory
+    reached under noeviction) is a dependency that is unavailable, like a dead
+    one (SPEC §5.7): the events are held, never dead-lettered nor recorded as
+    handled, and processed once Redis accepts writes again."""
+    pl = pipeline
+    r = roles.start_pipeline()
+    pl.wait_consuming()
+    warm = pl.create_order()
+    pl.wait_processed([warm["id"]], 10, roles=roles)
+    pl.wait_idle()
+    marks = {p.name: p.mark() for p in r.values()}
+    cfg = pl.redis.config_get("maxmemory")
+    old = cfg.get("maxmemory") or cfg.get(b"maxmemory") or "0"
+    old = old.decode() if isinstance(old, bytes) else old
+    pl.redis.config_set("maxmemory", "1")  # every write is refused with -OOM
+    try:
+        ids = [pl.create_order()["id"] for _ in range(5)]
+        watch = pl.watch(ids)
+        poll(lambda: all(pl.outbox(i)[0]["published_at"] is not None for i in ids), 10,
+             desc="events published")
+        holds(lambda: pl.rabbit.count(pl.dlq) == 0 and pl.redis.xlen(pl.dead_stream) == 0
+              and pl.inbox(ids) == [] and all(p.alive() for p in r.values()), 10.0, interval=0.2,
+              desc="no dead letter, no inbox row, roles alive while Redis refuses writes")
+        assert pl.processed_ids(ids) == set()
+    finally:
+        pl.redis.config_set("maxmemory", old)
+    pl.wait_processed(ids, 30, roles=roles, desc="orders processed once Redis accepts writes again")
+    pl.wait_idle()
+    pl.assert_no_dead_letters()
+    pl.assert_exactly_once(ids, watch=watch)
+    assert_dependency_logged_once([r["consumer"]], "redis", marks)
+    assert_dependency_logged_once([r["worker"], r["relay"]], "redis", marks, must=False)
