@@ -99,13 +99,18 @@ def test_chaos_1000_orders_kill9_and_outages(pipeline, roles):
 
     def outage_schedule():
         try:
+            down_at = {}
             for at, action, svc in SCHEDULE:
-                wait = t0 + at - time.monotonic()
+                due = t0 + at
+                if action != "stop":  # a stop can take seconds: the outage lasts from its end
+                    due = max(due, down_at[svc] + MIN_OUTAGE + 0.5)
+                wait = due - time.monotonic()
                 if wait > 0:
                     time.sleep(wait)
                 if action == "stop":
                     outages[svc] = Outage(svc).__enter__()
-                    outage_log.append((svc, "down", time.monotonic() - t0))
+                    down_at[svc] = time.monotonic()
+                    outage_log.append((svc, "down", down_at[svc] - t0))
                 else:
                     outage_log.append((svc, "restart", time.monotonic() - t0))
                     outages[svc].restore()
