@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "domain/form.hpp"
+#include "domain/json_numbers.hpp"
 #include "domain/money.hpp"
 
 namespace os::domain {
@@ -26,11 +27,10 @@ json::array at(json::array base, json::value part) {
 }
 
 // Parses the body as a JSON object; on failure records the FastAPI-style error.
-const json::object* parse_object(std::string_view body, json::value& storage, Errors& errors) {
-  json::parse_options options;
-  options.max_depth = kMaxJsonDepth;
+const json::object* parse_object(std::string_view body, ParsedJson& doc, Errors& errors) {
   boost::system::error_code ec;
-  storage = json::parse(body, ec, {}, options);
+  parse_json_keeping_numbers(body, kMaxJsonDepth, doc, ec);
+  json::value& storage = doc.value;
   if (ec) {
     errors.add({"body"}, "JSON decode error: " + ec.message(), "json_invalid");
     return nullptr;
@@ -58,12 +58,7 @@ std::optional<std::int64_t> as_integer(const json::value& v) {
   return std::nullopt;
 }
 
-std::optional<double> as_number(const json::value& v) {
-  if (v.is_double()) return v.as_double();
-  if (v.is_int64()) return static_cast<double>(v.as_int64());
-  if (v.is_uint64()) return static_cast<double>(v.as_uint64());
-  return std::nullopt;
-}
+bool is_number(const json::value& v) { return v.is_double() || v.is_int64() || v.is_uint64(); }
 
 const json::value* field(const json::object& obj, std::string_view name, const json::array& loc,
                          Errors& errors) {
@@ -137,8 +132,9 @@ Validated<T> result(Errors& errors, T value) {
   return value;
 }
 
-std::optional<OrderItem> parse_item(const json::value& raw, const json::array& loc,
-                                    Errors& errors) {
+std::optional<OrderItem> parse_item(const ParsedJson& doc, std::int64_t index,
+                                    const json::array& loc, Errors& errors) {
+  const json::value& raw = doc.value.as_object().at("items").as_array().at(index);
   if (!raw.is_object()) {
     errors.add(loc, "Input should be a valid dictionary or object to extract fields from",
                "model_attributes_type");
@@ -172,20 +168,28 @@ std::optional<OrderItem> parse_item(const json::value& raw, const json::array& l
     }
   }
   if (const auto* v = field(obj, "price", loc, errors)) {
-    const auto d = as_number(*v);
-    const auto cents = d ? cents_from_double(*d) : std::nullopt;
-    if (!d) {
-      errors.add(at(loc, "price"), "Input should be a valid number", "float_type");
-    } else if (*d <= 0) {
-      errors.add(at(loc, "price"), "Input should be greater than 0", "greater_than");
-    } else if (!cents) {
-      errors.add(at(loc, "price"), "Decimal input should have no more than 2 decimal places",
-                 "decimal_max_places");
-    } else if (*cents > kMaxPriceCents) {
-      errors.add(at(loc, "price"), "Input should be less than or equal to 1000000",
-                 "less_than_equal");
-    } else {
-      item.price_cents = *cents;
+    // Judged from the number's text, exactly (no double in between).
+    const auto money = is_number(*v) ? cents_from_json_number(
+                                           doc.number_text({"items", index, "price"}), kMaxPriceCents)
+                                     : MoneyParse{};
+    switch (money.problem) {
+      case MoneyProblem::NotANumber:
+        errors.add(at(loc, "price"), "Input should be a valid number", "float_type");
+        break;
+      case MoneyProblem::NotPositive:
+        errors.add(at(loc, "price"), "Input should be greater than 0", "greater_than");
+        break;
+      case MoneyProblem::TooManyDecimals:
+        errors.add(at(loc, "price"), "Decimal input should have no more than 2 decimal places",
+                   "decimal_max_places");
+        break;
+      case MoneyProblem::TooLarge:
+        errors.add(at(loc, "price"), "Input should be less than or equal to 1000000",
+                   "less_than_equal");
+        break;
+      case MoneyProblem::None:
+        item.price_cents = money.cents;
+        break;
     }
   }
   if (errors.list.size() != before) return std::nullopt;
@@ -215,7 +219,7 @@ std::optional<std::string> normalize_email(std::string_view raw) {
 
 Validated<Credentials> parse_register(std::string_view body) {
   Errors errors;
-  json::value storage;
+  ParsedJson storage;
   const auto* obj = parse_object(body, storage, errors);
   if (obj == nullptr) return std::move(errors.list);
   Credentials creds;
@@ -257,7 +261,7 @@ Validated<Credentials> parse_token_form(std::string_view body) {
 
 Validated<CreateOrder> parse_create_order(std::string_view body) {
   Errors errors;
-  json::value storage;
+  ParsedJson storage;
   const auto* obj = parse_object(body, storage, errors);
   if (obj == nullptr) return std::move(errors.list);
   const json::array loc{"body", "items"};
@@ -275,7 +279,8 @@ Validated<CreateOrder> parse_create_order(std::string_view body) {
     errors.add(loc, "List should have at most 100 items after validation", "too_long");
   } else {
     for (std::size_t i = 0; i < array.size(); ++i) {
-      if (auto item = parse_item(array[i], at(loc, static_cast<std::int64_t>(i)), errors)) {
+      const auto index = static_cast<std::int64_t>(i);
+      if (auto item = parse_item(storage, index, at(loc, index), errors)) {
         order.items.push_back(*item);
       }
     }
@@ -285,7 +290,7 @@ Validated<CreateOrder> parse_create_order(std::string_view body) {
 
 Validated<OrderStatus> parse_status_update(std::string_view body) {
   Errors errors;
-  json::value storage;
+  ParsedJson storage;
   const auto* obj = parse_object(body, storage, errors);
   if (obj == nullptr) return std::move(errors.list);
   auto text = string_field(*obj, "status", {"body"}, errors);
