@@ -1,0 +1,993 @@
+"""Property test against the running api (issue 8 item 2).
+
+Hypothesis generates thousands of requests to every route of `order-service
+api` (`order-service routes`): junk and almost-valid values in every path
+parameter, query parameter, header and body field, with and without a valid
+token (and with forged tokens signed with the server's own key), sent byte for
+byte over a raw socket. Every response is checked against SPEC §2-§3:
+
+- never a 5xx, never a dropped connection, /health answers and the process
+  lives after every batch;
+- every 4xx is JSON, `{"detail": "<string>"}` or, for 422,
+  `{"detail": [{"loc": [...], "msg": "...", "type": "..."}, ...]}`; 401 has
+  `WWW-Authenticate: Bearer`, 405 `Allow`; only the statuses the spec lists for
+  the route (plus 400/413/415/431 for framing and header problems);
+- input the spec says must be refused (price with 3 decimals, over 1,000,000,
+  <= 0, quantity out of 1..10000, bad JSON, forged or expired tokens, ...) is
+  never accepted, and plainly valid input is accepted with its exact values;
+- the api's log stays valid UTF-8 JSON lines whatever the input.
+
+Runs are deterministic (derandomize=True, no example database). Failures are
+collected, not raised at the first: each test fails with every distinct
+(route, mutated field, kind of violation), each with the smallest request that
+showed it and the server's log lines for that request.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+import uuid
+from decimal import Decimal
+from urllib.parse import quote
+
+import pytest
+
+hypothesis = pytest.importorskip(
+    "hypothesis", reason="needs python3-hypothesis (apt-get install python3-hypothesis)"
+)
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from helpers import ORDER_KEYS, STATUSES, UUID_RE, unique_email  # noqa: E402
+from property_helpers import Failures, Req, Resp, check, send  # noqa: E402
+
+
+def prop_settings(n):
+    return settings(
+        max_examples=n,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+    )
+
+
+# ---------------------------------------------------------------- context
+
+
+class Ctx:
+    def __init__(self, server, api):
+        self.server = server
+        self.api = api
+        self.host = "127.0.0.1"
+        self.alice = api.new_user()
+        self.bob = api.new_user()
+        self.alice_orders = [api.create_order_ok(self.alice.token)["id"] for _ in range(3)]
+        self.bob_order = api.create_order_ok(self.bob.token)["id"]
+        self.secret = server.secret_key
+        self.n = 0
+        self.last: list = []
+        self.log_start = (server.generation, len(server.p.log_text().encode("utf-8", "replace")))
+
+    @property
+    def port(self):
+        return self.server.port
+
+    def auth(self, token):
+        return [(b"Authorization", b"Bearer " + token.encode())]
+
+    def run(self, fails: Failures, req: Req, body_check=None):
+        self.n += 1
+        rid = f"prop-{self.n}"
+        if not any(n.lower() == b"x-request-id" for n, _ in req.headers):
+            req.headers.append((b"X-Request-ID", rid.encode()))
+        resp = send(self.host, self.port, req)
+        fails.sent += 1
+        self.last = (self.last + [req])[-5:]
+        problems = check(req, resp, body_check)
+        if req.method == "HEAD":
+            problems = [p for p in problems if p[0] in ("no-response",) or p[0][0] == "5"]
+        for kind, detail in problems:
+            fails.add(req, resp, kind, detail, self.log_for(rid) if kind[0] in "5n" else "")
+        if resp.status is None or fails.sent % 100 == 0:
+            self.health(fails, req)
+        return resp
+
+    def log_for(self, rid):
+        out = []
+        for line in self.server.log_text().splitlines():
+            if f'"{rid}"' in line:
+                out.append(line[:400])
+        return " | ".join(out[-3:])
+
+    def health(self, fails: Failures, req: Req | None = None):
+        """The process is alive and answers /health; restart it if not (so
+        that the rest of the run still finds other failures)."""
+        if not self.server.alive():
+            rc = self.server.proc.returncode
+            tail = self.server.tail(1500).replace("\n", " | ")
+            fails.add(
+                req or Req("GET", b"/health", "process", "-"),
+                Resp(None, {}, b""),
+                "process-died",
+                f"api exited rc={rc}; last requests: {[r.short(200) for r in self.last]}",
+                tail,
+            )
+            self.server.restart()
+            return
+        r = send(self.host, self.port, Req("GET", b"/health", "GET /health", "-"))
+        if r.status != 200 or json.loads(r.body or b"null") != {"status": "ok"}:
+            fails.add(
+                req or Req("GET", b"/health", "GET /health", "-"),
+                r,
+                "health-failed",
+                f"/health -> {r.status} {r.error} {r.text()}; last requests: "
+                f"{[x.short(200) for x in self.last]}",
+            )
+
+
+@pytest.fixture(scope="module")
+def ctx(server, session_api):
+    return Ctx(server, session_api)
+
+
+def finish(ctx, fails):
+    ctx.health(fails)
+    assert not fails, fails.report()
+
+
+# ---------------------------------------------------------------- building blocks
+
+ASCII_JUNK = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=24)
+ANY_TEXT = st.text(max_size=24)
+
+
+def pct(b: bytes) -> bytes:
+    return b"".join(b"%%%02X" % c for c in b)
+
+
+def path_quote(s: str) -> bytes:
+    return quote(s, safe="").encode("ascii")
+
+
+def b64u(b: bytes) -> str:
+    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+
+
+NASTY_SEGMENTS = [
+    b"", b"%FF", b"%C0%AF", b"%00", b"%ZZ", b"%", b"%2", b"%2F", b"%2e%2e", b"..", b".", b"%0A", b"%0D%0A",
+    b"%E2%80%AE", b"%ED%A0%80", b"%F4%90%80%80", b"\xff", b"\xc3\xa9", b"%20", b"+", b"~", b"null",
+    b"undefined", b"NaN", b"-0", b"0x10", b"1e3", b"1.0", b"00000000-0000-0000-0000-000000000000",
+    b"ffffffff-ffff-ffff-ffff-ffffffffffff", b"99999999999999999999999999999999999999",
+    b"-9223372036854775809", b"9223372036854775807", b"9223372036854775808", b"18446744073709551616",
+    b"%EF%BC%91", b"%D9%A1", b"'%20OR%201=1--", b"%7B%7D", b"A" * 300, b"1" * 5000,
+]
+
+
+def raw_bytes_segment():
+    # raw bytes in the request target (not percent-encoded), minus the ones
+    # that end the target or the request line
+    return st.binary(min_size=1, max_size=12).map(
+        lambda b: bytes(c for c in b if c > 0x20 and c not in b"/?# \x7f") or b"\x80"
+    )
+
+
+@st.composite
+def almost_uuid(draw, base=None):
+    u = base or str(uuid.UUID(int=draw(st.integers(0, 2**128 - 1))))
+    how = draw(st.sampled_from(["sub", "del", "ins", "nohyphen", "upper", "braces", "urn", "trail", "lead",
+                                "short", "long", "unicode", "hyphens"]))
+    i = draw(st.integers(0, len(u) - 1))
+    c = draw(st.sampled_from(list("gGzZ-_ 0fF.%") + ["\u00e9", "\uff10", "\x00"]))
+    if how == "sub":
+        u = u[:i] + c + u[i + 1 :]
+    elif how == "del":
+        u = u[:i] + u[i + 1 :]
+    elif how == "ins":
+        u = u[:i] + c + u[i:]
+    elif how == "nohyphen":
+        u = u.replace("-", "")
+    elif how == "upper":
+        u = u.upper()
+    elif how == "braces":
+        u = "{" + u + "}"
+    elif how == "urn":
+        u = "urn:uuid:" + u
+    elif how == "trail":
+        u = u + c
+    elif how == "lead":
+        u = c + u
+    elif how == "short":
+        u = u[:i]
+    elif how == "long":
+        u = u * draw(st.integers(2, 40))
+    elif how == "unicode":
+        u = u[:8] + "\u2010" + u[9:]
+    elif how == "hyphens":
+        u = u.replace("-", "--")
+    return path_quote(u)
+
+
+def junk_segment(extra=()):
+    return st.one_of(
+        st.sampled_from(NASTY_SEGMENTS + list(extra)),
+        ANY_TEXT.map(path_quote),
+        st.binary(max_size=16).map(pct),
+        raw_bytes_segment(),
+        st.integers(-(2**80), 2**80).map(lambda n: str(n).encode()),
+        st.floats(allow_nan=True, allow_infinity=True).map(lambda f: path_quote(repr(f))),
+    )
+
+
+NASTY_HEADER_VALUES = [
+    b"", b" ", b"\xff", b"\x80", b"\xc3\x28", b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xc0\xaf",
+    b"\x00", b"a\x00b", b"\x01\x02", b"\x1b[31m", b"\x7f", b"\t", b"a\tb", b"\xe2\x80\xae",
+    b"x" * 300, b"x" * 9000, b"\xff" * 300, b"%FF", b"\\", b'"', b"'", b"{}", b"${jndi:ldap://x}",
+]
+
+
+def header_value():
+    return st.one_of(
+        st.sampled_from(NASTY_HEADER_VALUES),
+        st.binary(max_size=40).map(lambda b: b.replace(b"\r", b"").replace(b"\n", b"").strip(b" \t")),
+        ASCII_JUNK.map(str.encode),
+        ANY_TEXT.map(lambda s: s.replace("\r", "").replace("\n", "").encode("utf-8", "surrogatepass")),
+        st.integers(100, 20000).map(lambda n: b"k" * n),
+    )
+
+
+# ---------------------------------------------------------------- tokens
+
+
+def jwt_raw(header_text: str, payload_text: str, key: bytes | None, tamper=False) -> str:
+    h = b64u(header_text.encode("utf-8", "surrogatepass"))
+    p = b64u(payload_text.encode("utf-8", "surrogatepass"))
+    sig = ""
+    if key is not None:
+        sig = b64u(hmac.new(key, f"{h}.{p}".encode(), hashlib.sha256).digest())
+        if tamper:
+            sig = ("A" if sig[0] != "A" else "B") + sig[1:]
+    return f"{h}.{p}.{sig}"
+
+
+@st.composite
+def auth_header(draw, ctx):
+    """(headers, definitely_invalid, desc): an Authorization header (or none)."""
+    now = int(time.time())
+    kind = draw(st.sampled_from(["valid", "valid", "none", "garbage", "scheme", "forged", "forged", "forged"]))
+    if kind == "valid":
+        return ctx.auth(ctx.alice.token), False, "valid"
+    if kind == "none":
+        return [], True, "none"
+    if kind == "garbage":
+        v = draw(header_value())
+        return [(b"Authorization", v)], not v.lower().startswith(b"bearer "), "garbage"
+    if kind == "scheme":
+        scheme = draw(st.sampled_from([b"Bearer", b"bearer", b"BEARER", b"Basic", b"Bearer  ", b"Token", b""]))
+        tok = draw(st.sampled_from([ctx.alice.token.encode(), b"", b"a.b.c", b"..", b"\xff.\xff.\xff",
+                                    ctx.alice.token.encode() + b" x", b" " + ctx.alice.token.encode()]))
+        return [(b"Authorization", scheme + b" " + tok)], None, "scheme"
+    # forged: signed with the server's key (or not), odd claims
+    alg = draw(st.sampled_from(["HS256", "HS256", "HS256", "none", "HS512", "hs256", "RS256", None, 1]))
+    header = {"typ": "JWT"}
+    if alg is not None:
+        header["alg"] = alg
+    header_text = draw(st.sampled_from([json.dumps(header), json.dumps(header) + " ", '{"alg":"HS256","alg":"none"}',
+                                        '{"alg":"HS256"', '[]', '"x"', '{"alg":"HS256","kid":"../../x"}',
+                                        '{"alg":"HS256","crit":["exp"]}']))
+    bad = header_text != json.dumps(header) or alg != "HS256"
+    sub_choices = [
+        (f'"{ctx.alice.id}"', False), (f'"{ctx.bob.id}"', False), ('"0"', True), ('"-1"', True),
+        ('"999999999"', True), ('"99999999999999999999999"', None), ('"abc"', True), ('""', True),
+        (str(ctx.alice.id), None), ('" 1"', None), ('"1 "', None), ('"+1"', None), ('"01"', None),
+        ('"\\u0661"', None), ('"\\u0000"', True), ('"\\ud800"', None), ("null", True), ("[]", True),
+        ('"1e3"', None), (None, True),
+    ]
+    exp_choices = [
+        (str(now + 3600), False), (str(now - 10), True), ('"9999999999"', None), ("1e400", None),
+        (str(2**63), None), (str(2**64), None), ("-1", True), (f"{now + 3600}.5", None), ("true", None),
+        ("null", None), (None, None), ("-1e400", True), (str(-(2**63) - 1), None),
+    ]
+    sub, sub_bad = draw(st.sampled_from(sub_choices))
+    exp, exp_bad = draw(st.sampled_from(exp_choices))
+    iat = draw(st.sampled_from([str(now), "1e400", '"x"', None, str(2**70)]))
+    parts = []
+    if sub is not None:
+        parts.append(f'"sub":{sub}')
+    if exp is not None:
+        parts.append(f'"exp":{exp}')
+    if iat is not None:
+        parts.append(f'"iat":{iat}')
+    jti = draw(st.sampled_from(['"abc"', "1", "null", '"\\u0000"']))
+    parts.append(f'"jti":{jti}')
+    if draw(st.booleans()):
+        parts.append(f'"sub":"{ctx.bob.id}"')  # duplicate key
+        sub_bad = None if sub_bad is False else sub_bad
+    payload = "{" + ",".join(parts) + "}"
+    if draw(st.integers(0, 9)) == 0:
+        payload = draw(st.sampled_from(["{", "[]", "null", '{"sub":"1"', payload + "x"]))
+        sub_bad = True
+    keykind = draw(st.sampled_from(["right", "right", "right", "wrong", "none", "tamper"]))
+    key = {"right": ctx.secret.encode(), "wrong": b"k" * 40, "none": None, "tamper": ctx.secret.encode()}[keykind]
+    tok = jwt_raw(header_text, payload, key, tamper=keykind == "tamper")
+    definitely_bad = bad or keykind != "right" or sub_bad is True or exp_bad is True
+    return [(b"Authorization", b"Bearer " + tok.encode())], definitely_bad, f"forged {keykind}"
+
+
+# ---------------------------------------------------------------- body checks
+
+
+def check_order(o, ctx=None):
+    if not isinstance(o, dict) or set(o) != ORDER_KEYS:
+        return f"order has keys {sorted(o) if isinstance(o, dict) else type(o).__name__}: {o!r:.300}"
+    if not (isinstance(o["id"], str) and UUID_RE.match(o["id"])):
+        return f"order id {o['id']!r}"
+    if o["status"] not in STATUSES:
+        return f"order status {o['status']!r}"
+    if not isinstance(o["items"], list) or not o["items"]:
+        return f"order items {o['items']!r:.200}"
+    return None
+
+
+def order_body_check(req, resp, body):
+    return check_order(body)
+
+
+def list_body_check(req, resp, body):
+    if not isinstance(body, list):
+        return f"list endpoint returned {type(body).__name__}: {resp.text()}"
+    for o in body:
+        m = check_order(o)
+        if m:
+            return m
+    return None
+
+
+# ---------------------------------------------------------------- 1. order id paths
+
+ID_ROUTE = frozenset({200, 401, 403, 404, 422})
+
+
+@st.composite
+def order_id_requests(draw, ctx):
+    base = draw(st.sampled_from(ctx.alice_orders + [ctx.bob_order]))
+    seg = draw(st.one_of(junk_segment(), almost_uuid(base), almost_uuid()))
+    slash = draw(st.sampled_from([b"/", b"", b"//"]))
+    q = draw(st.sampled_from([b"", b"?", b"?x=%FF", b"?limit=-1", b"?%00=%00"]))
+    hdrs, _, _ = draw(auth_header(ctx)) if draw(st.integers(0, 4)) == 0 else (ctx.auth(ctx.alice.token), 0, 0)
+    if draw(st.booleans()):
+        status = draw(st.sampled_from(STATUSES))
+        return Req("PATCH", b"/orders/" + seg + slash + q, "PATCH /orders/{order_id}/", "path:order_id",
+                   hdrs + [(b"Content-Type", b"application/json")],
+                   json.dumps({"status": status}).encode(), allowed=ID_ROUTE | {409})
+    return Req("GET", b"/orders/" + seg + slash + q, "GET /orders/{order_id}/", "path:order_id", hdrs,
+               allowed=ID_ROUTE)
+
+
+def test_order_id_path_parameter(ctx):
+    fails = Failures()
+
+    @prop_settings(600)
+    @given(order_id_requests(ctx))
+    def run(req):
+        ctx.run(fails, req, order_body_check)
+
+    run()
+    finish(ctx, fails)
+
+
+# ---------------------------------------------------------------- 2. user id path, limit, cursor
+
+LIST_ROUTE = frozenset({200, 401, 403, 422})
+
+
+def cursor_value():
+    ts = st.builds(
+        lambda y, mo, d, h, mi, s, f: f"{y:04d}-{mo:02d}-{d:02d}T{h:02d}:{mi:02d}:{s:02d}.{f:06d}Z",
+        st.integers(0, 9999), st.integers(0, 99), st.integers(0, 99), st.integers(0, 99),
+        st.integers(0, 99), st.integers(0, 99), st.integers(0, 999999),
+    )
+    good_ts = st.builds(
+        lambda y, mo, d, f: f"{y:04d}-{mo:02d}-{d:02d}T12:00:00.{f:06d}Z",
+        st.integers(1, 9999), st.integers(1, 12), st.integers(1, 28), st.integers(0, 999999),
+    )
+    uid = st.integers(0, 2**128 - 1).map(lambda n: str(uuid.UUID(int=n)))
+    content = st.one_of(
+        st.builds(lambda t, u: f"{t}|{u}", ts, uid),
+        st.builds(lambda t, u: f"{t}|{u}", good_ts, uid),
+        st.builds(lambda t, u: f"{t}|{u}", st.sampled_from(
+            ["0000-00-00T00:00:00.000000Z", "9999-12-31T23:59:59.999999Z", "2026-02-30T00:00:00.000000Z",
+             "2026-12-31T24:00:00.000000Z", "2026-12-31T23:59:60.000000Z", "0000-01-01T00:00:00.000000Z",
+             "1969-12-31T23:59:59.999999Z"]), uid),
+        st.builds(lambda t, u: f"{t}|{u}", good_ts, st.sampled_from(["", "x", "|", "00000000-0000-0000-0000-00000000000g"])),
+        ANY_TEXT,
+    )
+    return st.one_of(
+        content.map(lambda s: b64u(s.encode("utf-8", "surrogatepass")).encode()),
+        content.map(lambda s: base64.b64encode(s.encode("utf-8", "surrogatepass")).replace(b"+", b"%2B")),
+        st.binary(max_size=100).map(lambda b: b64u(b).encode()),
+        st.sampled_from([b"", b"=", b"%FF", b"%00", b"A", b"AA", b"AAA", b"====", b"A" * 129, b"A" * 5000,
+                         b"!!!!", b"%2F%2F%2F%2F", b"\xff"]),
+        junk_segment(),
+    )
+
+
+def limit_value():
+    return st.one_of(
+        st.integers(-(2**70), 2**70).map(lambda n: str(n).encode()),
+        st.integers(-5, 1005).map(lambda n: str(n).encode()),
+        st.sampled_from([b"", b"1e3", b"1.5", b"0x10", b"+5", b"%2B5", b"%205", b"5%20", b"NaN", b"inf", b"-0",
+                         b"00000000000000000000001", b"%EF%BC%95", b"%FF", b"true", b"1000", b"1001", b"0"]),
+        junk_segment(),
+    )
+
+
+@st.composite
+def list_requests(draw, ctx):
+    which = draw(st.sampled_from(["user", "limit", "cursor", "query", "all"]))
+    uid = str(ctx.alice.id).encode()
+    if which in ("user", "all"):
+        uid = draw(st.one_of(
+            junk_segment([str(ctx.bob.id).encode(), b"0" + str(ctx.alice.id).encode(),
+                          b"+" + str(ctx.alice.id).encode(), str(ctx.alice.id).encode() + b"%20"]),
+            st.integers(-(2**70), 2**70).map(lambda n: str(n).encode()),
+        ))
+    params = []
+    if which in ("limit", "all") or draw(st.booleans()):
+        params.append(b"limit=" + draw(limit_value()))
+    if which in ("cursor", "all") or draw(st.booleans()):
+        params.append(b"cursor=" + draw(cursor_value()))
+    if which in ("query", "all"):
+        for _ in range(draw(st.integers(1, 4))):
+            k = draw(st.sampled_from([b"limit", b"cursor", b"x", b"", b"%FF", b"limit[]", b"LIMIT", b"\xff"]))
+            v = draw(st.one_of(st.sampled_from([b"", b"1", b"%FF"]), junk_segment()))
+            params.append(k + draw(st.sampled_from([b"=", b"", b"=="])) + v)
+    sep = draw(st.sampled_from([b"&", b"&", b";", b"&&"]))
+    q = (b"?" + sep.join(params)) if params else b""
+    hdrs, _, _ = draw(auth_header(ctx)) if draw(st.integers(0, 4)) == 0 else (ctx.auth(ctx.alice.token), 0, 0)
+    slash = draw(st.sampled_from([b"/", b""]))
+    return Req("GET", b"/orders/user/" + uid + slash + q, "GET /orders/user/{user_id}/", f"query:{which}",
+               hdrs, allowed=LIST_ROUTE)
+
+
+def test_list_path_and_query_parameters(ctx):
+    fails = Failures()
+
+    @prop_settings(600)
+    @given(list_requests(ctx))
+    def run(req):
+        ctx.run(fails, req, list_body_check)
+
+    run()
+    finish(ctx, fails)
+
+
+# ---------------------------------------------------------------- 3. POST /orders/ bodies
+
+# (literal, verdict): verdict True = must be refused, False = valid, None = no opinion
+PRICE_LITERALS = [
+    ("0", True), ("-0", True), ("0.0", True), ("-0.0", True), ("-1", True), ("-0.01", True), ("1e-9", True),
+    ("0.001", True), ("1.005", True), ("1000.001", True), ("1000000.01", True), ("1000000.004", True),
+    ("1000001", True), ("1e400", True), ("-1e400", True), ("1e7", True), ("1E-400", True), ("0e0", True),
+    ("1e-7", True), ("9" * 400, True), ("0." + "0" * 400 + "1", True), ("1." + "0" * 400 + "1", True),
+    ("NaN", True), ("Infinity", True), ("-Infinity", True), ("00.1", True), (".5", True), ("5.", True),
+    ("+1", True), ("0x10", True), ("1e", True), ("--1", True), ("null", True), ("[]", True), ("{}", True),
+    ("true", None), ('"10.00"', None), ('"abc"', True), ('"1e400"', True), ('"NaN"', True), ('""', True),
+    ("1E2", None), ("1.5e1", None), ("1e2", None), ("1000000.00", False), ("1000000", False), ("0.01", False),
+    ("0.10", False), ("0.1", False), ("1", False), ("999999.99", False), ("12.30", False),
+    ("1.100", None), ("1e-2", None), ("1000000.000", None), ("1.0e6", None), ("1000000.0000000001", True),
+]
+QTY_LITERALS = [
+    ("1", False), ("10000", False), ("5", False), ("0", True), ("-1", True), ("10001", True), ("1.5", True),
+    ("1e400", True), ("99999999999999999999", True), ("-0", True), ("null", True), ('"x"', True), ("[]", True),
+    ("1.0", None), ('"5"', None), ("true", None), ("1e1", None), ("9223372036854775808", True), ("NaN", True),
+]
+PID_LITERALS = [
+    ("1", False), ("42", False), ("2147483647", None), ("9223372036854775807", None), ("9223372036854775808", None),
+    ("0", True), ("-1", True), ("-9223372036854775809", True), ("1.5", True), ("1e400", True), ("null", True),
+    ('"x"', True), ("{}", True), ("1.0", None), ('"7"', None), ("false", None), ("99999999999999999999999999", None),
+]
+
+
+def literal(choices, valid_gen):
+    return st.one_of(st.sampled_from(choices), valid_gen)
+
+
+VALID_PRICE = st.integers(1, 100_000_000).map(lambda c: (f"{c // 100}.{c % 100:02d}", False))
+INVALID_PRICE = st.one_of(
+    st.integers(0, 10**9).flatmap(lambda n: st.integers(1, 9).map(lambda d: (f"{n // 1000}.{n % 1000 // 10:02d}{d}", True))),
+    st.integers(100_000_001, 10**12).map(lambda c: (f"{c // 100}.{c % 100:02d}", True)),
+    st.integers(-(10**9), 0).map(lambda c: (f"{c / 100:.2f}", True)),
+)
+
+
+@st.composite
+def order_item(draw):
+    fields = {
+        "product_id": draw(literal(PID_LITERALS, st.integers(1, 10**6).map(lambda n: (str(n), False)))),
+        "quantity": draw(literal(QTY_LITERALS, st.integers(1, 10000).map(lambda n: (str(n), False)))),
+        "price": draw(st.one_of(st.sampled_from(PRICE_LITERALS), VALID_PRICE, INVALID_PRICE)),
+    }
+    invalid = False
+    unsure = False
+    parts = []
+    values = {}
+    for k, (lit, verdict) in fields.items():
+        if draw(st.integers(0, 19)) == 0:
+            invalid = True  # field missing
+            continue
+        parts.append(f'"{k}":{lit}')
+        values[k] = lit
+        invalid |= verdict is True
+        unsure |= verdict is None
+    if draw(st.integers(0, 4)) == 0:
+        extra = draw(st.sampled_from(['"x":1', '"name":"\\u0000"', '"name":"\\ud800"', '"x":' + "[" * 50 + "]" * 50,
+                                      '"":null', '"x":1e400', '"PRICE":-1', '"x":"' + "é" * 50 + '"']))
+        parts.append(extra)
+    if draw(st.integers(0, 9)) == 0:
+        parts.append('"price":' + draw(st.sampled_from(['1', '0', '"x"', '1e400'])))  # duplicate key
+        unsure = True
+    draw(st.randoms()).shuffle(parts)
+    return "{" + ",".join(parts) + "}", invalid, unsure, values
+
+
+@st.composite
+def order_bodies(draw):
+    """(bytes, verdict, items_values, what): verdict True must be refused,
+    False must be accepted, None no opinion."""
+    kind = draw(st.sampled_from(["items"] * 6 + ["count", "shape", "bytes", "nest"]))
+    if kind in ("items", "count"):
+        n = draw(st.integers(1, 3)) if kind == "items" else draw(st.sampled_from([0, 100, 101, 150]))
+        its = [draw(order_item()) if i < 3 else ('{"product_id":1,"quantity":1,"price":1}', False, False,
+                                                 {"product_id": "1", "quantity": "1", "price": "1"})
+               for i in range(n)]
+        invalid = any(i[1] for i in its) or n == 0 or n > 100
+        unsure = any(i[2] for i in its)
+        verdict = True if invalid else (None if unsure else False)
+        arr = "[" + ",".join(i[0] for i in its) + "]"
+        top = ['"items":' + arr]
+        if draw(st.integers(0, 5)) == 0:
+            top.append(draw(st.sampled_from(['"user_id":2', '"status":"PAID"', '"total_price":0', '"id":"x"'])))
+        body = ("{" + ",".join(top) + "}").encode("utf-8", "surrogatepass")
+        return body, verdict, [i[3] for i in its], f"body:{kind}"
+    if kind == "shape":
+        body = draw(st.sampled_from([
+            b"", b"{}", b"[]", b"null", b"1", b'"items"', b'{"items":null}', b'{"items":{}}', b'{"items":"[]"}',
+            b'{"items":[null]}', b'{"items":[[]]}', b'{"items":[1]}', b'{"items":[{}]}', b'{"ITEMS":[]}',
+            b'{"items":[{"product_id":1,"quantity":1,"price":1}]', b'{"items":[{"product_id":1,"quantity":1,"price":1}]}}',
+            b'{"items":[{"product_id":1,"quantity":1,"price":1,}]}', b"{'items':[]}", b'{"items":[]}x',
+            b'\xef\xbb\xbf{"items":[{"product_id":1,"quantity":1,"price":1}]}',
+            b'{"items":[{"product_id":1,"quantity":1,"price":1}]}' + b" " * 1000,
+            b'{"items":[{"product_id":1,"quantity":1,"price":1}],"items":[]}',
+            b'{"items":[],"items":[{"product_id":1,"quantity":1,"price":1}]}',
+            b'{"items":[{"product_id":1,"quantity":1,"price":1}],"x":"\xff"}',
+            b'{"items":[{"product_id":1,"quantity":1,"price":1}],"x":"\xc0\xaf"}',
+            b'{"items":[{"product_id":1,"quantity":1,"price":1}],"x":"\xed\xa0\x80"}',
+            b'{"items":[{"product_id":1,"quantity":1,"price":1}],"\xff":1}',
+            b'{"items":[{"product_id":1,"quantity":1,"price":1}],"x":"\x00"}',
+            b'{"items":[{"product_id":1,"quantity":1,"price":1}],"x":"\\uDC00\\uD800"}',
+            b'{"items":[{"product_id":1,"quantity":1,"price":1}],"x":"\\u"}',
+            b'{"items":[{"product_id":1,"quantity":1,"price":1}]}\x00',
+        ]))
+        return body, None, None, "body:shape"
+    if kind == "bytes":
+        return draw(st.binary(max_size=200)), None, None, "body:bytes"
+    depth = draw(st.sampled_from([10, 33, 64, 65, 100, 1000, 10000, 100000]))
+    opener = draw(st.sampled_from([b"[", b'{"a":', b'{"items":[']))
+    closer = {b"[": b"]", b'{"a":': b"}", b'{"items":[': b"]}"}[opener]
+    return opener * depth + b"1" + closer * depth, True, None, f"body:nest{depth}"
+
+
+CONTENT_TYPES = [
+    (b"application/json", False), (b"application/json; charset=utf-8", False), (b"Application/JSON", False),
+    (b"application/vnd.api+json", False), (b"application/json;charset=UTF-8", False),
+    (b"text/plain", True), (b"application/x-www-form-urlencoded", True), (b"multipart/form-data; boundary=x", True),
+    (b"application/xml", True), (b"", True), (b"application/jsonx", True), (b"json", True),
+    (b"application/json; charset=latin-1", None), (b"\xff", True), (b"application/json\x00", None),
+    (None, True),
+]
+
+
+@st.composite
+def create_requests(draw, ctx):
+    body, verdict, values, what = draw(order_bodies())
+    ct, ct_bad = draw(st.sampled_from(CONTENT_TYPES)) if draw(st.integers(0, 4)) == 0 else (b"application/json", False)
+    hdrs = list(ctx.auth(ctx.alice.token))
+    auth_bad = False
+    if draw(st.integers(0, 9)) == 0:
+        hdrs, auth_bad, _ = draw(auth_header(ctx))
+    if ct is not None:
+        hdrs.append((b"Content-Type", ct))
+    key_unsure = False
+    if draw(st.integers(0, 2)) == 0:
+        k = draw(st.one_of(st.just(("prop-" + uuid.UUID(int=draw(st.integers(0, 2**64))).hex).encode()),
+                           header_value()))
+        hdrs.append((b"Idempotency-Key", k))
+        key_unsure = True
+        what = what if draw(st.booleans()) else "header:Idempotency-Key"
+    if verdict is True or ct_bad is True or auth_bad is True:
+        v = True
+    elif verdict is False and ct_bad is False and auth_bad is False and not key_unsure:
+        v = False
+    else:
+        v = None
+    r = Req("POST", b"/orders/", "POST /orders/", what, hdrs, body, expect_error=v is True,
+            allowed=frozenset({201, 401, 422}))
+    r.expect_ok = v is False
+    r.values = values
+    return r
+
+
+def exact_items_check(req, resp, body):
+    m = check_order(body)
+    if m:
+        return m
+    if not resp.header("location"):
+        return "201 without Location"
+    vals = getattr(req, "values", None)
+    if vals is None or getattr(req, "expect_ok", False) is False:
+        return None
+    try:
+        got = json.loads(resp.body, parse_float=Decimal, parse_int=Decimal)
+    except ValueError as e:
+        return f"bad JSON {e}"
+    total = Decimal(0)
+    for sent, it in zip(vals, got["items"]):
+        p, q = Decimal(sent["price"]), Decimal(sent["quantity"])
+        if it["price"] != p or it["quantity"] != q or it["product_id"] != Decimal(sent["product_id"]):
+            return f"item sent {sent} came back {it}"
+        total += p * q
+    if got["total_price"] != total:
+        return f"total_price {got['total_price']} != exact {total}"
+    return None
+
+
+def test_create_order_bodies_and_headers(ctx):
+    fails = Failures()
+
+    @prop_settings(800)
+    @given(create_requests(ctx))
+    def run(req):
+        resp = ctx.run(fails, req, exact_items_check)
+        if req.expect_ok and resp.status != 201 and resp.status is not None and resp.status < 500:
+            fails.add(req, resp, "rejected-valid", f"{resp.status} for a valid order: {resp.text()}")
+
+    run()
+    finish(ctx, fails)
+
+
+# ---------------------------------------------------------------- 4. PATCH bodies
+
+STATUS_LITERALS = [
+    '"PAID"', '"PENDING"', '"CANCELED"', '"SHIPPED"', '"paid"', '"Paid"', '" PAID"', '"PAID "', '"PAID\\u0000"',
+    '"CANCELLED"', '""', "null", "1", "true", "[]", "{}", '["PAID"]', '"\\ud800"', '"P\\u0041ID"', '"\xff"',
+    '"' + "A" * 10000 + '"', "1e400",
+]
+
+
+@st.composite
+def patch_requests(draw, ctx):
+    oid = draw(st.sampled_from(ctx.alice_orders))
+    kind = draw(st.sampled_from(["status", "status", "status", "shape", "bytes"]))
+    if kind == "status":
+        lit = draw(st.one_of(st.sampled_from(STATUS_LITERALS),
+                             ANY_TEXT.map(lambda s: json.dumps(s))))
+        extra = draw(st.sampled_from(["", ',"status":"PAID"', ',"x":1', ',"items":[]', ',"status":null']))
+        body = ("{" + '"status":' + lit + extra + "}").encode("utf-8", "surrogatepass")
+        known = lit.strip('"') in STATUSES and extra in ("", ',"x":1', ',"items":[]')
+        verdict = None if known or extra else True
+    elif kind == "shape":
+        body = draw(st.sampled_from([b"", b"{}", b"[]", b"null", b'{"status"}', b'{"status":"PAID"',
+                                     b'{"STATUS":"PAID"}', b'"PAID"', b'\xef\xbb\xbf{"status":"PAID"}',
+                                     b'{"status":"PAID"}x', b'{"status":"\xff"}']))
+        verdict = True
+    else:
+        body = draw(st.binary(max_size=100))
+        verdict = None
+    ct, ct_bad = draw(st.sampled_from(CONTENT_TYPES)) if draw(st.integers(0, 4)) == 0 else (b"application/json", False)
+    hdrs = list(ctx.auth(ctx.alice.token))
+    if ct is not None:
+        hdrs.append((b"Content-Type", ct))
+    return Req("PATCH", f"/orders/{oid}/".encode(), "PATCH /orders/{order_id}/", f"body:{kind}", hdrs, body,
+               expect_error=verdict is True or ct_bad is True, allowed=ID_ROUTE | {409})
+
+
+def test_patch_status_bodies(ctx):
+    fails = Failures()
+
+    @prop_settings(300)
+    @given(patch_requests(ctx))
+    def run(req):
+        ctx.run(fails, req, order_body_check)
+
+    run()
+    finish(ctx, fails)
+
+
+# ---------------------------------------------------------------- 5. headers on every route
+
+HEADER_NAMES = [b"Idempotency-Key", b"X-Request-ID", b"X-Forwarded-For", b"traceparent", b"tracestate",
+                b"Content-Type", b"Accept", b"Origin", b"Cookie", b"User-Agent", b"Accept-Encoding",
+                b"X-Real-IP", b"Forwarded", b"If-None-Match", b"Range", b"Expect", b"Connection", b"Host"]
+XFF_VALUES = [b"1.2.3.4", b"1.2.3.4, 5.6.7.8", b"::1", b"[::1]:80", b"fe80::1%eth0", b"999.999.999.999",
+              b"unknown", b", , ,", b"1.2.3.4:65536", b"\xff", b"127.0.0.1" * 500, b"2001:db8::" + b"1" * 100,
+              b"::ffff:1.2.3.4", b"0.0.0.0", b"-1.-1.-1.-1", b"1.2.3", b"01.02.03.04", b"0x7f.1"]
+TRACEPARENT = [b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+               b"00-00000000000000000000000000000000-0000000000000000-00", b"ff-" + b"f" * 32 + b"-" + b"f" * 16 + b"-ff",
+               b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7", b"00-\xff-\xff-01", b"0" * 1000, b"--",
+               b"00-4BF92F3577B34DA6A3CE929D0E0E4736-00F067AA0BA902B7-01"]
+
+
+def route_targets(ctx):
+    oid = ctx.alice_orders[0]
+    a = ctx.alice.id
+    return [
+        ("GET", f"/orders/{oid}/".encode(), "GET /orders/{order_id}/", None, ID_ROUTE, order_body_check),
+        ("PATCH", f"/orders/{oid}/".encode(), "PATCH /orders/{order_id}/", b'{"status":"PENDING"}',
+         ID_ROUTE | {409}, order_body_check),
+        ("GET", f"/orders/user/{a}/?limit=2".encode(), "GET /orders/user/{user_id}/", None, LIST_ROUTE,
+         list_body_check),
+        ("POST", b"/orders/", "POST /orders/", b'{"items":[{"product_id":1,"quantity":1,"price":1.5}]}',
+         frozenset({201, 401, 422}), order_body_check),
+        ("GET", b"/health", "GET /health", None, frozenset({200}), None),
+        ("GET", b"/ready", "GET /ready", None, frozenset({200}), None),
+        ("GET", b"/metrics", "GET /metrics", None, frozenset({200}), None),
+        ("GET", b"/openapi.json", "GET /openapi.json", None, frozenset({200}), lambda q, r, b: None),
+        ("GET", b"/docs", "GET /docs", None, frozenset({200}), None),
+        ("POST", b"/register/", "POST /register/", None, frozenset({201, 400, 422}), None),
+        ("POST", b"/token/", "POST /token/", None, frozenset({200, 401, 422}), None),
+    ]
+
+
+@st.composite
+def header_requests(draw, ctx):
+    method, target, route, body, allowed, bc = draw(st.sampled_from(route_targets(ctx)))
+    hdrs = []
+    fuzzed = []
+    if route.startswith(("GET /orders", "PATCH", "POST /orders")):
+        h, _, desc = draw(auth_header(ctx))
+        hdrs += h
+        if desc != "valid":
+            fuzzed.append("Authorization")
+    ct = b"application/json"
+    if route == "POST /register/":
+        body = json.dumps({"email": unique_email("prop"), "password": "correct-horse-battery"}).encode()
+    if route == "POST /token/":
+        body = f"username={quote(ctx.alice.email)}&password=wrong-password".encode()
+        ct = b"application/x-www-form-urlencoded"
+    for _ in range(draw(st.integers(1, 4))):
+        name = draw(st.one_of(st.sampled_from(HEADER_NAMES),
+                              st.binary(min_size=1, max_size=12).map(
+                                  lambda b: bytes(c for c in b if 0x21 <= c < 0x7F and c != 0x3A) or b"X")))
+        if name == b"X-Forwarded-For":
+            v = draw(st.one_of(st.sampled_from(XFF_VALUES), header_value()))
+        elif name == b"traceparent":
+            v = draw(st.one_of(st.sampled_from(TRACEPARENT), header_value()))
+        elif name == b"Content-Type":
+            v = draw(st.sampled_from([c for c, _ in CONTENT_TYPES if c is not None]))
+            ct = None
+        elif name in (b"Connection", b"Expect", b"Host"):
+            v = draw(st.sampled_from([b"", b"\xff", b"keep-alive, close", b"upgrade", b"a" * 300, b"127.0.0.1:1"]))
+        else:
+            v = draw(header_value())
+        hdrs.append((name, v))
+        fuzzed.append(name.decode("latin-1"))
+    if ct is not None and body is not None:
+        hdrs.append((b"Content-Type", ct))
+    what = "header:" + ",".join(sorted(set(fuzzed)))
+    if len(set(fuzzed)) > 1:
+        what = "header:" + "+".join(sorted(set(fuzzed)))[:60]
+    # group by the single most suspicious header name, for a readable report
+    return Req(method, target, route, what, hdrs, body, allowed=allowed)
+
+
+def test_headers_on_every_route(ctx):
+    fails = Failures()
+
+    @prop_settings(800)
+    @given(header_requests(ctx))
+    def run(req):
+        resp = ctx.run(fails, req)
+        sent = [v for n, v in req.headers if n.lower() == b"x-request-id"]
+        echo = resp.header("x-request-id")
+        if resp.status and echo is not None and sent and any(
+            c < 0x20 or c == 0x7F for c in echo.encode("latin-1", "replace")
+        ):
+            fails.add(req, resp, "x-request-id-echo-unsafe", f"echoed X-Request-ID {echo!r}")
+
+    run()
+    finish(ctx, fails)
+
+
+# ---------------------------------------------------------------- 6. POST /register/
+
+EMAILS = ["a@b.c", "A@EXAMPLE.COM", " x@example.com ", "x@example", "@example.com", "x@", "x", "", "x@@example.com",
+          "x@example..com", "x@.com", "x@example.com\u0000", "x\n@example.com", "\u00e9@example.com",
+          "x@\u00e9xample.com", "x" * 250 + "@e.co", "x" * 65 + "@example.com", "x@" + "e" * 300 + ".com",
+          "\ud800@example.com", "x@example.com\ud800", "'; DROP TABLE users;--@example.com"]
+
+
+def json_value():
+    return st.recursive(
+        st.one_of(st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(allow_nan=False), ANY_TEXT),
+        lambda c: st.one_of(st.lists(c, max_size=3), st.dictionaries(ANY_TEXT, c, max_size=3)),
+        max_leaves=6,
+    )
+
+
+@st.composite
+def register_requests(draw, ctx):
+    kind = draw(st.sampled_from(["fields", "fields", "types", "raw"]))
+    if kind == "fields":
+        email = draw(st.one_of(st.sampled_from(EMAILS), ANY_TEXT, st.just(unique_email("prop"))))
+        pw = draw(st.one_of(st.sampled_from(["", "1234567", "12345678", "x" * 128, "x" * 129, "x" * 100000,
+                                             "\u0000" * 8, "\ud800" * 8, "pässwörd-🔑"]), ANY_TEXT))
+        body = json.dumps({"email": email, "password": pw}).encode()
+        what = "body:fields"
+    elif kind == "types":
+        d = {"email": draw(json_value()), "password": draw(json_value())}
+        if draw(st.booleans()):
+            d.pop(draw(st.sampled_from(["email", "password"])))
+        body = json.dumps(d).encode()
+        what = "body:types"
+    else:
+        body = draw(st.sampled_from([
+            b'{"email":"x\xff@example.com","password":"password-123"}',
+            b'{"email":"x@example.com","password":"\xff\xfe\xfd\xfc\xfb\xfa\xf9\xf8"}',
+            b'{"email":"\\ud800@example.com","password":"password-123"}',
+            b'{"email":"a@example.com","email":"b@example.com","password":"password-123"}',
+            b'{"email":"x@example.com","password":1e400}', b'{"email":["x@example.com"],"password":"password-123"}',
+            b"email=x@example.com&password=password-123", b"", b"[", b"\x00",
+        ])) if draw(st.booleans()) else draw(st.binary(max_size=100))
+        what = "body:raw"
+    ct = draw(st.sampled_from(CONTENT_TYPES))[0] if draw(st.integers(0, 4)) == 0 else b"application/json"
+    hdrs = [(b"Content-Type", ct)] if ct is not None else []
+    return Req("POST", b"/register/", "POST /register/", what, hdrs, body, allowed=frozenset({201, 400, 422}))
+
+
+def register_check(req, resp, body):
+    if not isinstance(body, dict) or set(body) != {"id", "email", "created_at"}:
+        return f"register body {resp.text()}"
+    return None
+
+
+def test_register_bodies(ctx):
+    fails = Failures()
+
+    @prop_settings(250)
+    @given(register_requests(ctx))
+    def run(req):
+        ctx.run(fails, req, register_check)
+
+    run()
+    finish(ctx, fails)
+
+
+# ---------------------------------------------------------------- 7. POST /token/ forms
+
+
+@st.composite
+def token_requests(draw, ctx):
+    def val():
+        return draw(st.one_of(
+            st.sampled_from([quote(ctx.alice.email).encode(), ctx.alice.email.encode(), b"", b"%FF", b"%ff%fe",
+                             b"%C0%AF", b"%ED%A0%80", b"%00", b"%ZZ", b"%", b"%2", b"a b", b"a+b", b"\xff", b"\x00",
+                             b"a%20b", b"correct-horse-battery", b"x" * 5000, b"%" * 100, b"=", b"&"]),
+            ANY_TEXT.map(lambda s: quote(s).encode()),
+            st.binary(max_size=20).map(pct),
+            st.binary(max_size=20).map(lambda b: b.replace(b"&", b"")),
+        ))
+
+    pairs = []
+    for _ in range(draw(st.integers(0, 5))):
+        k = draw(st.sampled_from([b"username", b"password", b"grant_type", b"scope", b"client_id", b"USERNAME",
+                                  b"user%6Eame", b"", b"%FF", b"username[]"]))
+        if draw(st.integers(0, 7)) == 0:
+            pairs.append(k)
+        else:
+            pairs.append(k + b"=" + val())
+    body = draw(st.sampled_from([b"&", b"&", b"&&", b";"])).join(pairs)
+    if draw(st.integers(0, 9)) == 0:
+        body = draw(st.binary(max_size=60))
+    ct = draw(st.sampled_from([b"application/x-www-form-urlencoded"] * 6 + [
+        b"application/x-www-form-urlencoded; charset=utf-8", b"application/x-www-form-urlencoded; charset=latin-1",
+        b"multipart/form-data; boundary=x", b"multipart/form-data", b"application/json", b"text/plain", b"\xff",
+        b"", None]))
+    hdrs = [(b"Content-Type", ct)] if ct is not None else []
+    return Req("POST", b"/token/", "POST /token/", "body:form", hdrs, body, allowed=frozenset({200, 401, 422}))
+
+
+def token_check(req, resp, body):
+    if not isinstance(body, dict) or not {"access_token", "token_type"} <= set(body):
+        return f"token body {resp.text()}"
+    return None
+
+
+def test_token_forms(ctx):
+    fails = Failures()
+
+    @prop_settings(250)
+    @given(token_requests(ctx))
+    def run(req):
+        ctx.run(fails, req, token_check)
+
+    run()
+    finish(ctx, fails)
+
+
+# ---------------------------------------------------------------- 8. methods and paths
+
+KNOWN_PATHS = [b"/health", b"/ready", b"/metrics", b"/openapi.json", b"/docs", b"/docs/", b"/register/", b"/token/",
+               b"/orders/", b"/orders/user/1/", b"/orders/{id}/"]
+METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "TRACE", "get", "FOO", "G\xc9T", "PROPFIND",
+           "X" * 200, "M-SEARCH", "CONNECT"]
+
+
+@st.composite
+def method_path_requests(draw, ctx):
+    method = draw(st.sampled_from(METHODS))
+    kind = draw(st.sampled_from(["known", "docs", "junk", "dots"]))
+    if kind == "known":
+        p = draw(st.sampled_from(KNOWN_PATHS)).replace(b"{id}", ctx.alice_orders[0].encode())
+        p = draw(st.sampled_from([p, p.rstrip(b"/"), p + b"/", b"/" + p, p + b"//", p.upper(), p + b"%2F",
+                                  p + b"?" + b"a" * 3000, p + b"#frag", p.replace(b"/", b"%2F", 2)]))
+    elif kind == "docs":
+        p = b"/docs/" + draw(st.one_of(
+            st.sampled_from([b"..%2F..%2F..%2F..%2Fetc%2Fpasswd", b"../../../../etc/passwd", b"%2e%2e/%2e%2e/etc/passwd",
+                             b"..%5C..%5Cetc%5Cpasswd", b"swagger-ui.css", b"swagger-ui-bundle.js", b"index.html",
+                             b"%00", b"%FF", b".", b"..", b"...", b"a/../../b", b"swagger-ui.css%00.js",
+                             b"\xff", b"x" * 5000, b"/etc/passwd", b"%2Fetc%2Fpasswd"]),
+            junk_segment()))
+    elif kind == "dots":
+        p = draw(st.sampled_from([b"/orders/../health", b"/./health", b"/orders/%2e%2e/health", b"//health",
+                                  b"/health/..", b"*", b"http://127.0.0.1/health", b"health", b"/%", b"/\xff",
+                                  b"/" + b"a/" * 2000, b"/orders/user/", b"/orders/user", b"/orders//",
+                                  b"/orders/user//", b"/orders/user/1/x/", b"/orders/x/y/"]))
+    else:
+        p = b"/" + b"/".join(draw(st.lists(junk_segment(), min_size=1, max_size=4)))
+    body = draw(st.sampled_from([None, b"", b"{}", b"x"]))
+    hdrs = ctx.auth(ctx.alice.token) if draw(st.booleans()) else []
+    return Req(method, p, f"{method[:10]} *", f"path:{kind}", hdrs, body)
+
+
+def test_methods_and_paths(ctx):
+    fails = Failures()
+
+    @prop_settings(400)
+    @given(method_path_requests(ctx))
+    def run(req):
+        resp = ctx.run(fails, req)
+        if resp.status == 200 and (b"root:" in resp.body or b"[boot loader]" in resp.body):
+            fails.add(req, resp, "path-traversal", f"200 with a system file: {resp.text()}")
+
+    run()
+    finish(ctx, fails)
+
+
+# ---------------------------------------------------------------- 9. the log
+
+
+def test_log_stays_valid_utf8_json(ctx):
+    """Whatever the input, the api's log lines (LOG_FORMAT=json) are valid
+    UTF-8 and valid JSON: nothing a client sends can break or forge a line."""
+    gen, start = ctx.log_start
+    bad = []
+    for g in range(gen, ctx.server.generation + 1):
+        f = ctx.server.workdir / f"api-{g}.log"
+        if not f.exists():
+            continue
+        data = f.read_bytes()
+        if g == gen:
+            data = data[start:]
+        for i, line in enumerate(data.split(b"\n")):
+            if not line.strip():
+                continue
+            try:
+                json.loads(line.decode("utf-8"))
+            except (UnicodeDecodeError, ValueError) as e:
+                bad.append(f"api-{g}.log: {e}: {line[:300]!r}")
+    assert not bad, f"{len(bad)} invalid log line(s):\n" + "\n".join(bad[:20])
