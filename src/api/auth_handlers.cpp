@@ -9,6 +9,7 @@ namespace os::api {
 namespace json = boost::json;
 
 awaitable<http::Response> register_user(ApiContext& ctx, http::Request& request) {
+  if (!request.has_json_body()) co_return body_not_json();
   auto parsed = domain::parse_register(request.body);
   if (auto* errors = std::get_if<domain::ValidationErrors>(&parsed))
     co_return validation_error(*errors);
@@ -30,7 +31,8 @@ awaitable<http::Response> register_user(ApiContext& ctx, http::Request& request)
 }
 
 awaitable<http::Response> issue_token(ApiContext& ctx, http::Request& request) {
-  auto parsed = domain::parse_token_form(request.body);
+  // Like FastAPI's Form(): a body that is not a form has no fields (so: Field required).
+  auto parsed = domain::parse_token_form(request.has_form_body() ? request.body : "");
   if (auto* errors = std::get_if<domain::ValidationErrors>(&parsed))
     co_return validation_error(*errors);
   auto creds = std::get<domain::Credentials>(std::move(parsed));

@@ -6,6 +6,8 @@
 namespace os::api {
 
 http::Response validation_error(const domain::ValidationErrors& errors);
+// 422 for a JSON endpoint whose request did not say its body is JSON (FastAPI's shape).
+http::Response body_not_json();
 http::Response invalid_parameter(std::string where, std::string name, std::string msg,
                                  std::string type);
 

@@ -3,6 +3,7 @@
 #include <charconv>
 
 #include "api/errors.hpp"
+#include "domain/utf8.hpp"
 #include "domain/order_json.hpp"
 #include "domain/uuid.hpp"
 #include "security/digest.hpp"
@@ -49,6 +50,7 @@ awaitable<void> cache_order(ApiContext& ctx, const domain::Order& order, const s
 }  // namespace
 
 awaitable<Response> create_order(ApiContext& ctx, Request& request) {
+  if (!request.has_json_body()) co_return body_not_json();
   auto parsed = domain::parse_create_order(request.body);
   if (auto* errors = std::get_if<domain::ValidationErrors>(&parsed))
     co_return validation_error(*errors);
@@ -56,6 +58,11 @@ awaitable<Response> create_order(ApiContext& ctx, Request& request) {
 
   std::optional<db::IdempotencyKey> key;
   if (const auto header = request.header("idempotency-key")) {
+    if (!domain::is_visible_ascii(*header)) {
+      // It is stored and compared in PostgreSQL: printable ASCII only.
+      co_return http::error_response(
+          400, "Idempotency-Key header must contain printable ASCII characters only");
+    }
     if (header->empty() || header->size() > kMaxIdempotencyKeyLength) {
       co_return invalid_parameter("header", "Idempotency-Key",
                                   "Idempotency-Key must be 1 to 255 characters", "value_error");
@@ -106,6 +113,7 @@ awaitable<Response> get_order(ApiContext& ctx, Request& request) {
 awaitable<Response> update_order_status(ApiContext& ctx, Request& request) {
   const auto id = order_id_param(request);
   if (!id) co_return bad_order_id();
+  if (!request.has_json_body()) co_return body_not_json();
   auto parsed = domain::parse_status_update(request.body);
   if (auto* errors = std::get_if<domain::ValidationErrors>(&parsed))
     co_return validation_error(*errors);

@@ -2,11 +2,22 @@
 
 #include <spdlog/sinks/stdout_sinks.h>
 
+#include "domain/utf8.hpp"
+
 namespace os::log {
 namespace {
 bool g_json = true;  // set once in init() before any thread starts
 
-void append_json_string(std::string& out, std::string_view s) {
+// Log lines are valid UTF-8 whatever a client sent: ill-formed bytes become U+FFFD.
+std::string_view valid_text(std::string_view s, std::string& storage) {
+  if (domain::is_valid_utf8(s)) return s;
+  storage = domain::utf8_with_replacement(s);
+  return storage;
+}
+
+void append_json_string(std::string& out, std::string_view raw) {
+  std::string storage;
+  const auto s = valid_text(raw, storage);
   out += '"';
   for (unsigned char c : s) {
     switch (c) {
@@ -37,6 +48,21 @@ void append_json_string(std::string& out, std::string_view s) {
     }
   }
   out += '"';
+}
+
+// Text format: one line per record, so control characters are escaped, not written.
+void append_text(std::string& out, std::string_view raw) {
+  std::string storage;
+  for (unsigned char c : valid_text(raw, storage)) {
+    if (c < 0x20 || c == 0x7F) {
+      static constexpr char kHex[] = "0123456789abcdef";
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 0xF];
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
 }
 }  // namespace
 
@@ -72,12 +98,12 @@ void write(spdlog::level::level_enum level, std::string_view message, Fields fie
       }
     }
   } else {
-    line += message;
+    append_text(line, message);
     for (const auto& f : fields) {
       line += ' ';
-      line += f.key;
+      append_text(line, f.key);
       line += '=';
-      line += f.value;
+      append_text(line, f.value);
     }
   }
   spdlog::log(level, "{}", line);

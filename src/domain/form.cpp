@@ -1,18 +1,68 @@
 #include "domain/form.hpp"
 
-#include <boost/url/encoding_opts.hpp>
-#include <boost/url/parse_query.hpp>
+#include <optional>
+
+#include "domain/utf8.hpp"
 
 namespace os::domain {
+namespace {
 
-std::optional<FormFields> parse_form(std::string_view text) {
-  auto parsed = boost::urls::parse_query(text);
-  if (!parsed) return std::nullopt;
-  boost::urls::encoding_opts opts;
-  opts.space_as_plus = true;
+std::optional<unsigned char> hex_value(char c) {
+  if (c >= '0' && c <= '9') return static_cast<unsigned char>(c - '0');
+  if (c >= 'a' && c <= 'f') return static_cast<unsigned char>(c - 'a' + 10);
+  if (c >= 'A' && c <= 'F') return static_cast<unsigned char>(c - 'A' + 10);
+  return std::nullopt;
+}
+
+void append_latin1(std::string& out, unsigned char c) {
+  if (c < 0x80) {
+    out += static_cast<char>(c);
+  } else {
+    out += static_cast<char>(0xC0 | (c >> 6));
+    out += static_cast<char>(0x80 | (c & 0x3F));
+  }
+}
+
+}  // namespace
+
+std::string decode_form_component(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  std::size_t i = 0;
+  while (i < text.size()) {
+    // A run of %XX escapes is one byte string, decoded as UTF-8 as a whole.
+    std::string bytes;
+    while (i + 2 < text.size() && text[i] == '%' && hex_value(text[i + 1]) &&
+           hex_value(text[i + 2])) {
+      bytes += static_cast<char>((*hex_value(text[i + 1]) << 4) | *hex_value(text[i + 2]));
+      i += 3;
+    }
+    if (!bytes.empty()) {
+      out += utf8_with_replacement(bytes);
+      continue;
+    }
+    const auto c = static_cast<unsigned char>(text[i++]);
+    append_latin1(out, c == '+' ? ' ' : c);
+  }
+  return out;
+}
+
+FormFields parse_form(std::string_view text, FormSyntax syntax) {
   FormFields out;
-  for (const auto& p : *parsed) {
-    out.emplace_back(p.key.decode(opts), p.has_value ? p.value.decode(opts) : std::string());
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    std::size_t end = start;
+    while (end < text.size() && text[end] != '&' && !(syntax == FormSyntax::Form && text[end] == ';')) {
+      ++end;
+    }
+    const auto field = text.substr(start, end - start);
+    if (!field.empty()) {
+      const auto eq = field.find('=');
+      out.emplace_back(decode_form_component(field.substr(0, eq)),
+                       eq == std::string_view::npos ? std::string()
+                                                    : decode_form_component(field.substr(eq + 1)));
+    }
+    start = end + 1;
   }
   return out;
 }

@@ -17,6 +17,23 @@ int decode_char(char c) {
   if (c == '_') return 63;
   return -1;
 }
+int number(std::string_view text, std::size_t at, std::size_t len) {
+  int v = 0;
+  for (std::size_t i = at; i < at + len; ++i) v = v * 10 + (text[i] - '0');
+  return v;
+}
+
+// A well-shaped timestamp that is also a real instant (no 2026-02-30, no 25:00), so that
+// PostgreSQL never refuses it.
+bool is_real_timestamp(std::string_view ts) {
+  const int year = number(ts, 0, 4), month = number(ts, 5, 2), day = number(ts, 8, 2);
+  const int hour = number(ts, 11, 2), minute = number(ts, 14, 2), second = number(ts, 17, 2);
+  static constexpr std::array<int, 12> kDays{31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  if (year < 1 || month < 1 || month > 12 || day < 1) return false;
+  const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+  const int days = kDays[month - 1] + (month == 2 && leap ? 1 : 0);
+  return day <= days && hour <= 23 && minute <= 59 && second <= 59;
+}
 }  // namespace
 
 std::string base64url_encode(std::string_view data) {
@@ -74,7 +91,7 @@ std::optional<PageCursor> decode_cursor(std::string_view text) {
     const char c = cursor.created_at[i];
     if (kShape[i] == 'd' ? (c < '0' || c > '9') : c != kShape[i]) return std::nullopt;
   }
-  if (!is_uuid(cursor.order_id)) return std::nullopt;
+  if (!is_real_timestamp(cursor.created_at) || !is_uuid(cursor.order_id)) return std::nullopt;
   return cursor;
 }
 

@@ -242,12 +242,7 @@ Validated<Credentials> parse_token_form(std::string_view body) {
   Errors errors;
   std::optional<std::string> username;
   std::optional<std::string> password;
-  const auto fields = parse_form(body);
-  if (!fields) {
-    errors.add({"body"}, "Invalid form body", "value_error");
-    return std::move(errors.list);
-  }
-  for (const auto& [key, value] : *fields) {
+  for (const auto& [key, value] : parse_form(body)) {  // the last of a repeated key wins
     if (key == "username") username = value;
     if (key == "password") password = value;
   }

@@ -3,6 +3,8 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/string.hpp>
 
+#include <cctype>
+
 #include "domain/form.hpp"
 
 namespace os::http {
@@ -15,12 +17,37 @@ std::optional<std::string_view> Request::header(std::string_view lower_name) con
 }
 
 std::optional<std::string> Request::query_param(std::string_view name) const {
-  const auto fields = domain::parse_form(query);
-  if (!fields) return std::nullopt;
-  for (const auto& [key, value] : *fields) {
-    if (key == name) return value;
+  std::optional<std::string> found;  // the last of a repeated parameter, as Starlette does
+  for (auto& [key, value] : domain::parse_form(query, domain::FormSyntax::Query)) {
+    if (key == name) found = std::move(value);
   }
-  return std::nullopt;
+  return found;
+}
+
+namespace {
+// "Application/JSON; charset=utf-8" -> "application/json"
+std::string media_type(std::string_view value) {
+  value = value.substr(0, value.find(';'));
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+  while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+  std::string out(value);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+}  // namespace
+
+bool Request::has_json_body() const {
+  const auto value = header("content-type");
+  if (!value) return true;
+  const auto type = media_type(*value);
+  if (type.rfind("application/", 0) != 0) return false;
+  const std::string_view subtype = std::string_view(type).substr(12);
+  return subtype == "json" || (subtype.size() > 5 && subtype.substr(subtype.size() - 5) == "+json");
+}
+
+bool Request::has_form_body() const {
+  const auto value = header("content-type");
+  return value && media_type(*value) == "application/x-www-form-urlencoded";
 }
 
 std::string_view Request::path_param(std::string_view name) const {

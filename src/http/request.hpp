@@ -27,6 +27,10 @@ struct Request {
   std::optional<std::string_view> header(std::string_view lower_name) const;
   std::optional<std::string> query_param(std::string_view name) const;
   std::string_view path_param(std::string_view name) const;
+  // As FastAPI decides: a body is JSON when Content-Type is absent, application/json or
+  // application/<anything>+json; a form when it is application/x-www-form-urlencoded.
+  bool has_json_body() const;
+  bool has_form_body() const;
 };
 
 struct Response {

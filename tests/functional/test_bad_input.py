@@ -85,14 +85,28 @@ def test_create_order_wrong_content_type(api, alice, ctype):
     assert_4xx(r)
 
 
-def test_create_order_json_with_text_plain(api, alice):
-    """A JSON body labelled text/plain is not a 5xx (either parsed or 4xx)."""
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/x-www-form-urlencoded", "application/xml"]
+)
+def test_create_order_json_with_another_content_type(api, alice, content_type):
+    """FastAPI parses a body as JSON only when it says so: anything else is 422 on body."""
     r = api.post(
         "/orders/",
         data=json.dumps({"items": [item()]}),
-        headers=dict(alice.headers, **{"Content-Type": "text/plain"}),
+        headers=dict(alice.headers, **{"Content-Type": content_type}),
     )
-    assert r.status_code == 201 or 400 <= r.status_code < 500, describe(r)
+    assert r.status_code == 422, describe(r)
+    assert r.json()["detail"][0]["loc"] == ["body"], describe(r)
+
+
+@pytest.mark.parametrize("content_type", ["application/json; charset=utf-8", "application/merge-patch+json"])
+def test_create_order_json_content_types_accepted(api, alice, content_type):
+    r = api.post(
+        "/orders/",
+        data=json.dumps({"items": [item()]}),
+        headers=dict(alice.headers, **{"Content-Type": content_type}),
+    )
+    assert r.status_code == 201, describe(r)
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,93 @@
+"""Hostile input found by hand (issue 8): each gave a 500 or a silently wrong answer.
+Every one must be a 4xx with a reason in the documented shape, or the right 2xx."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+
+from helpers import describe, item, raw_http
+
+
+def order_body(price_text: str) -> bytes:
+    # the price as raw JSON text, exactly as a client could send it
+    return ('{"items":[{"product_id":1,"quantity":1,"price":' + price_text + "}]}").encode()
+
+
+def post_raw_order(api, alice, body: bytes, **extra_headers):
+    headers = dict(alice.headers, **{"Content-Type": "application/json"}, **extra_headers)
+    return api.post("/orders/", data=body, headers=headers)
+
+
+def assert_price_error(r):
+    assert r.status_code == 422, describe(r)
+    locs = [e["loc"] for e in r.json()["detail"]]
+    assert ["body", "items", 0, "price"] in locs, describe(r)
+
+
+@pytest.mark.parametrize(
+    "price", ["1e-9", "1000.001", "1000000.004", "1000000.01", "-0", "0", "0.00", "1e400",
+              "-1e400", "1e-400", "1000.0000000000000001", "-5"]
+)
+def test_price_judged_exactly_from_the_text(api, alice, price):
+    assert_price_error(post_raw_order(api, alice, order_body(price)))
+
+
+@pytest.mark.parametrize("price,total", [("0.10", 0.1), ("2E3", 2000.0), ("1.100", 1.1),
+                                         ("1000000", 1000000.0), ("1234e-2", 12.34)])
+def test_legal_prices_in_any_notation(api, alice, price, total):
+    r = post_raw_order(api, alice, order_body(price))
+    assert r.status_code == 201, describe(r)
+    assert r.json()["total_price"] == total, describe(r)
+
+
+def test_largest_legal_order_totals_exactly(api, alice):
+    items = [{"product_id": i + 1, "quantity": 10000, "price": 1000000} for i in range(100)]
+    r = api.post("/orders/", json={"items": items}, headers=alice.headers)
+    assert r.status_code == 201, describe(r)
+    assert r.json()["total_price"] == 100 * 10000 * 1000000, describe(r)
+
+
+def test_token_with_invalid_utf8_is_401_not_500(api):
+    r = api.post("/token/", data=b"username=%FF&password=x",
+                 headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert r.status_code == 401, describe(r)
+    assert r.json() == {"detail": "Incorrect username or password"}
+
+
+def test_token_form_with_raw_spaces_logs_in(api):
+    email = f"spaces-{base64.b32encode(bytes(6)).decode().lower()}@example.com"
+    r = api.post("/register/", json={"email": email, "password": "correct horse battery"})
+    assert r.status_code in (201, 400), describe(r)
+    r = api.post("/token/", data=f"username={email}&password=correct horse battery".encode(),
+                 headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert r.status_code == 200, describe(r)
+
+
+def test_token_needs_a_form_body(api):
+    r = api.post("/token/", data=json.dumps({"username": "a@b.co", "password": "x"}),
+                 headers={"Content-Type": "application/json"})
+    assert r.status_code == 422, describe(r)
+    assert {tuple(e["loc"]) for e in r.json()["detail"]} == {("body", "username"), ("body", "password")}
+
+
+def test_idempotency_key_with_a_non_ascii_byte_is_400(server, alice):
+    body = json.dumps({"items": [item()]}).encode()
+    req = (b"POST /orders/ HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + alice.token.encode()
+           + b"\r\nContent-Type: application/json\r\nIdempotency-Key: \xff\r\nContent-Length: "
+           + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n" + body)
+    status, _, resp = raw_http("127.0.0.1", server.port, req)
+    assert status == 400, (status, resp)
+    assert "Idempotency-Key" in json.loads(resp)["detail"]
+
+
+@pytest.mark.parametrize("ts", ["2026-02-30T00:00:00.000000Z", "2026-13-01T00:00:00.000000Z",
+                                "0000-01-01T00:00:00.000000Z", "2026-01-01T24:00:00.000000Z"])
+def test_cursor_with_an_impossible_timestamp_is_422(api, alice, ts):
+    cursor = base64.urlsafe_b64encode(f"{ts}|01a2340f-108a-7ec6-94fe-8380c5f4ff7e".encode())
+    r = api.get(f"/orders/user/{alice.id}/?cursor={cursor.decode().rstrip('=')}",
+                headers=alice.headers)
+    assert r.status_code == 422, describe(r)
+    assert r.json()["detail"][0]["loc"] == ["query", "cursor"], describe(r)
