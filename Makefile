@@ -32,3 +32,8 @@ stack-down:
 
 clean:
 	rm -rf build build-*
+
+# libFuzzer harnesses (fuzz/): FUZZ_ARGS e.g. "--time 60 order jwt" (scripts/fuzz --help).
+.PHONY: fuzz
+fuzz:
+	@scripts/fuzz $(FUZZ_ARGS)
