@@ -47,6 +47,8 @@ class Req:
         w = self.wire()
         w = re.sub(rb"Host: 127\.0\.0\.1\r\n", b"", w)
         w = w.replace(b"\r\nConnection: close", b"")
+        w = re.sub(rb"X-Request-ID: prop-\d+\r\n", b"", w)
+        w = re.sub(rb"Bearer eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+(?=\r)", b"Bearer <valid token>", w)
         w = re.sub(rb"(.)\1{63,}", lambda m: m.group(1) + b"{x%d}" % len(m.group(0)), w, flags=re.S)
         r = repr(w)
         return r if len(r) <= limit else r[:limit] + "...(%d bytes)" % len(w)
@@ -196,7 +198,7 @@ def check(req: Req, resp: Resp, body_check=None) -> list[tuple[str, str]]:
         elif not isinstance(body["detail"], str) or not body["detail"]:
             out.append(("error-shape", f"{st} detail is not a non-empty string: {resp.text()}"))
         if st == 401 and not (resp.header("www-authenticate") or "").lower().startswith("bearer"):
-            out.append(("401-no-www-authenticate", f"401 without WWW-Authenticate: Bearer"))
+            out.append(("401-no-www-authenticate", "401 without WWW-Authenticate: Bearer"))
         if st == 405 and not resp.header("allow"):
             out.append(("405-no-allow", "405 without Allow"))
         if st == 429 and not resp.header("retry-after"):
@@ -219,27 +221,57 @@ def check(req: Req, resp: Resp, body_check=None) -> list[tuple[str, str]]:
 
 # ---------------------------------------------------------------- collector
 
+KNOWN_HEADERS = {
+    "authorization", "idempotency-key", "x-request-id", "x-forwarded-for", "traceparent", "tracestate",
+    "content-type", "accept", "origin", "cookie", "user-agent", "accept-encoding", "x-real-ip", "forwarded",
+    "if-none-match", "range", "expect", "connection", "host",
+}
+
+
+def header_label(name: bytes) -> str:
+    n = name.decode("latin-1")
+    return n if n.lower() in KNOWN_HEADERS else "<other>"
+
 
 class Failures:
-    """Distinct failures, keyed by (route, fuzzed target, kind); keeps the
-    smallest request seen for each key (the minimal reproducer)."""
+    """Distinct failures, keyed by (route, fuzzed target, kind, status); keeps
+    the smallest request seen for each key. `regroup` (after minimising)
+    merges keys that turned out to be the same failure on several routes."""
 
     def __init__(self):
         self.by_key: dict = {}
         self.sent = 0
 
     def add(self, req: Req, resp: Resp, kind: str, detail: str, log: str = ""):
-        key = (req.route, req.fuzzed, kind)
+        key = (req.route, req.fuzzed, kind, resp.status)
         cur = self.by_key.get(key)
         if cur is None or req.size() < cur[0].size():
-            self.by_key[key] = (req, resp, detail, log, (cur[4] + 1) if cur else 1)
+            self.by_key[key] = [req, resp, detail, log, (cur[4] + 1) if cur else 1, {req.route}]
         else:
-            self.by_key[key] = cur[:4] + (cur[4] + 1,)
+            cur[4] += 1
+
+    def regroup(self, label_of):
+        """Merge entries whose minimised request has the same label_of(req)
+        and kind/status; keep the smallest request; remember all routes."""
+        merged: dict = {}
+        for (route, fuzzed, kind, status), v in self.by_key.items():
+            key = ("*", label_of(v[0], fuzzed), kind, status)
+            cur = merged.get(key)
+            if cur is None:
+                merged[key] = list(v)
+            else:
+                cur[4] += v[4]
+                cur[5] |= v[5]
+                if v[0].size() < cur[0].size():
+                    cur[:4] = v[:4]
+        self.by_key = merged
 
     def report(self) -> str:
         lines = [f"{len(self.by_key)} distinct failure(s) in {self.sent} requests:"]
-        for (route, fuzzed, kind), (req, resp, detail, log, n) in sorted(self.by_key.items()):
-            lines.append(f"\n[{kind}] {route}  fuzzed={fuzzed}  ({n} request(s))")
+        for (_, fuzzed, kind, status), (req, resp, detail, log, n, routes) in sorted(
+            self.by_key.items(), key=lambda kv: (kv[0][2], str(kv[0][1]), kv[0][3] or 0)
+        ):
+            lines.append(f"\n[{kind}] fuzzed={fuzzed}  ({n} request(s); routes: {', '.join(sorted(routes))})")
             lines.append(f"  request:  {req.short()}")
             lines.append(f"  response: {detail}")
             if log:
