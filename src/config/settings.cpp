@@ -11,6 +11,16 @@
 namespace os::config {
 namespace {
 
+std::size_t distinct_bytes(std::string_view s) {
+  bool seen[256] = {};
+  std::size_t n = 0;
+  for (unsigned char c : s) {
+    if (!seen[c]) ++n;
+    seen[c] = true;
+  }
+  return n;
+}
+
 class Reader {
  public:
   explicit Reader(const EnvMap& env) : env_(env) {}
@@ -241,6 +251,17 @@ Settings load_settings(const EnvMap& env) {
   if (secret->size() < 32) {
     throw ConfigError("SECRET_KEY",
                       "must be at least 32 characters, got " + std::to_string(secret->size()));
+  }
+  if (*secret == kSecretKeyPlaceholder) {
+    throw ConfigError("SECRET_KEY",
+                      "is the public placeholder from .env.example: anyone could sign tokens; "
+                      "generate one, e.g. `head -c 32 /dev/urandom | base64`");
+  }
+  if (distinct_bytes(*secret) < kMinSecretKeyDistinctBytes) {
+    throw ConfigError("SECRET_KEY", "has too little entropy (only " +
+                                        std::to_string(distinct_bytes(*secret)) +
+                                        " distinct characters); generate one, e.g. "
+                                        "`head -c 32 /dev/urandom | base64`");
   }
   s.secret_key = *secret;
   s.algorithm = r.text("ALGORITHM", "HS256");

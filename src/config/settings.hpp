@@ -5,6 +5,7 @@
 #include <map>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace os::config {
@@ -135,6 +136,12 @@ struct Settings {
   TaskSettings tasks;
   ReconcileSettings reconcile;
 };
+
+// .env.example's SECRET_KEY: refused at startup, like any key with fewer than
+// kMinSecretKeyDistinctBytes distinct characters (a hex key of 32+ characters has ~16).
+inline constexpr std::string_view kSecretKeyPlaceholder =
+    "change-me-to-a-random-string-of-32-chars-or-more";
+inline constexpr std::size_t kMinSecretKeyDistinctBytes = 10;
 
 // Throws ConfigError naming the first bad variable.
 Settings load_settings(const EnvMap& env);

@@ -1,5 +1,6 @@
 """Configuration errors are clear startup errors (SPEC §3, §6)."""
 
+import secrets
 import subprocess
 
 import pytest
@@ -24,6 +25,10 @@ CASES = [
     ("SECRET_KEY", ""),
     ("SECRET_KEY", "0123456789"),
     ("SECRET_KEY", "a" * 31),
+    # no insecure defaults: the .env.example placeholder and low-entropy keys
+    ("SECRET_KEY", "change-me-to-a-random-string-of-32-chars-or-more"),
+    ("SECRET_KEY", "s" * 32),
+    ("SECRET_KEY", "ab" * 20),
     ("API_PORT", "abc"),
     ("API_PORT", "70000"),
     ("API_PORT", "-1"),
@@ -46,7 +51,7 @@ CASES = [
 
 @pytest.mark.parametrize("var,value", CASES, ids=[f"{v}={x!r}" for v, x in CASES])
 def test_bad_config_exits_2_naming_the_variable(service_env, tmp_path, var, value):
-    env = service_env(API_PORT=free_port(), SECRET_KEY="k" * 40)
+    env = service_env(API_PORT=free_port(), SECRET_KEY=secrets.token_hex(20))
     if value is None:
         env.pop(var, None)
     else:
@@ -56,8 +61,8 @@ def test_bad_config_exits_2_naming_the_variable(service_env, tmp_path, var, valu
     assert var in r.stderr, f"stderr does not name {var}:\n{r.stderr}"
 
 
-def test_secret_key_of_32_chars_is_enough(api_factory):
-    p = api_factory(SECRET_KEY="s" * 32)
+def test_random_secret_key_of_32_chars_is_enough(api_factory):
+    p = api_factory(SECRET_KEY=secrets.token_urlsafe(24))  # 32 characters
     assert p.alive()
 
 

@@ -6,7 +6,7 @@ using namespace os::config;
 
 namespace {
 EnvMap base() {
-  return {{"SECRET_KEY", std::string(32, 'k')}};
+  return {{"SECRET_KEY", "4f7c1a9e2b6d8035cafe1d2e3f4a5b6c"}};
 }
 
 std::string failing_variable(EnvMap env) {
@@ -30,6 +30,15 @@ TEST(Config, DefaultsAreUsable) {
 TEST(Config, SecretKeyIsRequiredAndLong) {
   EXPECT_EQ(failing_variable({}), "SECRET_KEY");
   EXPECT_EQ(failing_variable({{"SECRET_KEY", "short"}}), "SECRET_KEY");
+}
+
+TEST(Config, SecretKeyRefusesPlaceholderAndLowEntropy) {
+  EXPECT_EQ(failing_variable({{"SECRET_KEY", std::string(kSecretKeyPlaceholder)}}), "SECRET_KEY");
+  EXPECT_EQ(failing_variable({{"SECRET_KEY", std::string(32, 's')}}), "SECRET_KEY");
+  EXPECT_EQ(failing_variable({{"SECRET_KEY", "abababababababababababababababab"}}), "SECRET_KEY");
+  EXPECT_EQ(failing_variable({{"SECRET_KEY", "123456789123456789123456789123456789"}}),
+            "SECRET_KEY");  // 9 distinct
+  EXPECT_EQ(failing_variable({{"SECRET_KEY", "0123456789012345678901234567890123"}}), "");
 }
 
 TEST(Config, BadValuesNameTheirVariable) {
