@@ -233,6 +233,19 @@ def header_label(name: bytes) -> str:
     return n if n.lower() in KNOWN_HEADERS else "<other>"
 
 
+def error_signature(log: str) -> str | None:
+    """The server's error message for a failed request, with values removed,
+    so that one root cause reached through several fields is one failure."""
+    m = re.search(r'"error":"((?:[^"\\]|\\.)*)"', log or "")
+    if not m:
+        return None
+    msg = m.group(1).split("\\n")[0]
+    msg = re.sub(r'\\"[^"\\]*\\"', "<v>", msg)
+    msg = re.sub(r"0x[0-9a-f]+(\s+0x[0-9a-f]+)*", "<bytes>", msg)
+    msg = re.sub(r"\d+", "<n>", msg)
+    return msg[:160]
+
+
 class Failures:
     """Distinct failures, keyed by (route, fuzzed target, kind, status); keeps
     the smallest request seen for each key. `regroup` (after minimising)
@@ -255,7 +268,11 @@ class Failures:
         and kind/status; keep the smallest request; remember all routes."""
         merged: dict = {}
         for (route, fuzzed, kind, status), v in self.by_key.items():
-            key = ("*", label_of(v[0], fuzzed), kind, status)
+            label = label_of(v[0], fuzzed, kind)
+            cause = error_signature(v[3]) if kind[0] == "5" else None
+            if cause:
+                label = f"cause: {cause}"  # one 5xx root cause, whatever field showed it
+            key = ("*", label, kind, status)
             cur = merged.get(key)
             if cur is None:
                 merged[key] = list(v)
