@@ -140,7 +140,8 @@ awaitable<Response> Pipeline::handle(Request& request) {
 
   const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
   const std::string route = request.route.empty() ? "unmatched" : request.route;
-  const std::string labels = label("method", request.method) + "," + label("route", route) + "," +
+  const std::string labels = label("method", method_label(request.method)) + "," +
+                             label("route", route) + "," +
                              label("status", std::to_string(response.status));
   metrics_.add("http_requests_total", labels);
   metrics_.observe("http_request_duration_seconds", labels, seconds);

@@ -91,3 +91,38 @@ def test_cursor_with_an_impossible_timestamp_is_422(api, alice, ts):
                 headers=alice.headers)
     assert r.status_code == 422, describe(r)
     assert r.json()["detail"][0]["loc"] == ["query", "cursor"], describe(r)
+
+
+def metric_series(api) -> set[str]:
+    text = api.get("/metrics").text
+    return {line.split(" ")[0] for line in text.splitlines() if line and not line.startswith("#")}
+
+
+def test_metrics_series_bounded_whatever_the_methods_and_paths(server, api, alice):
+    """Label values come from closed sets: made-up methods and paths add no series."""
+    import random
+    import socket
+
+    rnd = random.Random(8)
+
+    def burst(n):
+        for i in range(n):
+            method = "".join(rnd.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ") for _ in range(rnd.randint(3, 12)))
+            path = "/" + "".join(rnd.choice("abcdefghij0123456789") for _ in range(rnd.randint(1, 30)))
+            s = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+            try:
+                s.sendall(f"{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+                while s.recv(65536):
+                    pass
+            except OSError:
+                pass
+            finally:
+                s.close()
+
+    metric_series(api)  # the scrape's own series exist from here on
+    burst(50)
+    before = metric_series(api)
+    burst(2000)
+    after = metric_series(api)
+    assert after - before == set(), sorted(after - before)[:20]
+    assert len(after) < 2000
