@@ -3,21 +3,47 @@
 #include <thread>
 
 #include "api/routes.hpp"
+#include "core/logging.hpp"
+#include "security/password.hpp"
 
 namespace os::app {
+namespace {
+
+// Password hashing leaves at least one core to the I/O threads.
+std::size_t hashing_threads() {
+  const auto cores = std::max(1u, std::thread::hardware_concurrency());
+  return std::max(1u, cores - 1);
+}
+
+// Queue bound: what the hashing threads get through in about a second, so that an
+// accepted login waits ~1 s at most. Measured once, with the decoy hash that unknown
+// emails are checked against (so it is computed here, off the io threads).
+std::size_t hashing_capacity(std::size_t threads) {
+  const auto started = Clock::now();
+  (void)security::decoy_hash();
+  const auto ms = std::max<std::int64_t>(
+      1, std::chrono::duration_cast<Millis>(Clock::now() - started).count());
+  return std::max<std::size_t>(2, threads * static_cast<std::size_t>(1000 / ms));
+}
+
+}  // namespace
 
 ProcessServices::ProcessServices(const config::Settings& s, Metrics& m, SharedCache& shared)
     : settings(s),
       metrics(m),
       jwt(s.secret_key, std::chrono::duration_cast<std::chrono::seconds>(s.access_token_ttl)),
-      hashing(2),
+      hashing(hashing_threads()),
       redis_breaker(shared.breaker),
       cors(s.cors),
       swagger_assets(s.http.swagger_ui_dir.empty()
                          ? std::string(ORDER_SERVICE_SOURCE_DIR) + "/node_modules/swagger-ui-dist"
                          : s.http.swagger_ui_dir),
       known_users(s.auth_user_cache),
-      stale_cache_keys(shared.stale_keys) {}
+      stale_cache_keys(shared.stale_keys) {
+  hashing.set_capacity(hashing_capacity(hashing.threads()));
+  log::info("password hashing ready", {{"threads", static_cast<std::int64_t>(hashing.threads())},
+                                       {"queue", static_cast<std::int64_t>(hashing.capacity())}});
+}
 
 ApiThreadServices::ApiThreadServices(ProcessServices& p, asio::io_context& io)
     : pg(io.get_executor(), p.settings.postgres),

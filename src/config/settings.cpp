@@ -280,6 +280,8 @@ Settings load_settings(const EnvMap& env) {
       static_cast<std::size_t>(r.integer("HTTP_MAX_HEADER_BYTES", 16 << 10, 1024, 1 << 20));
   s.http.read_timeout = std::chrono::seconds(r.integer("HTTP_READ_TIMEOUT_SECONDS", 30, 1, 3600));
   s.http.shutdown_grace = std::chrono::seconds(r.integer("SHUTDOWN_GRACE_SECONDS", 10, 0, 3600));
+  s.http.max_connections =
+      static_cast<int>(r.integer("HTTP_MAX_CONNECTIONS", 10000, 1, 1'000'000));
   s.http.swagger_ui_dir = r.text("SWAGGER_UI_DIR", "");
 
   s.cors.origins = r.list("CORS_ALLOW_ORIGINS", {"*"});

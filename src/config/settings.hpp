@@ -71,6 +71,7 @@ struct HttpSettings {
   std::size_t max_header_bytes = 16 << 10;
   std::chrono::seconds read_timeout{30};
   std::chrono::seconds shutdown_grace{10};
+  int max_connections = 10000;  // per process; more are answered 503 and closed
   std::string swagger_ui_dir;
 };
 

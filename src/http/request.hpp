@@ -1,6 +1,7 @@
 // Transport-neutral request/response types: handlers never see Beast.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -23,6 +24,9 @@ struct Request {
   std::string route;  // matched route template, for metrics ("" when none)
   std::map<std::string, std::string, std::less<>> path_params;
   std::int64_t user_id = 0;  // set by authentication
+  // False once the client has closed its connection (set by the server; callable from
+  // any thread while the request is being handled).
+  std::function<bool()> client_connected = [] { return true; };
 
   std::optional<std::string_view> header(std::string_view lower_name) const;
   std::optional<std::string> query_param(std::string_view name) const;

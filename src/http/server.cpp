@@ -7,9 +7,13 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <cerrno>
 #include <list>
+#include <sys/socket.h>
 
 #include "core/logging.hpp"
+#include "domain/uuid.hpp"
 #include "http/router.hpp"
 
 namespace os::http {
@@ -67,6 +71,8 @@ awaitable<void> HttpServer::Impl::write_simple(beast::tcp_stream& stream, bhttp:
   bhttp::response<bhttp::string_body> out{status, 11};
   out.set(bhttp::field::content_type, "application/json");
   out.set(bhttp::field::connection, "close");
+  // Every response carries a request id, also those to requests too broken to route.
+  out.set("X-Request-ID", domain::random_hex(16));
   out.body() = res.body;
   out.prepare_payload();
   co_await bhttp::async_write(stream, out, kUseTuple);
@@ -124,6 +130,12 @@ awaitable<void> HttpServer::Impl::session(Worker& w, tcp::socket socket) {
 
     const auto& in = parser.get();
     Request request = to_request(in, peer);
+    // For work that is costly to start (password hashing): is anyone still waiting?
+    request.client_connected = [fd = stream.socket().native_handle()] {
+      char c;
+      const auto n = ::recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+      return n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
+    };
     stream.expires_never();
     Response response = co_await w.handler(request);
 
@@ -147,12 +159,30 @@ awaitable<void> HttpServer::Impl::session(Worker& w, tcp::socket socket) {
 }
 
 awaitable<void> HttpServer::Impl::accept_loop(Worker& w) {
+  Millis pause{0};  // grows while accept keeps failing (EMFILE, ENFILE, ENOBUFS)
   for (;;) {
     auto [ec, socket] = co_await w.acceptor->async_accept(kUseTuple);
     if (stopping) co_return;
     if (ec) {
       if (ec == asio::error::operation_aborted) co_return;
-      log::warn("accept failed", {{"error", ec.message()}});
+      if (pause.count() == 0) log::warn("accept failed; backing off", {{"error", ec.message()}});
+      pause = std::min(Millis(1000), std::max(Millis(10), pause * 2));
+      asio::steady_timer timer(*w.context, pause);
+      co_await timer.async_wait(kUseTuple);
+      continue;
+    }
+    if (pause.count() != 0) log::info("accepting connections again");
+    pause = Millis(0);
+    if (active->load() >= settings.max_connections) {
+      // Over HTTP_MAX_CONNECTIONS: answer at once and close; never queue the socket.
+      static constexpr std::string_view kBusy =
+          "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+          "Retry-After: 1\r\nConnection: close\r\nContent-Length: 46\r\n\r\n"
+          "{\"detail\":\"too many connections; retry later\"}";
+      boost::system::error_code ignored;
+      socket.non_blocking(true, ignored);
+      socket.write_some(asio::buffer(kBusy.data(), kBusy.size()), ignored);
+      socket.close(ignored);
       continue;
     }
     asio::co_spawn(*w.context, session(w, std::move(socket)), [](std::exception_ptr e) {
