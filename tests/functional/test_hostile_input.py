@@ -126,3 +126,38 @@ def test_metrics_series_bounded_whatever_the_methods_and_paths(server, api, alic
     after = metric_series(api)
     assert after - before == set(), sorted(after - before)[:20]
     assert len(after) < 2000
+
+
+def test_login_storm_is_answered_promptly(api, server, alice):
+    """64 concurrent logins for 10 s: each is answered 200 or 503 + Retry-After (the
+    hashing queue is bounded to about a second of work), none anywhere near a client's
+    time-out. The effect on other requests is measured in bench/, not asserted here."""
+    import threading
+    import time as _time
+
+    import requests
+
+    stop = _time.monotonic() + 10
+    results = []
+    lock = threading.Lock()
+
+    def storm():
+        s = requests.Session()
+        while _time.monotonic() < stop:
+            t0 = _time.monotonic()
+            r = s.post(server.url + "/token/", data={"username": alice.email, "password": alice.password},
+                       timeout=30)
+            with lock:
+                results.append((r.status_code, r.headers.get("Retry-After"), _time.monotonic() - t0))
+
+    threads = [threading.Thread(target=storm) for _ in range(64)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    codes = {c for c, _, _ in results}
+    assert codes <= {200, 503}, codes
+    assert all(ra for c, ra, _ in results if c == 503), "503 without Retry-After"
+    assert any(c == 200 for c, _, _ in results), "no login succeeded"
+    slowest = max(d for _, _, d in results)
+    assert slowest < 10, f"a login waited {slowest:.1f}s"
