@@ -5,6 +5,7 @@
 
 #include "core/logging.hpp"
 #include "db/pg_connection.hpp"
+#include "domain/client_address.hpp"
 #include "domain/uuid.hpp"
 
 namespace os::http {
@@ -15,11 +16,6 @@ bool acceptable_request_id(std::string_view id) {
   return std::all_of(id.begin(), id.end(), [](unsigned char c) { return c > 0x20 && c < 0x7f; });
 }
 
-std::string trim(std::string_view s) {
-  while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
-  while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
-  return std::string(s);
-}
 
 }  // namespace
 
@@ -42,21 +38,8 @@ Pipeline::Pipeline(const Router& router, Authenticator& auth, const Cors& cors,
       trusted_proxies_(domain::IpNetworks::parse(trusted_proxies).value_or(domain::IpNetworks{})) {}
 
 std::string Pipeline::client_ip(const Request& request) const {
-  const auto trusted = [&](std::string_view ip) { return trusted_proxies_.contains(ip); };
-  const auto forwarded = request.header("x-forwarded-for");
-  if (!forwarded || !trusted(request.peer)) return request.peer;
-  // Walk from the right: the first address not added by one of our proxies is the client.
-  std::string_view list = *forwarded;
-  std::string candidate = request.peer;
-  while (!list.empty()) {
-    const auto comma = list.rfind(',');
-    const auto item = trim(comma == std::string_view::npos ? list : list.substr(comma + 1));
-    list = comma == std::string_view::npos ? std::string_view{} : list.substr(0, comma);
-    if (item.empty()) continue;
-    candidate = item;
-    if (!trusted(item)) break;
-  }
-  return candidate;
+  return domain::client_address(request.peer, request.header_values("x-forwarded-for"),
+                                trusted_proxies_);
 }
 
 awaitable<Response> Pipeline::dispatch(Request& request) {

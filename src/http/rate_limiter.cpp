@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "domain/client_address.hpp"
+
 namespace os::http {
 namespace {
 
@@ -34,12 +36,20 @@ double now_seconds() {
 
 RateDecision LocalBuckets::take(const std::string& client, double capacity, double rate) {
   const double now = now_seconds();
-  std::lock_guard lock(mutex_);
-  if (buckets_.size() > 100'000) {
-    std::erase_if(buckets_,
-                  [&](const auto& kv) { return now - kv.second.updated > capacity / rate; });
+  auto& shard = shards_[std::hash<std::string>{}(client) % kShards];
+  std::lock_guard lock(shard.mutex);
+  auto [it, inserted] = shard.buckets.try_emplace(client, Bucket{capacity, now, {}});
+  if (inserted) {
+    shard.recency.push_front(client);
+    if (shard.buckets.size() > per_shard_) {  // forget the least recently seen client
+      shard.buckets.erase(shard.recency.back());
+      shard.recency.pop_back();
+    }
+  } else {
+    shard.recency.erase(it->second.recency);
+    shard.recency.push_front(client);
   }
-  auto [it, inserted] = buckets_.try_emplace(client, Bucket{capacity, now});
+  it->second.recency = shard.recency.begin();
   auto& b = it->second;
   b.tokens = std::min(capacity, b.tokens + (now - b.updated) * rate);
   b.updated = now;
@@ -61,9 +71,10 @@ RateDecision RateLimiter::decide(double tokens_left, bool allowed) const {
 }
 
 awaitable<RateDecision> RateLimiter::check(const std::string& client) {
+  const auto bucket = domain::bucket_key(client);  // IPv6 clients by their /64
   if (redis_ != nullptr) {
     try {
-      const auto eval = cache::cmd("EVAL", kTokenBucket, "1", "ratelimit:" + client,
+      const auto eval = cache::cmd("EVAL", kTokenBucket, "1", "ratelimit:" + bucket,
                                    std::to_string(settings_.capacity),
                                    std::to_string(settings_.refill_per_second));
       const auto reply = co_await redis_->command(eval);
@@ -75,7 +86,7 @@ awaitable<RateDecision> RateLimiter::check(const std::string& client) {
       // fall through to the local bucket
     }
   }
-  const auto local = local_.take(client, settings_.capacity, settings_.refill_per_second);
+  const auto local = local_.take(bucket, settings_.capacity, settings_.refill_per_second);
   co_return decide(local.remaining, local.allowed);
 }
 

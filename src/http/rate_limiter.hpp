@@ -1,6 +1,8 @@
 // Token bucket per client address. Buckets live in Redis (one atomic script call) so
 // every api instance shares them; a local bucket takes over while Redis is down.
 #pragma once
+#include <array>
+#include <list>
 #include <mutex>
 #include <string>
 #include <unordered_map>
@@ -17,18 +19,28 @@ struct RateDecision {
   double retry_after = 0;    // until one token is available
 };
 
-// The in-process fallback; shared by all io threads of the process.
+// The in-process fallback; shared by all io threads of the process. Bounded: at most
+// `max_buckets` clients are remembered (the least recently seen is forgotten first), and
+// each request does O(1) work under one of 16 locks.
 class LocalBuckets {
  public:
+  explicit LocalBuckets(std::size_t max_buckets = 100'000) : per_shard_(max_buckets / kShards + 1) {}
   RateDecision take(const std::string& client, double capacity, double rate);
 
  private:
+  static constexpr std::size_t kShards = 16;
   struct Bucket {
     double tokens;
     double updated;  // seconds, steady clock
+    std::list<std::string>::iterator recency;
   };
-  std::mutex mutex_;
-  std::unordered_map<std::string, Bucket> buckets_;
+  struct Shard {
+    std::mutex mutex;
+    std::unordered_map<std::string, Bucket> buckets;
+    std::list<std::string> recency;  // most recently seen first
+  };
+  std::size_t per_shard_;
+  std::array<Shard, kShards> shards_;
 };
 
 class RateLimiter {

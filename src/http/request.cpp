@@ -16,6 +16,14 @@ std::optional<std::string_view> Request::header(std::string_view lower_name) con
   return std::nullopt;
 }
 
+std::vector<std::string_view> Request::header_values(std::string_view lower_name) const {
+  std::vector<std::string_view> values;
+  for (const auto& [name, value] : headers) {
+    if (name == lower_name) values.emplace_back(value);
+  }
+  return values;
+}
+
 std::optional<std::string> Request::query_param(std::string_view name) const {
   std::optional<std::string> found;  // the last of a repeated parameter, as Starlette does
   for (auto& [key, value] : domain::parse_form(query, domain::FormSyntax::Query)) {

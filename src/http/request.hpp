@@ -29,6 +29,8 @@ struct Request {
   std::function<bool()> client_connected = [] { return true; };
 
   std::optional<std::string_view> header(std::string_view lower_name) const;
+  // Every line of a header that may be repeated (X-Forwarded-For), in order.
+  std::vector<std::string_view> header_values(std::string_view lower_name) const;
   std::optional<std::string> query_param(std::string_view name) const;
   std::string_view path_param(std::string_view name) const;
   // As FastAPI decides: a body is JSON when Content-Type is absent, application/json or

@@ -1014,3 +1014,48 @@ def test_worker_metrics_endpoint(service_env, tmp_path, redis):
             pass
     assert was_alive, f"worker had exited ({rc}):\n{tail()}"
     assert rc == 0, f"worker did not exit 0 on SIGTERM (rc={rc}):\n{tail()}"
+
+
+def raw_get_status(url, header_lines):
+    """GET with header lines sent exactly as given (repeated names allowed)."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    u = urlsplit(url)
+    c = http.client.HTTPConnection(u.hostname, u.port, timeout=TIMEOUT)
+    try:
+        c.putrequest("GET", LIMITED_PATH)
+        for name, value in header_lines:
+            c.putheader(name, value)
+        c.endheaders()
+        return c.getresponse().status
+    finally:
+        c.close()
+
+
+def test_rate_limit_reads_every_forwarded_for_line(limited_api):
+    """Behind a trusted proxy that appends its own X-Forwarded-For line, the client's
+    forged first line does not win: the bucket is the proxy-reported address."""
+    p = limited_api(capacity=3, refill=0.01, TRUSTED_PROXIES="127.0.0.1")
+    n = uuid.uuid4().int
+    real = f"10.{n % 250}.{(n >> 8) % 250}.9"
+    statuses = [
+        raw_get_status(p.url, [("X-Forwarded-For", f"198.51.100.{i}"), ("X-Forwarded-For", real)])
+        for i in range(4)
+    ]
+    assert statuses == [401, 401, 401, 429], statuses
+
+
+def test_rate_limit_junk_forwarded_for_is_not_a_bucket(limited_api):
+    """Items that are not IP addresses never become rate-limit keys."""
+    p = limited_api(capacity=3, refill=0.01, TRUSTED_PROXIES="127.0.0.1")
+    statuses = [raw_get_status(p.url, [("X-Forwarded-For", f"junk-{uuid.uuid4()}")]) for _ in range(4)]
+    assert statuses == [401, 401, 401, 429], statuses
+
+
+def test_rate_limit_ipv6_clients_share_their_64(limited_api):
+    p = limited_api(capacity=3, refill=0.01, TRUSTED_PROXIES="127.0.0.1")
+    n = uuid.uuid4().int
+    prefix = f"2001:db8:{n % 65535:x}:{(n >> 16) % 65535:x}"
+    statuses = [raw_get_status(p.url, [("X-Forwarded-For", f"{prefix}::{i + 1:x}")]) for i in range(4)]
+    assert statuses == [401, 401, 401, 429], statuses
