@@ -2,13 +2,27 @@
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/json.hpp>
+#include <memory>
+#include <utility>
 
+#include "core/logging.hpp"
 #include "core/timeout.hpp"
 
 namespace os::api {
 namespace {
 constexpr Millis kCheckTimeout{800};
+// /ready is anonymous: at most one check at a time per io thread (see ready()), so a flood
+// of /ready requests cannot make the service open connections to its dependencies at will.
+
+// Anonymous clients learn that a dependency is down, never the internal error text
+// (addresses, user names); that goes to the log.
+std::string unavailable(const char* what, const std::exception& e) {
+  log::debug("readiness check failed", {{"check", what}, {"error", e.what()}});
+  return "unavailable";
+}
 
 const db::Statement kPing{"system_ping", "SELECT 1"};
 
@@ -22,7 +36,7 @@ awaitable<std::string> check_postgres(ApiContext& ctx) {
         kCheckTimeout);
     co_return ok ? "ok" : "timeout";
   } catch (const std::exception& e) {
-    co_return std::string("error: ") + e.what();
+    co_return unavailable("check failed", e);
   }
 }
 
@@ -31,7 +45,7 @@ awaitable<std::string> check_redis(ApiContext& ctx) {
     auto reply = co_await with_timeout(ctx.redis.command(cache::cmd("PING")), kCheckTimeout);
     co_return reply ? "ok" : "timeout";
   } catch (const std::exception& e) {
-    co_return std::string("error: ") + e.what();
+    co_return unavailable("check failed", e);
   }
 }
 
@@ -50,7 +64,7 @@ awaitable<std::string> check_rabbitmq(ApiContext& ctx) {
     auto ok = co_await with_timeout(connect(), kCheckTimeout);
     co_return ok ? "ok" : "timeout";
   } catch (const std::exception& e) {
-    co_return std::string("error: ") + e.what();
+    co_return unavailable("check failed", e);
   }
 }
 
@@ -61,6 +75,22 @@ awaitable<http::Response> health(ApiContext&, http::Request&) {
 }
 
 awaitable<http::Response> ready(ApiContext& ctx, http::Request&) {
+  // Single flight per io thread (they are share-nothing): requests that arrive while a
+  // check runs wait for it and share its answer.
+  struct Flight {
+    std::shared_ptr<asio::steady_timer> done;  // cancelled when the check finishes
+    int status = 0;
+    std::string body;
+  };
+  thread_local Flight flight;
+  if (flight.done) {
+    const auto done = flight.done;
+    boost::system::error_code ec;
+    co_await done->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    co_return http::json_response(flight.status, flight.body);
+  }
+  flight.done = std::make_shared<asio::steady_timer>(co_await asio::this_coro::executor,
+                                                     Clock::time_point::max());
   using namespace asio::experimental::awaitable_operators;
   auto [pg, redis, rabbit] =
       co_await (check_postgres(ctx) && check_redis(ctx) && check_rabbitmq(ctx));
@@ -69,7 +99,10 @@ awaitable<http::Response> ready(ApiContext& ctx, http::Request&) {
   const boost::json::object body{
       {"status", !pg_ok ? "unavailable" : (all_ok ? "ready" : "degraded")},
       {"checks", {{"postgres", pg}, {"redis", redis}, {"rabbitmq", rabbit}}}};
-  co_return http::json_response(pg_ok ? 200 : 503, boost::json::serialize(body));
+  flight.status = pg_ok ? 200 : 503;
+  flight.body = boost::json::serialize(body);
+  std::exchange(flight.done, nullptr)->cancel();
+  co_return http::json_response(flight.status, flight.body);
 }
 
 awaitable<http::Response> metrics(ApiContext& ctx, http::Request&) {

@@ -161,3 +161,25 @@ def test_login_storm_is_answered_promptly(api, server, alice):
     assert any(c == 200 for c, _, _ in results), "no login succeeded"
     slowest = max(d for _, _, d in results)
     assert slowest < 10, f"a login waited {slowest:.1f}s"
+
+
+def test_ready_reveals_no_internal_error_text_and_is_reused(api_factory):
+    """/ready is anonymous: a dependency that is down shows as "unavailable" (no
+    addresses or library messages), and the answer is reused for a moment, so a flood of
+    /ready requests does not become a flood of connections to the dependencies (one check
+    at a time per io thread; concurrent requests share it)."""
+    import time as _time
+
+    p = api_factory(RABBITMQ_PORT="1", RABBITMQ_HOST="127.0.0.1", API_THREADS="1")
+    from helpers import Api
+
+    a = Api(p.url)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(32) as ex:
+        bodies = list(ex.map(lambda _: Api(p.url).get("/ready").json(), range(200)))
+    for b in bodies:
+        assert set(b["checks"].values()) <= {"ok", "unavailable", "timeout"}, b
+        assert b["checks"]["rabbitmq"] != "ok", b
+    _time.sleep(0.2)
+    assert a.get("/ready").json()["checks"]["rabbitmq"] in ("unavailable", "timeout")
