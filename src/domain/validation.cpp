@@ -246,7 +246,12 @@ Validated<Credentials> parse_token_form(std::string_view body) {
     if (key == "username") username = value;
     if (key == "password") password = value;
   }
-  if (!username || username->empty()) errors.add({"body", "username"}, "Field required", "missing");
+  if (!username || username->empty()) {
+    errors.add({"body", "username"}, "Field required", "missing");
+  } else if (username->find('\0') != std::string::npos) {
+    // It is looked up in PostgreSQL, whose text cannot hold NUL (libpq would cut it there).
+    errors.add({"body", "username"}, "String should not contain NUL characters", "value_error");
+  }
   if (!password || password->empty()) errors.add({"body", "password"}, "Field required", "missing");
   Credentials creds;
   if (username) creds.email = normalize_email(*username).value_or(*username);

@@ -31,8 +31,16 @@ std::optional<std::int64_t> integer_claim(const json::object& payload, std::stri
   const auto* v = payload.if_contains(name);
   if (v == nullptr) return std::nullopt;
   if (v->is_int64()) return v->as_int64();
-  if (v->is_uint64()) return static_cast<std::int64_t>(v->as_uint64());
-  if (v->is_double()) return static_cast<std::int64_t>(v->as_double());
+  if (v->is_uint64()) {
+    if (v->as_uint64() > static_cast<std::uint64_t>(INT64_MAX)) return std::nullopt;
+    return static_cast<std::int64_t>(v->as_uint64());
+  }
+  if (v->is_double()) {
+    // Only a finite double in range converts (a cast of inf, NaN or 1e19 is undefined).
+    const double d = v->as_double();
+    if (!(d >= -9.2e18 && d <= 9.2e18)) return std::nullopt;
+    return static_cast<std::int64_t>(d);
+  }
   return std::nullopt;
 }
 }  // namespace

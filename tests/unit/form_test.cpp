@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/json/serialize.hpp>
+
 #include "domain/utf8.hpp"
 #include "domain/validation.hpp"
 
@@ -49,4 +51,10 @@ TEST(Utf8, Validity) {
   EXPECT_TRUE(is_visible_ascii("key-1 ok"));
   EXPECT_FALSE(is_visible_ascii("\xFF"));
   EXPECT_FALSE(is_visible_ascii("a\nb"));
+}
+
+TEST(Form, TokenUsernameWithNulIsRefused) {  // libpq would cut the text at the NUL
+  const auto r = parse_token_form("username=ada%40example.com%00junk&password=x");
+  ASSERT_TRUE(std::holds_alternative<ValidationErrors>(r));
+  EXPECT_EQ(boost::json::serialize(std::get<ValidationErrors>(r)[0].loc), R"(["body","username"])");
 }

@@ -24,3 +24,16 @@ TEST(IpNetworks, RejectsNamesPortsAndBadPrefixes) {
     EXPECT_EQ(bad, entry);
   }
 }
+
+TEST(IpNetworksFuzzFindings, NulSignAndMappedEntries) {
+  EXPECT_FALSE(IpNetworks::parse({std::string("10.0.0.1\0junk", 13)}));  // no C-string cut
+  EXPECT_FALSE(IpNetworks::parse({"::/-0"}));
+  EXPECT_FALSE(IpNetworks::parse({"10.0.0.0/+8"}));
+  const auto mapped = *IpNetworks::parse({"::ffff:10.0.0.1"});
+  EXPECT_TRUE(mapped.contains("10.0.0.1"));
+  EXPECT_TRUE(mapped.contains("::ffff:10.0.0.1"));
+  const auto wide = *IpNetworks::parse({"::ffff:10.0.0.0/9"});
+  EXPECT_TRUE(wide.contains("::ffff:10.0.0.0"));
+  const auto v4 = *IpNetworks::parse({"10.0.0.0/8"});
+  EXPECT_TRUE(v4.contains("::ffff:10.1.2.3"));
+}
