@@ -34,9 +34,9 @@ std::string sign(const std::string& input) {
        reinterpret_cast<const unsigned char*>(input.data()), input.size(), mac, &len);
   return input + "." + base64url_encode(std::string_view(reinterpret_cast<char*>(mac), len));
 }
-// Known open defect (fuzz/regressions/jwt/): a signed "exp"/"iat" that is a double
-// outside int64 (1e19, 1e400 = inf) is cast to int64 in integer_claim: UB. With
-// --lenient such payloads are skipped so that the search goes on past it.
+// Found by this harness (fuzz/regressions/jwt/, fixed in 4ecd1f0): a signed "exp"/"iat"
+// that is a double outside int64 (1e19, 1e400 = inf, 0e400 = NaN) was cast to int64 in
+// integer_claim: UB. With --lenient such payloads are skipped, should it come back.
 bool reaches_known_defect(std::string_view payload) {
   boost::system::error_code ec;
   const auto v = boost::json::parse(payload, ec);
