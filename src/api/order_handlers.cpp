@@ -78,15 +78,15 @@ awaitable<Response> create_order(ApiContext& ctx, Request& request) {
                                 "Idempotency-Key was already used with a different request body",
                                 "idempotency_key_reused");
   }
-  const auto json = domain::order_to_json(outcome.order);
+  const bool replayed = outcome.kind == db::CreateOutcome::Kind::Replayed;
+  const auto json =
+      domain::order_to_json(replayed ? domain::as_first_created(outcome.order) : outcome.order);
   if (outcome.kind == db::CreateOutcome::Kind::Created) {
     co_await cache_order(ctx, outcome.order, json);
   }
   auto response = http::json_response(201, json);
   response.set_header("Location", "/orders/" + outcome.order.id + "/");
-  if (outcome.kind == db::CreateOutcome::Kind::Replayed) {
-    response.set_header("Idempotent-Replayed", "true");
-  }
+  if (replayed) response.set_header("Idempotent-Replayed", "true");
   co_return response;
 }
 

@@ -26,6 +26,14 @@ Transition check_transition(OrderStatus from, OrderStatus to) {
   return allowed ? Transition::Allowed : Transition::Forbidden;
 }
 
+Order as_first_created(Order order) {
+  order.status = OrderStatus::Pending;
+  order.processed_at.reset();
+  order.updated_at = order.created_at;  // both default to the creating statement's now()
+  order.version = 1;
+  return order;
+}
+
 std::int64_t compute_total_cents(const std::vector<OrderItem>& items) {
   std::int64_t total = 0;
   for (const auto& item : items) total += item.price_cents * item.quantity;

@@ -38,4 +38,9 @@ struct Order {
 
 std::int64_t compute_total_cents(const std::vector<OrderItem>& items);
 
+// The order as its creation left it (PENDING, not processed, updated when created): what
+// POST /orders/ first answered, so that an idempotent replay answers exactly that, as
+// Stripe and the IETF Idempotency-Key draft do, whatever happened to the order since.
+Order as_first_created(Order order);
+
 }  // namespace os::domain

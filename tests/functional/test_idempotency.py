@@ -45,7 +45,12 @@ def test_replay_after_status_change_returns_original_response(api, make_user, db
     assert api.patch_order(u.token, r1.json()["id"], "PAID").status_code == 200
     r2 = api.create_order(u.token, [item()], headers={"Idempotency-Key": key})
     assert r2.status_code == 201, describe(r2)
-    assert r2.json()["id"] == r1.json()["id"]
+    # the original response, not the order's current state: status, body and Location
+    assert r2.json() == r1.json(), (r1.json(), r2.json())
+    assert r2.json()["status"] == "PENDING"
+    assert r2.headers.get("Location") == r1.headers.get("Location")
+    assert r2.headers.get("Idempotent-Replayed") == "true", describe(r2)
+    assert r1.headers.get("Idempotent-Replayed") is None
     assert count_orders(db, u.id) == 1
 
 
