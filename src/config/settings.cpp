@@ -328,6 +328,10 @@ Settings load_settings(const EnvMap& env) {
       std::chrono::seconds(r.integer("RECONCILE_AFTER_SECONDS", 300, 1, 30 * 86400));
   s.reconcile.interval =
       std::chrono::seconds(r.integer("RECONCILE_INTERVAL_SECONDS", 60, 1, 86400));
+  s.retention.inbox = std::chrono::seconds(static_cast<long long>(
+      3600 * r.number("INBOX_RETENTION_HOURS", 168, 0.0003, 24 * 3650)));
+  s.retention.task_runs = std::chrono::seconds(static_cast<long long>(
+      3600 * r.number("TASK_RUNS_RETENTION_HOURS", 168, 0.0003, 24 * 3650)));
   s.reconcile.batch_size = static_cast<int>(r.integer("RECONCILE_BATCH_SIZE", 500, 1, 100000));
   s.tasks.process_order_delay = std::chrono::milliseconds(
       static_cast<long long>(1000 * r.number("PROCESS_ORDER_DELAY_SECONDS", 2, 0, 3600)));

@@ -109,6 +109,12 @@ struct TaskSettings {
   std::chrono::milliseconds process_order_delay{2000};
 };
 
+// How long rows that every order adds are kept (the outbox has its own setting).
+struct RetentionSettings {
+  std::chrono::seconds inbox{168 * 3600};      // INBOX_RETENTION_HOURS
+  std::chrono::seconds task_runs{168 * 3600};  // TASK_RUNS_RETENTION_HOURS
+};
+
 struct ReconcileSettings {
   std::chrono::seconds after{300};    // an order unprocessed this long is enqueued again
   std::chrono::seconds interval{60};  // how often to look
@@ -136,6 +142,7 @@ struct Settings {
   OutboxSettings outbox;
   TaskSettings tasks;
   ReconcileSettings reconcile;
+  RetentionSettings retention;
 };
 
 // .env.example's SECRET_KEY: refused at startup, like any key with fewer than

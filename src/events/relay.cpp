@@ -16,6 +16,7 @@ namespace {
 constexpr Millis kStopCheck{500};
 constexpr Millis kBrokerRetry{1000};
 constexpr auto kHousekeepingEvery = std::chrono::seconds(10);
+constexpr int kRetentionBatchesPerPass = 20;
 
 }  // namespace
 
@@ -33,6 +34,7 @@ Relay::Relay(const config::Settings& settings, db::PgPool& pool, Metrics& metric
     : settings_(settings),
       pool_(pool),
       outbox_(pool),
+      retention_(pool),
       metrics_(metrics),
       topology_(topology_for(settings.rabbit)) {}
 
@@ -130,6 +132,23 @@ awaitable<void> Relay::housekeeping() {
   next_housekeeping_ = Clock::now() + kHousekeepingEvery;
   const auto pruned = co_await outbox_.prune(settings_.outbox.retention);
   if (pruned > 0) log::info("pruned published outbox rows", {{"rows", pruned}});
+  // Bounded: a few batches per pass, so a backlog is worked off over passes.
+  db::Pruned total;
+  for (int i = 0; i < kRetentionBatchesPerPass; ++i) {
+    const auto p = co_await retention_.prune_batch(settings_.retention);
+    total.inbox += p.inbox;
+    total.task_runs += p.task_runs;
+    total.idempotency_keys += p.idempotency_keys;
+    if (p.inbox < db::RetentionRepository::kBatch && p.task_runs < db::RetentionRepository::kBatch &&
+        p.idempotency_keys < db::RetentionRepository::kBatch) {
+      break;
+    }
+  }
+  if (total.total() > 0) {
+    log::info("pruned old rows", {{"inbox_events", total.inbox},
+                                  {"task_runs", total.task_runs},
+                                  {"idempotency_keys", total.idempotency_keys}});
+  }
   const auto backlog = co_await outbox_.backlog();
   metrics_.set("outbox_backlog", "", static_cast<double>(backlog.pending));
   metrics_.set("outbox_oldest_age_seconds", "", backlog.oldest_age_seconds);

@@ -8,6 +8,7 @@
 #include "core/dependency_health.hpp"
 #include "core/metrics.hpp"
 #include "db/outbox_repository.hpp"
+#include "db/retention_repository.hpp"
 #include "events/amqp_client.hpp"
 #include "events/topology.hpp"
 
@@ -31,6 +32,7 @@ class Relay {
   const config::Settings& settings_;
   db::PgPool& pool_;
   db::OutboxRepository outbox_;
+  db::RetentionRepository retention_;
   Metrics& metrics_;
   Topology topology_;
   std::unique_ptr<AmqpConnection> amqp_;
