@@ -3,6 +3,7 @@
 #include <charconv>
 
 #include "api/errors.hpp"
+#include "domain/trace.hpp"
 #include "domain/utf8.hpp"
 #include "domain/order_json.hpp"
 #include "domain/uuid.hpp"
@@ -72,7 +73,10 @@ awaitable<Response> create_order(ApiContext& ctx, Request& request) {
                              security::sha256_hex(domain::items_to_json(input.items))};
   }
 
-  const auto outcome = co_await ctx.orders.create(request.user_id, input.items, key);
+  // A named local, not a braced temporary inside co_await (GCC 12 mis-destroys those).
+  const domain::TraceContext trace{request.trace_id, request.span_id};
+  const std::string traceparent = domain::format_traceparent(trace);
+  const auto outcome = co_await ctx.orders.create(request.user_id, input.items, key, traceparent);
   if (outcome.kind == db::CreateOutcome::Kind::KeyReusedWithOtherBody) {
     co_return invalid_parameter("header", "Idempotency-Key",
                                 "Idempotency-Key was already used with a different request body",

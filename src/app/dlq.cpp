@@ -171,6 +171,9 @@ int dlq_replay(const config::Settings& s, const std::vector<std::string>& ids, b
         if (!selected(letter.id)) continue;  // left unacked: back in the queue at close
         events::OutgoingMessage m{topology.exchange, topology.routing_key, d->body, d->message_id,
                                   d->type.empty() ? "new_order" : d->type, 0, std::nullopt};
+        if (d->headers.contains("traceparent")) {
+          m.headers["traceparent"] = d->headers.at("traceparent");  // the trace goes on
+        }
         const auto result = publisher->publish_confirmed({m});
         if (!result.front().confirmed()) {
           throw events::AmqpError("RabbitMQ did not take the replayed event: " +

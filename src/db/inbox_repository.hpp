@@ -11,6 +11,7 @@ namespace os::db {
 struct InboxEvent {
   std::string event_id;
   std::string order_id;
+  std::string trace_id = {};  // carried to the task, not stored
 };
 
 class InboxRepository {

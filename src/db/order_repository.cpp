@@ -30,11 +30,11 @@ const Statement kCreate{
     "  WHERE $6::text IS NULL OR EXISTS (SELECT 1 FROM key)"
     "  RETURNING *"
     "), event AS ("
-    "  INSERT INTO outbox_events (id, event_type, aggregate_id, payload, created_at)"
+    "  INSERT INTO outbox_events (id, event_type, aggregate_id, payload, created_at, traceparent)"
     "  SELECT $5::uuid, 'new_order', o.id, jsonb_build_object("
     "    'event_id', $5::uuid, 'event_type', 'new_order',"
     "    'occurred_at', api_timestamp(o.created_at), 'order_id', o.id, 'user_id', o.user_id,"
-    "    'total_price', o.total_price, 'status', o.status), o.created_at"
+    "    'total_price', o.total_price, 'status', o.status), o.created_at, $8"
     "  FROM o"
     ") SELECT " ORDER_COLUMNS " FROM o"};
 
@@ -99,12 +99,15 @@ std::optional<Order> first_order(const PgResult& r) {
 
 awaitable<CreateOutcome> OrderRepository::create(std::int64_t user_id,
                                                  const std::vector<domain::OrderItem>& items,
-                                                 const std::optional<IdempotencyKey>& key) {
+                                                 const std::optional<IdempotencyKey>& key,
+                                                 const std::string& traceparent) {
   const auto total = domain::compute_total_cents(items);
   const auto args = params(domain::uuid_v7(), std::to_string(user_id), domain::items_to_json(items),
                            domain::format_decimal(total), domain::uuid_v7(),
                            key ? std::optional<std::string>(key->key) : std::nullopt,
-                           key ? std::optional<std::string>(key->request_hash) : std::nullopt);
+                           key ? std::optional<std::string>(key->request_hash) : std::nullopt,
+                           traceparent.empty() ? std::nullopt
+                                               : std::optional<std::string>(traceparent));
   const auto created = co_await pool_.execute(kCreate, args);
   if (created.rows() == 1)
     co_return CreateOutcome{CreateOutcome::Kind::Created, read_order(created, 0).order};

@@ -29,9 +29,11 @@ class OrderRepository {
  public:
   explicit OrderRepository(PgPool& pool) : pool_(pool) {}
 
-  // One statement: the order, its new_order outbox row and the idempotency key.
+  // One statement: the order, its new_order outbox row (with the request's W3C
+  // traceparent) and the idempotency key.
   awaitable<CreateOutcome> create(std::int64_t user_id, const std::vector<domain::OrderItem>& items,
-                                  const std::optional<IdempotencyKey>& key);
+                                  const std::optional<IdempotencyKey>& key,
+                                  const std::string& traceparent);
   awaitable<std::optional<domain::Order>> find(const std::string& id);
   // Compare-and-set on the status; nullopt when the row changed underneath.
   awaitable<std::optional<domain::Order>> update_status(const std::string& id,

@@ -9,7 +9,8 @@ const Statement kClaim{
     " FROM (SELECT id FROM outbox_events WHERE published_at IS NULL AND next_attempt_at <= now()"
     "       ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED) due"
     " WHERE o.id = due.id"
-    " RETURNING o.id, o.event_type, o.aggregate_id, o.payload::text, o.attempts, o.created_at"};
+    " RETURNING o.id, o.event_type, o.aggregate_id, o.payload::text, o.attempts, o.created_at,"
+    " coalesce(o.traceparent, '')"};
 const Statement kPublished{
     "outbox_published",
     "UPDATE outbox_events SET published_at = now(), last_error = NULL WHERE id = ANY($1::uuid[])"};
@@ -46,7 +47,7 @@ awaitable<std::vector<OutboxEvent>> OutboxRepository::claim(int batch_size,
   for (int i = 0; i < r.rows(); ++i) {
     events.push_back({std::string(r.text(i, 0)), std::string(r.text(i, 1)),
                       std::string(r.text(i, 2)), std::string(r.text(i, 3)),
-                      static_cast<int>(r.integer(i, 4))});
+                      static_cast<int>(r.integer(i, 4)), std::string(r.text(i, 6))});
     order.emplace_back(std::string(r.text(i, 5)), static_cast<std::size_t>(i));
   }
   // Publish in creation order (UPDATE ... RETURNING has none).

@@ -14,6 +14,7 @@ struct OutboxEvent {
   std::string aggregate_id;  // the order id
   std::string payload;       // JSON
   int attempts = 0;
+  std::string traceparent;  // of the request that created the order ("" if none)
 };
 
 struct OutboxBacklog {

@@ -11,6 +11,7 @@
 
 #include "core/logging.hpp"
 #include "core/sleep.hpp"
+#include "domain/trace.hpp"
 #include "domain/uuid.hpp"
 
 namespace os::events {
@@ -118,9 +119,11 @@ void NewOrderConsumer::retry_later(const Pending& p, const std::string& reason) 
   const auto delay_ms = static_cast<std::int64_t>(
       1000.0 * settings_.rabbit.consumer_retry_base_seconds * std::pow(2.0, d.retry_count));
   // Confirmed before the ack: the event is never in neither queue.
-  const auto result = publisher().publish_confirmed({OutgoingMessage{
-      "", topology_.retry_queue, d.body, d.message_id.empty() ? p.event.event_id : d.message_id,
-      d.type.empty() ? "new_order" : d.type, d.retry_count + 1, delay_ms}});
+  OutgoingMessage retry{"", topology_.retry_queue, d.body,
+                        d.message_id.empty() ? p.event.event_id : d.message_id,
+                        d.type.empty() ? "new_order" : d.type, d.retry_count + 1, delay_ms};
+  if (d.headers.contains("traceparent")) retry.headers["traceparent"] = d.headers.at("traceparent");
+  const auto result = publisher().publish_confirmed({retry});
   if (!result.front().confirmed()) {
     throw AmqpError("RabbitMQ did not take the retry message: " + result.front().reason);
   }
@@ -139,7 +142,11 @@ void NewOrderConsumer::admit(Delivery d, std::vector<Pending>& batch) {
                    "event id)");
     return;
   }
-  batch.push_back({std::move(d), {event->event_id, event->order_id}});
+  const auto trace = domain::parse_traceparent(
+      d.headers.contains("traceparent") ? d.headers.at("traceparent") : std::string());
+  auto inbox_event = db::InboxEvent{event->event_id, event->order_id,
+                                    trace ? trace->trace_id : std::string()};
+  batch.push_back({std::move(d), std::move(inbox_event)});
 }
 
 void NewOrderConsumer::acknowledge(const std::vector<Pending>& batch,
@@ -151,7 +158,9 @@ void NewOrderConsumer::acknowledge(const std::vector<Pending>& batch,
     const bool is_new = new_ids.contains(p.event.event_id);
     metrics_.add("events_consumed_total", label("outcome", is_new ? "enqueued" : "duplicate"));
     log::info(is_new ? "task enqueued for event" : "duplicate event ignored",
-              {{"event_id", p.event.event_id}, {"order_id", p.event.order_id}});
+              {{"event_id", p.event.event_id},
+               {"order_id", p.event.order_id},
+               {"trace_id", p.event.trace_id}});
   }
 }
 
@@ -159,8 +168,8 @@ awaitable<void> NewOrderConsumer::handle_batch(std::vector<Pending> batch,
                                                const std::atomic<bool>& stopping) {
   const std::function<awaitable<void>(const std::vector<db::InboxEvent>&)> enqueue =
       [this](const std::vector<db::InboxEvent>& fresh) -> awaitable<void> {
-    std::vector<std::pair<std::string, std::string>> tasks;
-    for (const auto& e : fresh) tasks.emplace_back(e.order_id, e.event_id);
+    std::vector<tasks::NewTask> tasks;
+    for (const auto& e : fresh) tasks.push_back({e.order_id, e.event_id, e.trace_id});
     co_await queue_.enqueue_process_orders(tasks);
   };
   Backoff backoff(kDependencyRetryBase, kDependencyRetryCap);

@@ -9,6 +9,7 @@
 #include <map>
 
 #include "core/logging.hpp"
+#include "domain/trace.hpp"
 #include "core/sleep.hpp"
 
 namespace os::events {
@@ -61,6 +62,7 @@ awaitable<std::size_t> Relay::relay_batch() {
   for (const auto& e : events) {
     messages.push_back({topology_.exchange, topology_.routing_key, e.payload, e.id, e.event_type, 0,
                         std::nullopt});
+    if (!e.traceparent.empty()) messages.back().headers["traceparent"] = e.traceparent;
     ids.push_back(e.id);
   }
   std::vector<PublishResult> results;
@@ -101,9 +103,14 @@ awaitable<std::size_t> Relay::relay_batch() {
     metrics_.add("outbox_events_failed_total", "", static_cast<double>(failed_ids.size()));
   }
   metrics_.add("outbox_events_published_total", "", static_cast<double>(published.size()));
-  for (const auto& e : events) {
-    if (log::enabled(spdlog::level::debug)) {
-      log::debug("event published", {{"event_id", e.id}, {"order_id", e.aggregate_id}});
+  if (log::enabled(spdlog::level::info)) {
+    for (std::size_t i = 0; i < events.size(); ++i) {
+      if (!results[i].confirmed()) continue;
+      const auto& e = events[i];
+      const auto trace = domain::parse_traceparent(e.traceparent);
+      log::info("event published", {{"event_id", e.id},
+                                    {"order_id", e.aggregate_id},
+                                    {"trace_id", trace ? trace->trace_id : std::string()}});
     }
   }
   co_return events.size();

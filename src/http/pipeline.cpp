@@ -6,6 +6,7 @@
 #include "core/logging.hpp"
 #include "db/pg_connection.hpp"
 #include "domain/client_address.hpp"
+#include "domain/trace.hpp"
 #include "domain/uuid.hpp"
 
 namespace os::http {
@@ -105,6 +106,11 @@ awaitable<Response> Pipeline::handle(Request& request) {
   request.request_id = given_id && acceptable_request_id(*given_id) ? std::string(*given_id)
                                                                     : domain::random_hex(16);
   request.client_ip = client_ip(request);
+  const auto given_trace = request.header("traceparent");
+  const auto parent = given_trace ? domain::parse_traceparent(*given_trace) : std::nullopt;
+  const auto trace = parent ? domain::child_span(parent->trace_id) : domain::new_trace();
+  request.trace_id = trace.trace_id;
+  request.span_id = trace.span_id;
 
   Response response;
   std::string failure;
@@ -119,6 +125,8 @@ awaitable<Response> Pipeline::handle(Request& request) {
     response = error_response(500, "Internal Server Error");
   }
   response.set_header("X-Request-ID", request.request_id);
+  const domain::TraceContext span{request.trace_id, request.span_id};
+  response.set_header("traceparent", domain::format_traceparent(span));
   cors_.decorate(request, response);
 
   const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
@@ -131,12 +139,14 @@ awaitable<Response> Pipeline::handle(Request& request) {
 
   if (!failure.empty()) {
     log::error("request failed", {{"request_id", request.request_id},
+                                  {"trace_id", request.trace_id},
                                   {"path", request.path},
                                   {"status", response.status},
                                   {"error", failure}});
   }
   if (log::enabled(spdlog::level::info)) {
     log::info("request", {{"request_id", request.request_id},
+                          {"trace_id", request.trace_id},
                           {"method", request.method},
                           {"path", request.path},
                           {"status", response.status},

@@ -21,6 +21,8 @@ struct Request {
   std::string peer;       // TCP peer address
   std::string client_ip;  // peer, or X-Forwarded-For when the peer is a trusted proxy
   std::string request_id;
+  std::string trace_id;  // W3C trace: the client's (traceparent) or a new one
+  std::string span_id;   // this request's span in it
   std::string route;  // matched route template, for metrics ("" when none)
   std::map<std::string, std::string, std::less<>> path_params;
   std::int64_t user_id = 0;  // set by authentication

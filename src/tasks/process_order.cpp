@@ -31,6 +31,7 @@ awaitable<void> OrderProcessor::run(const Task& task) {
   log::info("Order " + task.order_id + " processed",
             {{"order_id", task.order_id},
              {"event_id", task.event_id},
+             {"trace_id", task.trace_id},
              {"attempt", task.attempt},
              {"queued_ms", static_cast<std::int64_t>(started - task.enqueued_ms)}});
 }

@@ -19,9 +19,10 @@ void describe_reconciler_metrics(Metrics& m) {
 awaitable<std::size_t> Reconciler::pass() {
   const std::function<awaitable<void>(const std::vector<db::InboxEvent>&)> enqueue =
       [this](const std::vector<db::InboxEvent>& due) -> awaitable<void> {
-    std::vector<std::pair<std::string, std::string>> tasks;
+    std::vector<NewTask> tasks;
     for (const auto& o : due) {
-      tasks.emplace_back(o.order_id, o.event_id.empty() ? "reconcile:" + o.order_id : o.event_id);
+      tasks.push_back(
+          {o.order_id, o.event_id.empty() ? "reconcile:" + o.order_id : o.event_id, ""});
     }
     co_await queue_.enqueue_process_orders(tasks);
   };

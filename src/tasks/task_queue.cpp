@@ -33,6 +33,8 @@ std::optional<Task> parse_entry(const RedisReply& entry) {
       t.order_id = v;
     else if (k == "event_id")
       t.event_id = v;
+    else if (k == "trace_id")
+      t.trace_id = v;
     else if (k == "attempt")
       t.attempt = static_cast<int>(to_int(v));
     else if (k == "not_before_ms")
@@ -63,6 +65,10 @@ Command add_command(const std::string& stream, const Task& t, int attempt, int d
                "order_id", t.order_id, "event_id", t.event_id, "attempt", std::to_string(attempt),
                "deferrals", std::to_string(deferrals), "not_before_ms",
                std::to_string(not_before_ms), "enqueued_ms", std::to_string(t.enqueued_ms));
+  if (!t.trace_id.empty()) {
+    c.emplace_back("trace_id");
+    c.push_back(t.trace_id);
+  }
   if (!error.empty()) {
     c.emplace_back("last_error");
     c.push_back(error);
@@ -81,15 +87,15 @@ std::int64_t unix_ms() {
       .count();
 }
 
-awaitable<void> TaskQueue::enqueue_process_orders(
-    const std::vector<std::pair<std::string, std::string>>& order_and_event_ids) {
+awaitable<void> TaskQueue::enqueue_process_orders(const std::vector<NewTask>& tasks) {
   std::vector<Command> commands;
   const auto now = unix_ms();
-  for (const auto& [order_id, event_id] : order_and_event_ids) {
+  for (const auto& n : tasks) {
     Task t;
     t.name = "process_order";
-    t.order_id = order_id;
-    t.event_id = event_id;
+    t.order_id = n.order_id;
+    t.event_id = n.event_id;
+    t.trace_id = n.trace_id;
     t.enqueued_ms = now;
     commands.push_back(add_command(settings_.stream, t, 0, 0, 0, ""));
   }

@@ -9,11 +9,19 @@
 
 namespace os::tasks {
 
+// What enqueueing needs: which order, which event asked for it, and its trace.
+struct NewTask {
+  std::string order_id;
+  std::string event_id;
+  std::string trace_id;  // "" when unknown (e.g. the reconciler's)
+};
+
 struct Task {
   std::string entry_id;  // stream entry id
   std::string name;      // "process_order"
   std::string order_id;
   std::string event_id;
+  std::string trace_id;
   int attempt = 0;                 // runs that failed for an unknown reason so far
   int deferrals = 0;               // runs put off because a dependency was down
   std::int64_t not_before_ms = 0;  // unix ms; a retry waits until then
@@ -29,8 +37,7 @@ class TaskQueue {
 
   // Entries are appended with XADD in one pipelined round trip per call.
   // One process_order task per (order_id, event_id), in one pipelined round trip.
-  awaitable<void> enqueue_process_orders(
-      const std::vector<std::pair<std::string, std::string>>& order_and_event_ids);
+  awaitable<void> enqueue_process_orders(const std::vector<NewTask>& tasks);
   // Creates the consumer group (reading from the start of the stream) if missing.
   awaitable<void> ensure_group();
   // New tasks for this consumer; blocks up to `block` when there are none.
