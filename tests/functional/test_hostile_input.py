@@ -122,10 +122,10 @@ def test_metrics_series_bounded_whatever_the_methods_and_paths(server, api, alic
     metric_series(api)  # the scrape's own series exist from here on
     burst(50)
     before = metric_series(api)
-    burst(2000)
+    burst(10000)
     after = metric_series(api)
     assert after - before == set(), sorted(after - before)[:20]
-    assert len(after) < 2000
+    assert len(after) < 2000  # a fixed bound, far below the 10 000 distinct methods sent
 
 
 def test_login_storm_is_answered_promptly(api, server, alice):
