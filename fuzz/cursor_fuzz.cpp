@@ -48,9 +48,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   FUZZ_CHECK(is_uuid(cursor->order_id), fuzz::printable(cursor->order_id));
   // Re-encoding gives a cursor that decodes to the same position.
   const auto again = decode_cursor(encode_cursor(*cursor));
-  FUZZ_CHECK(again && again->created_at == cursor->created_at &&
-                 again->order_id == cursor->order_id,
-             fuzz::printable(text));
+  FUZZ_CHECK(
+      again && again->created_at == cursor->created_at && again->order_id == cursor->order_id,
+      fuzz::printable(text));
   if (fuzz::strict()) {
     // Issue 8: a well-formed but impossible timestamp reached PostgreSQL (500).
     FUZZ_CHECK(postgres_accepts(cursor->created_at),

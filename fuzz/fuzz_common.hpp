@@ -26,7 +26,8 @@ inline bool strict() {
   return value;
 }
 
-[[noreturn]] inline void fail(const char* file, int line, const char* cond, std::string_view detail) {
+[[noreturn]] inline void fail(const char* file, int line, const char* cond,
+                              std::string_view detail) {
   std::fprintf(stderr, "\nFUZZ INVARIANT FAILED at %s:%d: %s\n  %.*s\n", file, line, cond,
                static_cast<int>(detail.size()), detail.data());
   std::abort();
@@ -55,13 +56,23 @@ inline bool valid_utf8(std::string_view s) {
   const std::size_t n = s.size();
   while (i < n) {
     const unsigned char c = p[i];
-    if (c < 0x80) { ++i; continue; }
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
     int len = 0;
     std::uint32_t cp = 0;
-    if ((c & 0xE0) == 0xC0) { len = 2; cp = c & 0x1F; }
-    else if ((c & 0xF0) == 0xE0) { len = 3; cp = c & 0x0F; }
-    else if ((c & 0xF8) == 0xF0) { len = 4; cp = c & 0x07; }
-    else return false;
+    if ((c & 0xE0) == 0xC0) {
+      len = 2;
+      cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      len = 3;
+      cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      len = 4;
+      cp = c & 0x07;
+    } else
+      return false;
     if (i + static_cast<std::size_t>(len) > n) return false;
     for (int k = 1; k < len; ++k) {
       if ((p[i + k] & 0xC0) != 0x80) return false;
@@ -87,7 +98,7 @@ inline std::string_view as_text(const std::uint8_t* data, std::size_t size) {
 
 }  // namespace fuzz
 
-#define FUZZ_CHECK(cond, detail)                                       \
-  do {                                                                 \
-    if (!(cond)) ::fuzz::fail(__FILE__, __LINE__, #cond, (detail));    \
+#define FUZZ_CHECK(cond, detail)                                    \
+  do {                                                              \
+    if (!(cond)) ::fuzz::fail(__FILE__, __LINE__, #cond, (detail)); \
   } while (0)

@@ -24,7 +24,8 @@ bool address_chars_only(std::string_view s) {
 bool v4_mapped(const std::string& s) {
   unsigned char b[16];
   if (inet_pton(AF_INET6, s.c_str(), b) != 1) return false;
-  for (int i = 0; i < 10; ++i) if (b[i] != 0) return false;
+  for (int i = 0; i < 10; ++i)
+    if (b[i] != 0) return false;
   return b[10] == 0xFF && b[11] == 0xFF;
 }
 }  // namespace

@@ -69,8 +69,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     default:
       if (!fuzz::strict() && reaches_known_defect(rest)) return 0;
-      token = sign(base64url_encode(R"({"alg":"HS256","typ":"JWT"})") + "." +
-                   base64url_encode(rest));
+      token =
+          sign(base64url_encode(R"({"alg":"HS256","typ":"JWT"})") + "." + base64url_encode(rest));
   }
   const auto claims = codec().verify(token, kNow);
   if (claims) {

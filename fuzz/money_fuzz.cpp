@@ -17,24 +17,35 @@ namespace {
 struct Exact {
   bool negative = false;
   bool zero = true;
-  std::string digits;     // significant digits, no leading/trailing zeros
-  long long scale = 0;    // value = digits * 10^-scale
+  std::string digits;   // significant digits, no leading/trailing zeros
+  long long scale = 0;  // value = digits * 10^-scale
 };
 
 // JSON number grammar: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
 std::optional<Exact> parse_reference(std::string_view s) {
   std::size_t i = 0;
   Exact e;
-  if (i < s.size() && s[i] == '-') { e.negative = true; ++i; }
+  if (i < s.size() && s[i] == '-') {
+    e.negative = true;
+    ++i;
+  }
   const auto digit = [&](std::size_t k) { return k < s.size() && s[k] >= '0' && s[k] <= '9'; };
   if (!digit(i)) return std::nullopt;
   std::string all;
   long long frac = 0;
-  if (s[i] == '0') { all += '0'; ++i; } else { while (digit(i)) all += s[i++]; }
+  if (s[i] == '0') {
+    all += '0';
+    ++i;
+  } else {
+    while (digit(i)) all += s[i++];
+  }
   if (i < s.size() && s[i] == '.') {
     ++i;
     if (!digit(i)) return std::nullopt;
-    while (digit(i)) { all += s[i++]; ++frac; }
+    while (digit(i)) {
+      all += s[i++];
+      ++frac;
+    }
   }
   long long exp = 0;
   if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {

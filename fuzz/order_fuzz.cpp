@@ -47,9 +47,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   for (std::size_t i = 0; i < back->size(); ++i) {
     const auto& a = order.items[i];
     const auto& b = (*back)[i];
-    FUZZ_CHECK(a.product_id == b.product_id && a.quantity == b.quantity &&
-                   a.price_cents == b.price_cents,
-               stored);
+    FUZZ_CHECK(
+        a.product_id == b.product_id && a.quantity == b.quantity && a.price_cents == b.price_cents,
+        stored);
   }
   Order full;
   full.id = "01890a5d-ac96-774b-bcce-b302099a8057";

@@ -20,15 +20,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const auto& creds = std::get<Credentials>(parsed);
   FUZZ_CHECK(!creds.email.empty() && creds.email.size() <= kMaxEmailLength, creds.email);
   FUZZ_CHECK(normalize_email(creds.email) == creds.email, fuzz::printable(creds.email));
-  FUZZ_CHECK(creds.email.find('@') != std::string::npos &&
-                 creds.email.find('@') == creds.email.rfind('@'),
-             fuzz::printable(creds.email));
+  FUZZ_CHECK(
+      creds.email.find('@') != std::string::npos && creds.email.find('@') == creds.email.rfind('@'),
+      fuzz::printable(creds.email));
   for (unsigned char c : creds.email) {
     FUZZ_CHECK(c > 0x20 && c < 0x7f && !(c >= 'A' && c <= 'Z'), fuzz::printable(creds.email));
   }
-  FUZZ_CHECK(creds.password.size() >= kMinPasswordLength &&
-                 creds.password.size() <= kMaxPasswordLength,
-             fuzz::printable(creds.password));
+  FUZZ_CHECK(
+      creds.password.size() >= kMinPasswordLength && creds.password.size() <= kMaxPasswordLength,
+      fuzz::printable(creds.password));
   // The password is hashed with its length (NUL is fine), never stored or logged; the
   // JSON parser already guarantees UTF-8.
   FUZZ_CHECK(fuzz::valid_utf8(creds.password), "password " + fuzz::printable(creds.password));

@@ -22,8 +22,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const auto name = to_string(status);
   FUZZ_CHECK(parse_status(name) == status, name);
   // Every accepted status has a defined transition from every status.
-  for (auto from : {OrderStatus::Pending, OrderStatus::Paid, OrderStatus::Shipped,
-                    OrderStatus::Canceled}) {
+  for (auto from :
+       {OrderStatus::Pending, OrderStatus::Paid, OrderStatus::Shipped, OrderStatus::Canceled}) {
     const auto t = check_transition(from, status);
     FUZZ_CHECK(t != Transition::NoOp || from == status, name);
   }

@@ -55,9 +55,10 @@ int main(int argc, char** argv) {
   auto* dlq = cli.add_subcommand(
       "dlq", "Dead letters: the new_order.dlq queue and the task dead-letter stream");
   dlq->require_subcommand(1);
-  auto* dlq_list = dlq->add_subcommand(
-      "list", "Print the dead letters (id, order id, reason, attempts, when); exit 0, "
-              "1 if a server is unreachable");
+  auto* dlq_list =
+      dlq->add_subcommand("list",
+                          "Print the dead letters (id, order id, reason, attempts, when); exit 0, "
+                          "1 if a server is unreachable");
   int dlq_limit = 100;
   bool dlq_json = false;
   dlq_list->add_option("--limit", dlq_limit, "Show at most this many")
@@ -65,9 +66,10 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 1000000));
   dlq_list->add_flag("--json", dlq_json, "One JSON object per line");
   auto* dlq_replay = dlq->add_subcommand(
-      "replay", "Put dead letters back (events to the exchange, tasks to the task stream); "
-                "effects are never duplicated. Exit 0, 1 if a server is unreachable, 2 on bad "
-                "arguments or an unknown ID");
+      "replay",
+      "Put dead letters back (events to the exchange, tasks to the task stream); "
+      "effects are never duplicated. Exit 0, 1 if a server is unreachable, 2 on bad "
+      "arguments or an unknown ID");
   bool dlq_all = false;
   std::vector<std::string> dlq_ids;
   auto* all_flag = dlq_replay->add_flag("--all", dlq_all, "Replay every dead letter");

@@ -11,7 +11,8 @@ namespace {
 
 // Every hashing thread is busy for about a second's worth of requests already.
 http::Response hashing_busy() {
-  auto r = http::error_response(503, "Too many logins and registrations in progress; retry shortly");
+  auto r =
+      http::error_response(503, "Too many logins and registrations in progress; retry shortly");
   r.set_header("Retry-After", "1");
   return r;
 }

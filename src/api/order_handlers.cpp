@@ -3,9 +3,9 @@
 #include <charconv>
 
 #include "api/errors.hpp"
+#include "domain/order_json.hpp"
 #include "domain/trace.hpp"
 #include "domain/utf8.hpp"
-#include "domain/order_json.hpp"
 #include "domain/uuid.hpp"
 #include "security/digest.hpp"
 

@@ -68,16 +68,21 @@ DeadLetter from_event(const events::Delivery& d) {
 }
 
 DeadLetter from_task(const tasks::Task& t) {
-  return {"task", t.entry_id, t.order_id, t.last_error, t.attempt + t.deferrals + 1,
+  return {"task",
+          t.entry_id,
+          t.order_id,
+          t.last_error,
+          t.attempt + t.deferrals + 1,
           t.dead_lettered_ms};
 }
 
 void print(const std::vector<DeadLetter>& letters, bool json) {
   if (json) {
     for (const auto& l : letters) {
-      boost::json::object o{{"source", l.source},     {"id", l.id},
-                            {"order_id", l.order_id}, {"reason", l.reason},
-                            {"attempts", l.attempts}, {"dead_lettered_at", iso_time(l.dead_lettered_ms)}};
+      boost::json::object o{
+          {"source", l.source},     {"id", l.id},
+          {"order_id", l.order_id}, {"reason", l.reason},
+          {"attempts", l.attempts}, {"dead_lettered_at", iso_time(l.dead_lettered_ms)}};
       std::cout << boost::json::serialize(o) << '\n';
     }
     return;
@@ -111,12 +116,12 @@ tasks::TaskQueue* make_queue(asio::io_context& io, const config::Settings& s,
 }
 
 std::vector<tasks::Task> dead_tasks(const config::Settings& s, int limit) {
-  return run_async<std::vector<tasks::Task>>([&](asio::io_context& io)
-                                                 -> awaitable<std::vector<tasks::Task>> {
-    std::unique_ptr<cache::RedisClient> redis;
-    std::unique_ptr<tasks::TaskQueue> queue;
-    co_return co_await make_queue(io, s, redis, queue)->dead_letters(limit);
-  });
+  return run_async<std::vector<tasks::Task>>(
+      [&](asio::io_context& io) -> awaitable<std::vector<tasks::Task>> {
+        std::unique_ptr<cache::RedisClient> redis;
+        std::unique_ptr<tasks::TaskQueue> queue;
+        co_return co_await make_queue(io, s, redis, queue)->dead_letters(limit);
+      });
 }
 
 int report_unreachable(const std::exception& e) {
@@ -169,8 +174,13 @@ int dlq_replay(const config::Settings& s, const std::vector<std::string>& ids, b
         if (seen == 0) budget = d->remaining + 1;
         const auto letter = from_event(*d);
         if (!selected(letter.id)) continue;  // left unacked: back in the queue at close
-        events::OutgoingMessage m{topology.exchange, topology.routing_key, d->body, d->message_id,
-                                  d->type.empty() ? "new_order" : d->type, 0, std::nullopt};
+        events::OutgoingMessage m{topology.exchange,
+                                  topology.routing_key,
+                                  d->body,
+                                  d->message_id,
+                                  d->type.empty() ? "new_order" : d->type,
+                                  0,
+                                  std::nullopt};
         if (d->headers.contains("traceparent")) {
           m.headers["traceparent"] = d->headers.at("traceparent");  // the trace goes on
         }
@@ -199,8 +209,9 @@ int dlq_replay(const config::Settings& s, const std::vector<std::string>& ids, b
   } catch (const DependencyUnavailable& e) {
     return report_unreachable(e);
   }
-  std::cout << "replayed " << events_replayed + tasks_replayed << " dead letter(s): "
-            << events_replayed << " event(s), " << tasks_replayed << " task(s)\n";
+  std::cout << "replayed " << events_replayed + tasks_replayed
+            << " dead letter(s): " << events_replayed << " event(s), " << tasks_replayed
+            << " task(s)\n";
   int status = 0;
   for (const auto& id : wanted) {
     if (!found.contains(id)) {

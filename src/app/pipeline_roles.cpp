@@ -153,8 +153,8 @@ class ReconcileRole : public ThreadRole {
     db::ReconcileRepository repository(pool);
     cache::RedisClient redis(io.get_executor(), settings_.redis.tasks, 1, Millis(2000), nullptr);
     tasks::TaskQueue queue(redis, settings_.tasks);
-    tasks::Reconciler reconciler(settings_.reconcile, settings_.tasks.visibility_timeout, repository,
-                                 queue, metrics_);
+    tasks::Reconciler reconciler(settings_.reconcile, settings_.tasks.visibility_timeout,
+                                 repository, queue, metrics_);
     co_await reconciler.run(stopping_);
   }
 };
@@ -200,8 +200,7 @@ std::unique_ptr<Role> make_relay_role(const config::Settings& s, Metrics& m) {
 std::unique_ptr<Role> make_consumer_role(const config::Settings& s, Metrics& m) {
   return std::make_unique<ConsumerRole>("consumer", s, m);
 }
-std::unique_ptr<Role> make_worker_role(const config::Settings& s, Metrics& m,
-                                       SharedCache& shared) {
+std::unique_ptr<Role> make_worker_role(const config::Settings& s, Metrics& m, SharedCache& shared) {
   return std::make_unique<WorkerRole>(s, m, shared);
 }
 std::unique_ptr<Role> make_reconcile_role(const config::Settings& s, Metrics& m) {

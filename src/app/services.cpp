@@ -21,8 +21,8 @@ std::size_t hashing_threads() {
 std::size_t hashing_capacity(std::size_t threads) {
   const auto started = Clock::now();
   (void)security::decoy_hash();
-  const auto ms = std::max<std::int64_t>(
-      1, std::chrono::duration_cast<Millis>(Clock::now() - started).count());
+  const auto ms =
+      std::max<std::int64_t>(1, std::chrono::duration_cast<Millis>(Clock::now() - started).count());
   return std::max<std::size_t>(2, threads * static_cast<std::size_t>(1000 / ms));
 }
 

@@ -9,8 +9,7 @@
 namespace os::app {
 
 struct SharedCache {
-  explicit SharedCache(const config::RedisSettings& redis)
-      : breaker("redis", redis.breaker_open) {}
+  explicit SharedCache(const config::RedisSettings& redis) : breaker("redis", redis.breaker_open) {}
 
   cache::CircuitBreaker breaker;
   cache::StaleKeys stale_keys;

@@ -94,8 +94,7 @@ awaitable<std::optional<CachedOrder>> OrderCache::get(const std::string& order_i
 }
 
 awaitable<void> OrderCache::put(const std::string& order_id, std::int64_t version,
-                                std::int64_t user_id, const std::string& json,
-                                bool after_change) {
+                                std::int64_t user_id, const std::string& json, bool after_change) {
   const auto k = key(order_id);
   auto script = cmd("EVAL", kPutNewest, "1", k, std::to_string(version),
                     std::to_string(version) + ":" + std::to_string(user_id) + ":" + json,

@@ -280,8 +280,7 @@ Settings load_settings(const EnvMap& env) {
       static_cast<std::size_t>(r.integer("HTTP_MAX_HEADER_BYTES", 16 << 10, 1024, 1 << 20));
   s.http.read_timeout = std::chrono::seconds(r.integer("HTTP_READ_TIMEOUT_SECONDS", 30, 1, 3600));
   s.http.shutdown_grace = std::chrono::seconds(r.integer("SHUTDOWN_GRACE_SECONDS", 10, 0, 3600));
-  s.http.max_connections =
-      static_cast<int>(r.integer("HTTP_MAX_CONNECTIONS", 10000, 1, 1'000'000));
+  s.http.max_connections = static_cast<int>(r.integer("HTTP_MAX_CONNECTIONS", 10000, 1, 1'000'000));
   s.http.swagger_ui_dir = r.text("SWAGGER_UI_DIR", "");
 
   s.cors.origins = r.list("CORS_ALLOW_ORIGINS", {"*"});
@@ -322,16 +321,16 @@ Settings load_settings(const EnvMap& env) {
   s.tasks.visibility_timeout =
       std::chrono::seconds(r.integer("TASK_VISIBILITY_TIMEOUT_SECONDS", 30, 1, 86400));
   s.tasks.max_attempts = static_cast<int>(r.integer("TASK_MAX_ATTEMPTS", 5, 1, 100));
-  s.tasks.retry_max_backoff = std::chrono::milliseconds(static_cast<long long>(
-      1000 * r.number("TASK_RETRY_MAX_BACKOFF_SECONDS", 10, 0.01, 3600)));
+  s.tasks.retry_max_backoff = std::chrono::milliseconds(
+      static_cast<long long>(1000 * r.number("TASK_RETRY_MAX_BACKOFF_SECONDS", 10, 0.01, 3600)));
   s.reconcile.after =
       std::chrono::seconds(r.integer("RECONCILE_AFTER_SECONDS", 300, 1, 30 * 86400));
   s.reconcile.interval =
       std::chrono::seconds(r.integer("RECONCILE_INTERVAL_SECONDS", 60, 1, 86400));
-  s.retention.inbox = std::chrono::seconds(static_cast<long long>(
-      3600 * r.number("INBOX_RETENTION_HOURS", 168, 0.0003, 24 * 3650)));
-  s.retention.task_runs = std::chrono::seconds(static_cast<long long>(
-      3600 * r.number("TASK_RUNS_RETENTION_HOURS", 168, 0.0003, 24 * 3650)));
+  s.retention.inbox = std::chrono::seconds(
+      static_cast<long long>(3600 * r.number("INBOX_RETENTION_HOURS", 168, 0.0003, 24 * 3650)));
+  s.retention.task_runs = std::chrono::seconds(
+      static_cast<long long>(3600 * r.number("TASK_RUNS_RETENTION_HOURS", 168, 0.0003, 24 * 3650)));
   s.reconcile.batch_size = static_cast<int>(r.integer("RECONCILE_BATCH_SIZE", 500, 1, 100000));
   s.tasks.process_order_delay = std::chrono::milliseconds(
       static_cast<long long>(1000 * r.number("PROCESS_ORDER_DELAY_SECONDS", 2, 0, 3600)));

@@ -50,10 +50,10 @@ class Backoff {
       : base_(base), cap_(cap), rng_(std::random_device{}()) {}
 
   std::chrono::milliseconds next() {
-    const auto exp = std::min<std::int64_t>(cap_.count(),
-                                            base_.count() << std::min(attempt_, 20));
+    const auto exp = std::min<std::int64_t>(cap_.count(), base_.count() << std::min(attempt_, 20));
     if (attempt_ < 30) ++attempt_;
-    std::uniform_int_distribution<std::int64_t> jitter(exp / 2, std::max<std::int64_t>(exp / 2, exp));
+    std::uniform_int_distribution<std::int64_t> jitter(exp / 2,
+                                                       std::max<std::int64_t>(exp / 2, exp));
     return std::chrono::milliseconds(jitter(rng_));
   }
   void reset() { attempt_ = 0; }

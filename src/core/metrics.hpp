@@ -8,8 +8,8 @@
 #include <array>
 #include <cstdint>
 #include <functional>
-#include <memory>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>

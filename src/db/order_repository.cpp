@@ -102,12 +102,12 @@ awaitable<CreateOutcome> OrderRepository::create(std::int64_t user_id,
                                                  const std::optional<IdempotencyKey>& key,
                                                  const std::string& traceparent) {
   const auto total = domain::compute_total_cents(items);
-  const auto args = params(domain::uuid_v7(), std::to_string(user_id), domain::items_to_json(items),
-                           domain::format_decimal(total), domain::uuid_v7(),
-                           key ? std::optional<std::string>(key->key) : std::nullopt,
-                           key ? std::optional<std::string>(key->request_hash) : std::nullopt,
-                           traceparent.empty() ? std::nullopt
-                                               : std::optional<std::string>(traceparent));
+  const auto args =
+      params(domain::uuid_v7(), std::to_string(user_id), domain::items_to_json(items),
+             domain::format_decimal(total), domain::uuid_v7(),
+             key ? std::optional<std::string>(key->key) : std::nullopt,
+             key ? std::optional<std::string>(key->request_hash) : std::nullopt,
+             traceparent.empty() ? std::nullopt : std::optional<std::string>(traceparent));
   const auto created = co_await pool_.execute(kCreate, args);
   if (created.rows() == 1)
     co_return CreateOutcome{CreateOutcome::Kind::Created, read_order(created, 0).order};

@@ -20,8 +20,8 @@ const Statement kKeys{"retention_idempotency_keys",
 awaitable<Pruned> RetentionRepository::prune_batch(const config::RetentionSettings& s) {
   const auto batch = std::to_string(kBatch);
   Pruned p;
-  p.inbox = (co_await pool_.execute(kInbox, params(std::to_string(s.inbox.count()), batch)))
-                .affected();
+  p.inbox =
+      (co_await pool_.execute(kInbox, params(std::to_string(s.inbox.count()), batch))).affected();
   p.task_runs =
       (co_await pool_.execute(kTaskRuns, params(std::to_string(s.task_runs.count()), batch)))
           .affected();

@@ -52,7 +52,8 @@ FormFields parse_form(std::string_view text, FormSyntax syntax) {
   std::size_t start = 0;
   while (start <= text.size()) {
     std::size_t end = start;
-    while (end < text.size() && text[end] != '&' && !(syntax == FormSyntax::Form && text[end] == ';')) {
+    while (end < text.size() && text[end] != '&' &&
+           !(syntax == FormSyntax::Form && text[end] == ';')) {
       ++end;
     }
     const auto field = text.substr(start, end - start);

@@ -11,7 +11,9 @@ namespace {
 std::string encode_key(std::string_view key) {
   return "k" + std::to_string(key.size()) + ":" + std::string(key);
 }
-std::string encode_index(std::int64_t i) { return "i" + std::to_string(i) + ";"; }
+std::string encode_index(std::int64_t i) {
+  return "i" + std::to_string(i) + ";";
+}
 
 // json::parser's own handler (a value_stack), plus the path of the value being parsed.
 class Handler {

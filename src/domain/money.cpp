@@ -21,10 +21,12 @@ MoneyParse cents_from_json_number(std::string_view text, std::int64_t max_cents)
     negative = true;
     text.remove_prefix(1);
   }
-  std::string digits;  // significant digits, integer part then fraction
+  std::string digits;      // significant digits, integer part then fraction
   long long exponent = 0;  // value = digits * 10^exponent
   std::size_t i = 0;
-  auto is_digit = [&](std::size_t k) { return k < text.size() && text[k] >= '0' && text[k] <= '9'; };
+  auto is_digit = [&](std::size_t k) {
+    return k < text.size() && text[k] >= '0' && text[k] <= '9';
+  };
   if (!is_digit(0)) return {};
   while (is_digit(i)) digits += text[i++];
   if (i < text.size() && text[i] == '.') {

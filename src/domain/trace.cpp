@@ -10,7 +10,9 @@ bool lower_hex(std::string_view s) {
   }
   return true;
 }
-bool all_zero(std::string_view s) { return s.find_first_not_of('0') == std::string_view::npos; }
+bool all_zero(std::string_view s) {
+  return s.find_first_not_of('0') == std::string_view::npos;
+}
 }  // namespace
 
 std::optional<TraceContext> parse_traceparent(std::string_view h) {
@@ -25,7 +27,9 @@ std::optional<TraceContext> parse_traceparent(std::string_view h) {
   return TraceContext{std::string(trace), std::string(span)};
 }
 
-TraceContext new_trace() { return {random_hex(16), random_hex(8)}; }
+TraceContext new_trace() {
+  return {random_hex(16), random_hex(8)};
+}
 
 TraceContext child_span(std::string_view trace_id) {
   return {std::string(trace_id), random_hex(8)};

@@ -58,7 +58,9 @@ std::optional<std::int64_t> as_integer(const json::value& v) {
   return std::nullopt;
 }
 
-bool is_number(const json::value& v) { return v.is_double() || v.is_int64() || v.is_uint64(); }
+bool is_number(const json::value& v) {
+  return v.is_double() || v.is_int64() || v.is_uint64();
+}
 
 const json::value* field(const json::object& obj, std::string_view name, const json::array& loc,
                          Errors& errors) {
@@ -169,9 +171,10 @@ std::optional<OrderItem> parse_item(const ParsedJson& doc, std::int64_t index,
   }
   if (const auto* v = field(obj, "price", loc, errors)) {
     // Judged from the number's text, exactly (no double in between).
-    const auto money = is_number(*v) ? cents_from_json_number(
-                                           doc.number_text({"items", index, "price"}), kMaxPriceCents)
-                                     : MoneyParse{};
+    const auto money =
+        is_number(*v)
+            ? cents_from_json_number(doc.number_text({"items", index, "price"}), kMaxPriceCents)
+            : MoneyParse{};
     switch (money.problem) {
       case MoneyProblem::NotANumber:
         errors.add(at(loc, "price"), "Input should be a valid number", "float_type");

@@ -44,7 +44,7 @@ struct Delivery {
   std::string type;
   int retry_count = 0;
   bool redelivered = false;
-  Headers headers;  // string and integer headers, as text
+  Headers headers;              // string and integer headers, as text
   std::uint32_t remaining = 0;  // basic.get only: messages left in the queue after this one
 };
 

@@ -94,8 +94,13 @@ void NewOrderConsumer::keep_publisher_alive() {
 
 void NewOrderConsumer::dead_letter(const Delivery& d, const std::string& reason) {
   // Published with the reason, confirmed, and only then acked: never in neither queue.
-  OutgoingMessage m{"",          topology_.dlq, d.body, d.message_id, d.type.empty() ? "new_order" : d.type,
-                    d.retry_count, std::nullopt};
+  OutgoingMessage m{"",
+                    topology_.dlq,
+                    d.body,
+                    d.message_id,
+                    d.type.empty() ? "new_order" : d.type,
+                    d.retry_count,
+                    std::nullopt};
   m.headers = d.headers;
   m.headers.erase("x-retry-count");
   m.headers["x-dead-letter-reason"] = reason;
@@ -119,9 +124,13 @@ void NewOrderConsumer::retry_later(const Pending& p, const std::string& reason) 
   const auto delay_ms = static_cast<std::int64_t>(
       1000.0 * settings_.rabbit.consumer_retry_base_seconds * std::pow(2.0, d.retry_count));
   // Confirmed before the ack: the event is never in neither queue.
-  OutgoingMessage retry{"", topology_.retry_queue, d.body,
+  OutgoingMessage retry{"",
+                        topology_.retry_queue,
+                        d.body,
                         d.message_id.empty() ? p.event.event_id : d.message_id,
-                        d.type.empty() ? "new_order" : d.type, d.retry_count + 1, delay_ms};
+                        d.type.empty() ? "new_order" : d.type,
+                        d.retry_count + 1,
+                        delay_ms};
   if (d.headers.contains("traceparent")) retry.headers["traceparent"] = d.headers.at("traceparent");
   const auto result = publisher().publish_confirmed({retry});
   if (!result.front().confirmed()) {
@@ -138,14 +147,15 @@ void NewOrderConsumer::retry_later(const Pending& p, const std::string& reason) 
 void NewOrderConsumer::admit(Delivery d, std::vector<Pending>& batch) {
   auto event = parse_event(d);
   if (!event) {
-    dead_letter(d, "malformed new_order message (needs JSON with a UUID order_id and an "
-                   "event id)");
+    dead_letter(d,
+                "malformed new_order message (needs JSON with a UUID order_id and an "
+                "event id)");
     return;
   }
   const auto trace = domain::parse_traceparent(
       d.headers.contains("traceparent") ? d.headers.at("traceparent") : std::string());
-  auto inbox_event = db::InboxEvent{event->event_id, event->order_id,
-                                    trace ? trace->trace_id : std::string()};
+  auto inbox_event =
+      db::InboxEvent{event->event_id, event->order_id, trace ? trace->trace_id : std::string()};
   batch.push_back({std::move(d), std::move(inbox_event)});
 }
 

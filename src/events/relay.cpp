@@ -9,8 +9,8 @@
 #include <map>
 
 #include "core/logging.hpp"
-#include "domain/trace.hpp"
 #include "core/sleep.hpp"
+#include "domain/trace.hpp"
 
 namespace os::events {
 namespace {
@@ -146,7 +146,8 @@ awaitable<void> Relay::housekeeping() {
     total.inbox += p.inbox;
     total.task_runs += p.task_runs;
     total.idempotency_keys += p.idempotency_keys;
-    if (p.inbox < db::RetentionRepository::kBatch && p.task_runs < db::RetentionRepository::kBatch &&
+    if (p.inbox < db::RetentionRepository::kBatch &&
+        p.task_runs < db::RetentionRepository::kBatch &&
         p.idempotency_keys < db::RetentionRepository::kBatch) {
       break;
     }

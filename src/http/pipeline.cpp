@@ -17,7 +17,6 @@ bool acceptable_request_id(std::string_view id) {
   return std::all_of(id.begin(), id.end(), [](unsigned char c) { return c > 0x20 && c < 0x7f; });
 }
 
-
 }  // namespace
 
 void describe_http_metrics(Metrics& m) {

@@ -24,7 +24,8 @@ struct RateDecision {
 // each request does O(1) work under one of 16 locks.
 class LocalBuckets {
  public:
-  explicit LocalBuckets(std::size_t max_buckets = 100'000) : per_shard_(max_buckets / kShards + 1) {}
+  explicit LocalBuckets(std::size_t max_buckets = 100'000)
+      : per_shard_(max_buckets / kShards + 1) {}
   RateDecision take(const std::string& client, double capacity, double rate);
 
  private:

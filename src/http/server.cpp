@@ -1,16 +1,16 @@
 #include "http/server.hpp"
 
+#include <sys/socket.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <cerrno>
 #include <list>
-#include <sys/socket.h>
 
 #include "core/logging.hpp"
 #include "domain/uuid.hpp"

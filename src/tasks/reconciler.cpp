@@ -28,8 +28,8 @@ awaitable<std::size_t> Reconciler::pass() {
   };
   std::size_t total = 0;
   for (;;) {
-    const auto n =
-        co_await repository_.requeue_due(settings_.after, in_flight_, settings_.batch_size, enqueue);
+    const auto n = co_await repository_.requeue_due(settings_.after, in_flight_,
+                                                    settings_.batch_size, enqueue);
     total += n;
     if (n < static_cast<std::size_t>(settings_.batch_size)) break;
   }
@@ -59,7 +59,8 @@ awaitable<void> Reconciler::run(const std::atomic<bool>& stopping) {
     }
     const auto until = Clock::now() + pause;
     while (!stopping && Clock::now() < until) {
-      co_await sleep_for(std::min(kStopCheck, std::chrono::duration_cast<Millis>(until - Clock::now())));
+      co_await sleep_for(
+          std::min(kStopCheck, std::chrono::duration_cast<Millis>(until - Clock::now())));
     }
   }
   log::info("reconciler stopped");

@@ -61,10 +61,10 @@ std::vector<Task> parse_entries(const RedisReply& list) {
 
 Command add_command(const std::string& stream, const Task& t, int attempt, int deferrals,
                     std::int64_t not_before_ms, const std::string& error) {
-  auto c = cmd("XADD", stream, "*", "task", t.name.empty() ? "process_order" : t.name,
-               "order_id", t.order_id, "event_id", t.event_id, "attempt", std::to_string(attempt),
-               "deferrals", std::to_string(deferrals), "not_before_ms",
-               std::to_string(not_before_ms), "enqueued_ms", std::to_string(t.enqueued_ms));
+  auto c = cmd("XADD", stream, "*", "task", t.name.empty() ? "process_order" : t.name, "order_id",
+               t.order_id, "event_id", t.event_id, "attempt", std::to_string(attempt), "deferrals",
+               std::to_string(deferrals), "not_before_ms", std::to_string(not_before_ms),
+               "enqueued_ms", std::to_string(t.enqueued_ms));
   if (!t.trace_id.empty()) {
     c.emplace_back("trace_id");
     c.push_back(t.trace_id);
@@ -156,7 +156,7 @@ awaitable<void> TaskQueue::ack(const Task& task) {
 awaitable<void> TaskQueue::retry(const Task& task, Millis delay, const std::string& error) {
   std::vector<Command> c;
   c.push_back(add_command(settings_.stream, task, task.attempt + 1, task.deferrals,
-                         unix_ms() + delay.count(), error));
+                          unix_ms() + delay.count(), error));
   c.push_back(cmd("XACK", settings_.stream, settings_.group, task.entry_id));
   c.push_back(cmd("XDEL", settings_.stream, task.entry_id));
   co_await transaction(std::move(c));
@@ -165,7 +165,7 @@ awaitable<void> TaskQueue::retry(const Task& task, Millis delay, const std::stri
 awaitable<void> TaskQueue::defer(const Task& task, Millis delay, const std::string& error) {
   std::vector<Command> c;
   c.push_back(add_command(settings_.stream, task, task.attempt, task.deferrals + 1,
-                         unix_ms() + delay.count(), error));
+                          unix_ms() + delay.count(), error));
   c.push_back(cmd("XACK", settings_.stream, settings_.group, task.entry_id));
   c.push_back(cmd("XDEL", settings_.stream, task.entry_id));
   co_await transaction(std::move(c));
@@ -232,20 +232,23 @@ awaitable<void> warn_if_tasks_can_be_lost(TaskQueue& queue) {
     const auto appendonly = co_await queue.server_setting("appendonly");
     const auto fsync = co_await queue.server_setting("appendfsync");
     if (policy.empty()) {
-      log::warn("cannot read the task-queue Redis settings (CONFIG GET refused); make sure "
-                "maxmemory-policy is noeviction and appendfsync always");
+      log::warn(
+          "cannot read the task-queue Redis settings (CONFIG GET refused); make sure "
+          "maxmemory-policy is noeviction and appendfsync always");
       co_return;
     }
     if (policy != "noeviction") {
-      log::warn("task-queue Redis may evict tasks: set maxmemory-policy noeviction (the "
-                "reconciler re-enqueues lost tasks after RECONCILE_AFTER_SECONDS)",
-                {{"maxmemory-policy", policy}});
+      log::warn(
+          "task-queue Redis may evict tasks: set maxmemory-policy noeviction (the "
+          "reconciler re-enqueues lost tasks after RECONCILE_AFTER_SECONDS)",
+          {{"maxmemory-policy", policy}});
     }
     if (appendonly != "yes" || fsync != "always") {
-      log::warn("task-queue Redis may lose recent tasks in a crash: set appendonly yes and "
-                "appendfsync always (the reconciler re-enqueues lost tasks after "
-                "RECONCILE_AFTER_SECONDS)",
-                {{"appendonly", appendonly}, {"appendfsync", fsync}});
+      log::warn(
+          "task-queue Redis may lose recent tasks in a crash: set appendonly yes and "
+          "appendfsync always (the reconciler re-enqueues lost tasks after "
+          "RECONCILE_AFTER_SECONDS)",
+          {{"appendonly", appendonly}, {"appendfsync", fsync}});
     }
   } catch (const std::exception&) {
     // Redis is down: the roles' own loops report that.

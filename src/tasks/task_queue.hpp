@@ -26,8 +26,8 @@ struct Task {
   int deferrals = 0;               // runs put off because a dependency was down
   std::int64_t not_before_ms = 0;  // unix ms; a retry waits until then
   std::int64_t enqueued_ms = 0;
-  std::string last_error;              // why the previous run failed, if it did
-  std::int64_t dead_lettered_ms = 0;   // entries of the dead-letter stream only
+  std::string last_error;             // why the previous run failed, if it did
+  std::int64_t dead_lettered_ms = 0;  // entries of the dead-letter stream only
 };
 
 class TaskQueue {

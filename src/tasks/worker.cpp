@@ -65,17 +65,16 @@ awaitable<void> Worker::settle(const Task& task, std::exception_ptr error) {
       co_return;
     case FailureKind::Unknown:
       if (task.attempt + 1 < settings_.max_attempts) {
-        log::warn("task failed; will retry", {{"order_id", task.order_id},
-                                              {"attempt", task.attempt},
-                                              {"error", failure.reason}});
+        log::warn(
+            "task failed; will retry",
+            {{"order_id", task.order_id}, {"attempt", task.attempt}, {"error", failure.reason}});
         co_await queue_.retry(task, capped_backoff(task.attempt, kRetryBase, kUnknownRetryCap),
                               failure.reason);
         metrics_.add("tasks_total", label("result", "retried"));
       } else {
-        log::error("task failed for the last time; dead-lettered",
-                   {{"order_id", task.order_id},
-                    {"attempt", task.attempt},
-                    {"reason", failure.reason}});
+        log::error(
+            "task failed for the last time; dead-lettered",
+            {{"order_id", task.order_id}, {"attempt", task.attempt}, {"reason", failure.reason}});
         co_await queue_.dead_letter(task, failure.reason);
         metrics_.add("tasks_total", label("result", "dead_lettered"));
       }

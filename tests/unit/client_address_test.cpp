@@ -6,7 +6,9 @@
 using namespace os::domain;
 
 namespace {
-IpNetworks proxies() { return *IpNetworks::parse({"10.0.0.0/8", "::1"}); }
+IpNetworks proxies() {
+  return *IpNetworks::parse({"10.0.0.0/8", "::1"});
+}
 }  // namespace
 
 TEST(ClientAddress, PeerUnlessTrusted) {

@@ -43,9 +43,9 @@ TEST(Form, TokenFormWithInvalidUtf8IsAnOrdinaryLogin) {
 
 TEST(Utf8, Validity) {
   EXPECT_TRUE(is_valid_utf8("plain ascii"));
-  EXPECT_TRUE(is_valid_utf8("\xF0\x9F\x98\x80"));  // emoji
-  EXPECT_FALSE(is_valid_utf8("\xC0\xAF"));         // overlong
-  EXPECT_FALSE(is_valid_utf8("\xED\xA0\x80"));     // surrogate
+  EXPECT_TRUE(is_valid_utf8("\xF0\x9F\x98\x80"));   // emoji
+  EXPECT_FALSE(is_valid_utf8("\xC0\xAF"));          // overlong
+  EXPECT_FALSE(is_valid_utf8("\xED\xA0\x80"));      // surrogate
   EXPECT_FALSE(is_valid_utf8("\xF4\x90\x80\x80"));  // above U+10FFFF
   EXPECT_FALSE(is_valid_utf8("\xE2\x82"));          // truncated
   EXPECT_TRUE(is_visible_ascii("key-1 ok"));

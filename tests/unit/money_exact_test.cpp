@@ -11,7 +11,9 @@
 using namespace os::domain;
 
 namespace {
-MoneyProblem problem(const char* text) { return cents_from_json_number(text, kMaxPriceCents).problem; }
+MoneyProblem problem(const char* text) {
+  return cents_from_json_number(text, kMaxPriceCents).problem;
+}
 std::int64_t cents(const char* text) {
   const auto r = cents_from_json_number(text, kMaxPriceCents);
   EXPECT_EQ(r.problem, MoneyProblem::None) << text;
@@ -84,8 +86,8 @@ TEST(MoneyExact, PriceErrorsCarryTheFieldLoc) {
 }
 
 TEST(MoneyExact, DuplicateKeysLastWinsForTheTextToo) {
-  const auto parsed = parse_create_order(
-      R"({"items":[{"product_id":1,"quantity":1,"price":1e-9,"price":2.50}]})");
+  const auto parsed =
+      parse_create_order(R"({"items":[{"product_id":1,"quantity":1,"price":1e-9,"price":2.50}]})");
   ASSERT_TRUE(std::holds_alternative<CreateOrder>(parsed));
   EXPECT_EQ(std::get<CreateOrder>(parsed).items[0].price_cents, 250);
 }

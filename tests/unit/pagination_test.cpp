@@ -28,10 +28,10 @@ TEST(Base64Url, RoundTripsBinary) {
 
 TEST(Cursor, RefusesWellShapedButImpossibleTimestamps) {
   const std::string id = "01a2340f-108a-7ec6-94fe-8380c5f4ff7e";
-  for (const char* ts : {"2026-02-30T00:00:00.000000Z", "2026-13-01T00:00:00.000000Z",
-                         "0000-01-01T00:00:00.000000Z", "2026-01-01T24:00:00.000000Z",
-                         "2026-01-01T00:60:00.000000Z", "2026-01-01T00:00:61.000000Z",
-                         "2025-02-29T00:00:00.000000Z", "2026-00-10T00:00:00.000000Z"}) {
+  for (const char* ts :
+       {"2026-02-30T00:00:00.000000Z", "2026-13-01T00:00:00.000000Z", "0000-01-01T00:00:00.000000Z",
+        "2026-01-01T24:00:00.000000Z", "2026-01-01T00:60:00.000000Z", "2026-01-01T00:00:61.000000Z",
+        "2025-02-29T00:00:00.000000Z", "2026-00-10T00:00:00.000000Z"}) {
     EXPECT_FALSE(decode_cursor(base64url_encode(std::string(ts) + "|" + id))) << ts;
   }
   EXPECT_TRUE(decode_cursor(base64url_encode("2024-02-29T23:59:59.999999Z|" + id)));
