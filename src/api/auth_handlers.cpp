@@ -9,7 +9,8 @@ namespace os::api {
 namespace json = boost::json;
 namespace {
 
-// Every hashing thread is busy for about a second's worth of requests already.
+// Every hashing thread is busy for about a second's worth of requests already (or the
+// client left, and nobody reads the answer).
 http::Response hashing_busy() {
   auto r =
       http::error_response(503, "Too many logins and registrations in progress; retry shortly");
@@ -33,17 +34,9 @@ awaitable<http::Response> register_user(ApiContext& ctx, http::Request& request)
   }
   // The job is a named local: GCC 12 miscopies lambda temporaries inside co_await.
   auto hash_job = [password = creds.password] { return security::hash_password(password); };
-  std::string hash;
-  bool busy = false;
-  try {
-    hash = co_await ctx.hashing.run(std::move(hash_job), request.client_connected);
-  } catch (const PoolBusy&) {
-    busy = true;
-  } catch (const JobAbandoned&) {
-    busy = true;  // nobody reads this answer
-  }
-  if (busy) co_return hashing_busy();
-  const auto user = co_await ctx.users.insert(creds.email, hash);
+  const auto hash = co_await ctx.hashing.run(std::move(hash_job), request.client_connected);
+  if (!hash) co_return hashing_busy();
+  const auto user = co_await ctx.users.insert(creds.email, *hash);
   if (!user) co_return http::error_response(400, "email already registered");
   co_return http::json_response(
       201, json::serialize(json::object{
@@ -63,17 +56,9 @@ awaitable<http::Response> issue_token(ApiContext& ctx, http::Request& request) {
                      password = creds.password] {
     return security::verify_password(hash, password);
   };
-  bool valid = false;
-  bool busy = false;
-  try {
-    valid = co_await ctx.hashing.run(std::move(verify_job), request.client_connected);
-  } catch (const PoolBusy&) {
-    busy = true;
-  } catch (const JobAbandoned&) {
-    busy = true;  // nobody reads this answer
-  }
-  if (busy) co_return hashing_busy();
-  if (!user || !valid) {
+  const auto valid = co_await ctx.hashing.run(std::move(verify_job), request.client_connected);
+  if (!valid) co_return hashing_busy();
+  if (!user || !*valid) {
     auto r = http::error_response(401, "Incorrect username or password");
     r.set_header("WWW-Authenticate", "Bearer");
     co_return r;

@@ -8,6 +8,14 @@ namespace os::log {
 namespace {
 bool g_json = true;  // set once in init() before any thread starts
 
+// prefix + two hex digits of c ("\u001f", "\x7f").
+void append_escape(std::string& out, const char* prefix, unsigned char c) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out += prefix;
+  out += kHex[c >> 4];
+  out += kHex[c & 0xF];
+}
+
 // Log lines are valid UTF-8 whatever a client sent: ill-formed bytes become U+FFFD.
 std::string_view valid_text(std::string_view s, std::string& storage) {
   if (domain::is_valid_utf8(s)) return s;
@@ -38,10 +46,7 @@ void append_json_string(std::string& out, std::string_view raw) {
         break;
       default:
         if (c < 0x20) {
-          static constexpr char kHex[] = "0123456789abcdef";
-          out += "\\u00";
-          out += kHex[c >> 4];
-          out += kHex[c & 0xF];
+          append_escape(out, "\\u00", c);
         } else {
           out += static_cast<char>(c);
         }
@@ -55,10 +60,7 @@ void append_text(std::string& out, std::string_view raw) {
   std::string storage;
   for (unsigned char c : valid_text(raw, storage)) {
     if (c < 0x20 || c == 0x7F) {
-      static constexpr char kHex[] = "0123456789abcdef";
-      out += "\\x";
-      out += kHex[c >> 4];
-      out += kHex[c & 0xF];
+      append_escape(out, "\\x", c);
     } else {
       out += static_cast<char>(c);
     }

@@ -1,6 +1,6 @@
 // A small pool for blocking or CPU-heavy work (Argon2), awaited from I/O threads, with a
 // bounded queue: when `capacity` jobs are already queued or running, run() refuses at
-// once (PoolBusy) instead of letting waits grow without bound.
+// once (nullopt) instead of letting waits grow without bound.
 #pragma once
 #include <atomic>
 #include <boost/asio/async_result.hpp>
@@ -10,24 +10,12 @@
 #include <exception>
 #include <functional>
 #include <limits>
-#include <stdexcept>
+#include <optional>
 #include <type_traits>
 
 #include "core/async.hpp"
 
 namespace os {
-
-// The pool's queue is full; the caller should answer "busy, retry later".
-class PoolBusy : public std::runtime_error {
- public:
-  PoolBusy() : std::runtime_error("work queue full") {}
-};
-
-// The job was dropped unrun because nobody waited for it any more.
-class JobAbandoned : public std::runtime_error {
- public:
-  JobAbandoned() : std::runtime_error("the client went away before the job started") {}
-};
 
 class BlockingPool {
  public:
@@ -42,29 +30,29 @@ class BlockingPool {
   std::size_t in_flight() const { return in_flight_.load(); }
 
   // Runs fn on the pool; the awaiting coroutine resumes on its own executor with the
-  // result (or fn's exception). Throws PoolBusy at once when the queue is full, and
-  // JobAbandoned if `wanted()` is false when the job's turn comes. Not a coroutine
-  // itself: GCC 12 mishandles templated coroutine lambdas here.
+  // result (or fn's exception). nullopt, without running fn, when the queue is full or
+  // `wanted()` is false when the job's turn comes (nobody waits for it any more). Not a
+  // coroutine itself: GCC 12 mishandles templated coroutine lambdas here.
   template <typename Fn>
-  awaitable<std::invoke_result_t<Fn&>> run(Fn fn, std::function<bool()> wanted = {}) {
-    using Result = std::invoke_result_t<Fn&>;
+  awaitable<std::optional<std::invoke_result_t<Fn&>>> run(Fn fn,
+                                                          std::function<bool()> wanted = {}) {
+    using Result = std::optional<std::invoke_result_t<Fn&>>;
     return asio::async_initiate<const asio::use_awaitable_t<>, void(std::exception_ptr, Result)>(
         [this, fn = std::move(fn), wanted = std::move(wanted)](auto handler) mutable {
           auto ex = asio::get_associated_executor(handler);
           if (in_flight_.fetch_add(1) >= capacity_.load()) {
             in_flight_.fetch_sub(1);
             asio::post(ex, [handler = std::move(handler)]() mutable {
-              std::move(handler)(std::make_exception_ptr(PoolBusy()), Result{});
+              std::move(handler)(nullptr, Result{});
             });
             return;
           }
           asio::post(pool_, [this, handler = std::move(handler), fn = std::move(fn),
                              wanted = std::move(wanted), ex]() mutable {
             std::exception_ptr error;
-            Result result{};
+            Result result;
             try {
-              if (wanted && !wanted()) throw JobAbandoned();
-              result = fn();
+              if (!wanted || wanted()) result = fn();
             } catch (...) {
               error = std::current_exception();
             }
