@@ -90,7 +90,8 @@ repo_hash() { printf '%s' "$REPO_ROOT" | md5sum | cut -c1-8; }
 # Throwaway stacks of scripts/test, scripts/test-sanitize and bench/run. `use_stack NAME`
 # exports DEVSTACK_DIR and every DEVSTACK_*_PORT for scripts/devstack. Stack N lives in
 # the block 2N000: PostgreSQL 2N433, Redis 2N380, RabbitMQ 2N673 (its distribution,
-# epmd and rabbitmqctl ports are 2N674-2N686). All are below 32768, outside Linux's
+# epmd and rabbitmqctl ports are 2N674-2N686; the functional stack's management UI is
+# 2N672, the others have none). All are below 32768, outside Linux's
 # ephemeral range (32768-60999), so a client connection never takes a server's port
 # while that server is stopped by a test; none is 8000/8001 (api) or 15673 (RabbitMQ UI).
 #
@@ -115,6 +116,12 @@ use_stack() {
     export DEVSTACK_RABBITMQ_DIST_PORT=$((DEVSTACK_RABBITMQ_PORT + 1))
     export DEVSTACK_EPMD_PORT=$((DEVSTACK_RABBITMQ_PORT + 2))
     export DEVSTACK_RABBITMQ_CTL_PORT_MIN=$((DEVSTACK_RABBITMQ_PORT + 3))
+    # The management UI only on the functional stack (its test checks it), at 2N672.
+    if [ "$name" = functional ]; then
+        v="${prefix}_RABBITMQ_MGMT_PORT"; export DEVSTACK_RABBITMQ_MGMT_PORT="${!v:-$((base + 672))}"
+    else
+        export DEVSTACK_RABBITMQ_MGMT_PORT=off
+    fi
 }
 
 # Milliseconds as "12.3s".
