@@ -151,10 +151,11 @@ class ReconcileRole : public ThreadRole {
   awaitable<void> body(asio::io_context& io) override {
     db::PgPool pool(io.get_executor(), small_pool(settings_.postgres));
     db::ReconcileRepository repository(pool);
+    db::OutboxRepository outbox(pool);
     cache::RedisClient redis(io.get_executor(), settings_.redis.tasks, 1, Millis(2000), nullptr);
     tasks::TaskQueue queue(redis, settings_.tasks);
     tasks::Reconciler reconciler(settings_.reconcile, settings_.tasks.visibility_timeout,
-                                 repository, queue, metrics_);
+                                 repository, outbox, queue, metrics_);
     co_await reconciler.run(stopping_);
   }
 };

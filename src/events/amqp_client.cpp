@@ -230,6 +230,12 @@ void AmqpConnection::declare_queue(const std::string& name, const QueueArguments
   check_rpc(("declaring queue " + name).c_str());
 }
 
+std::uint32_t AmqpConnection::message_count(const std::string& queue) {
+  const auto* ok = amqp_queue_declare(conn_, kChannel, bytes(queue), 1, 0, 0, 0, amqp_empty_table);
+  check_rpc(("inspecting queue " + queue).c_str());
+  return ok ? ok->message_count : 0;
+}
+
 void AmqpConnection::bind_queue(const std::string& queue, const std::string& exchange,
                                 const std::string& key) {
   amqp_queue_bind(conn_, kChannel, bytes(queue), bytes(exchange), bytes(key), amqp_empty_table);

@@ -71,6 +71,8 @@ class AmqpConnection {
   void declare_topic_exchange(const std::string& name);
   void declare_queue(const std::string& name, const QueueArguments& args);
   void bind_queue(const std::string& queue, const std::string& exchange, const std::string& key);
+  // Messages ready in `queue` (a passive declare: the queue must exist).
+  std::uint32_t message_count(const std::string& queue);
 
   // Publishes persistently and `mandatory`, and waits for the broker's confirms; element
   // i tells what became of messages[i]: confirmed, nacked, or returned unroutable (no

@@ -21,6 +21,8 @@ constexpr Millis kBrokerRetry{1000};
 constexpr Millis kDependencyRetryBase{250};
 constexpr Millis kDependencyRetryCap{5000};
 constexpr std::size_t kMaxEventIdLength = 200;
+// How often the dead-letter queue's depth is read for /metrics (and its alert).
+constexpr std::chrono::seconds kDeadLetterCheckInterval{10};
 
 struct NewOrderEvent {
   std::string event_id;
@@ -53,6 +55,8 @@ void describe_consumer_metrics(Metrics& m) {
   m.describe("events_consumed_total", Metrics::Type::Counter,
              "new_order events by outcome (enqueued, duplicate, deferred, retried, "
              "dead_lettered).");
+  m.describe("events_dead_letter_queue_depth", Metrics::Type::Gauge,
+             "Messages waiting in the new_order dead-letter queue (read every 10 s).");
 }
 
 NewOrderConsumer::NewOrderConsumer(const config::Settings& settings, db::InboxRepository& inbox,
@@ -89,6 +93,18 @@ void NewOrderConsumer::keep_publisher_alive() {
     retry_publisher_->keep_alive();
   } catch (const AmqpError&) {
     retry_publisher_.reset();  // reopened when next needed
+  }
+}
+
+void NewOrderConsumer::report_dead_letters() {
+  const auto now = Clock::now();
+  if (now < next_dead_letter_check_) return;
+  next_dead_letter_check_ = now + kDeadLetterCheckInterval;
+  try {
+    metrics_.set("events_dead_letter_queue_depth", "",
+                 static_cast<double>(publisher().message_count(topology_.dlq)));
+  } catch (const AmqpError&) {
+    retry_publisher_.reset();  // reopened when next needed; the gauge keeps its last value
   }
 }
 
@@ -238,6 +254,7 @@ awaitable<void> NewOrderConsumer::run(const std::atomic<bool>& stopping) {
         if (static_cast<int>(batch.size()) >= settings_.rabbit.prefetch) break;
       }
       keep_publisher_alive();
+      report_dead_letters();
       co_await handle_batch(std::move(batch), stopping);
     } catch (...) {
       // Unacked deliveries go back to the queue when the connection closes.

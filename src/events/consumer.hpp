@@ -41,6 +41,8 @@ class NewOrderConsumer {
   void dead_letter(const Delivery& delivery, const std::string& reason);
   AmqpConnection& publisher();
   void keep_publisher_alive();
+  // Sets events_dead_letter_queue_depth, at most every few seconds.
+  void report_dead_letters();
 
   const config::Settings& settings_;
   db::InboxRepository& inbox_;
@@ -52,6 +54,7 @@ class NewOrderConsumer {
   // consuming connection would swallow deliveries that arrive meanwhile.
   std::unique_ptr<AmqpConnection> retry_publisher_;
   DependencyHealth health_{"consumer"};
+  Clock::time_point next_dead_letter_check_{};
 };
 
 void describe_consumer_metrics(Metrics& metrics);

@@ -3,12 +3,15 @@
 // task enqueued again, directly on the task queue, in batches of RECONCILE_BATCH_SIZE.
 // Covers events or tasks lost anywhere (a flushed or failed-over Redis, a lost broker
 // message, a bug); process_order is idempotent, so a needless re-enqueue changes nothing.
+// Each pass also reports the outbox backlog, so that its alert (deploy/prometheus) still
+// sees unpublished events when every relay is down.
 #pragma once
 #include <atomic>
 
 #include "config/settings.hpp"
 #include "core/dependency_health.hpp"
 #include "core/metrics.hpp"
+#include "db/outbox_repository.hpp"
 #include "db/reconcile_repository.hpp"
 #include "tasks/task_queue.hpp"
 
@@ -19,10 +22,12 @@ class Reconciler {
   // `in_flight`: an order whose task was enqueued this recently is left alone (the task
   // visibility timeout: its task may still be running).
   Reconciler(const config::ReconcileSettings& settings, std::chrono::seconds in_flight,
-             db::ReconcileRepository& repository, TaskQueue& queue, Metrics& metrics)
+             db::ReconcileRepository& repository, db::OutboxRepository& outbox, TaskQueue& queue,
+             Metrics& metrics)
       : settings_(settings),
         in_flight_(in_flight),
         repository_(repository),
+        outbox_(outbox),
         queue_(queue),
         metrics_(metrics) {}
 
@@ -34,6 +39,7 @@ class Reconciler {
   const config::ReconcileSettings& settings_;
   std::chrono::seconds in_flight_;
   db::ReconcileRepository& repository_;
+  db::OutboxRepository& outbox_;
   TaskQueue& queue_;
   Metrics& metrics_;
   DependencyHealth health_{"reconciler"};
