@@ -10,6 +10,7 @@ import shutil
 import socket
 import subprocess
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ import requests
 import yaml
 
 from conftest import REPO
-from pipeline_helpers import pipeline, poll, roles  # noqa: F401 - fixtures
+from pipeline_helpers import metric, pipeline, poll, roles, scrape_metrics  # noqa: F401 - fixtures
 
 RULES_DIR = REPO / "deploy" / "prometheus"
 ALERTS = RULES_DIR / "alerts.yml"
@@ -161,3 +162,25 @@ def test_outbox_alert_fires_in_prometheus_when_the_relay_is_stopped(pipeline, ro
              interval=1, desc="alerts resolved")
     finally:
         prom.stop()
+
+
+def test_dead_letter_gauges_cover_both_places(pipeline, roles):
+    """The gauges behind EventDeadLetters and TaskDeadLetters: a malformed event lands
+    in RabbitMQ's dead-letter queue, a task for an order that does not exist in the
+    task dead stream, and /metrics shows each (the consumer reads the queue every 10 s)."""
+    pl = pipeline
+    consumer_port, worker_port = low_free_port(), low_free_port()
+    roles.start("consumer", METRICS_PORT=str(consumer_port))
+    roles.start("worker", METRICS_PORT=str(worker_port))
+    pl.wait_consuming()
+    pl.rabbit.publish(pl.queue, b"{not json", message_id=str(uuid.uuid4()))
+    pl.rabbit.publish(pl.queue, {"event_id": str(uuid.uuid4()), "order_id": str(uuid.uuid4())},
+                      message_id=str(uuid.uuid4()))
+    poll(lambda: metric(scrape_metrics(consumer_port), "events_dead_letter_queue_depth") == 1, 25,
+         interval=0.5, desc="events_dead_letter_queue_depth = 1")
+    poll(lambda: metric(scrape_metrics(worker_port), "task_queue_dead_letters") == 1, 25,
+         interval=0.5, desc="task_queue_dead_letters = 1")
+    assert pl.rabbit.count(pl.dlq) == 1
+    pl.rabbit.purge(pl.dlq)
+    poll(lambda: metric(scrape_metrics(consumer_port), "events_dead_letter_queue_depth") == 0, 25,
+         interval=0.5, desc="events_dead_letter_queue_depth back to 0 after a purge")
