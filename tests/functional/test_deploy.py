@@ -1,7 +1,9 @@
 """The Docker deployment files (deploy/Dockerfile, deploy/compose.yaml).
 
 No Docker engine is needed: the compose file is checked with `docker-compose config`
-(Debian's docker-compose) and the Dockerfile is read as text. Nothing is built or run.
+(Debian's docker-compose) and the Dockerfile is read as text. Nothing is built or run
+here; scripts/test-containers (the `containers` suite of scripts/test) builds and runs
+them for real with Podman.
 """
 
 from __future__ import annotations
@@ -60,7 +62,9 @@ def compose_dir(tmp_path_factory) -> Path:
 def compose_config(compose_dir: Path, *args: str, **env: str) -> str:
     """stdout of `docker-compose -f deploy/compose.yaml config [args]` in compose_dir."""
     full_env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("POSTGRES_", "RABBITMQ_", "COMPOSE_"))
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("POSTGRES_", "RABBITMQ_", "COMPOSE_")) and k != "API_HOST_PORT"
     }
     full_env.update(env)
     r = subprocess.run(
@@ -100,14 +104,17 @@ def command_of(service: dict) -> list[str]:
     return cmd.split() if isinstance(cmd, str) else [str(c) for c in cmd]
 
 
-def published(service: dict) -> set[tuple[int, int]]:
+def published(service: dict, with_ip: bool = False) -> set[tuple]:
+    """{(host port, container port)}, or {(host ip, host port, container port)}."""
     out = set()
     for p in service.get("ports") or []:
         if isinstance(p, dict):
-            out.add((int(p["published"]), int(p["target"])))
+            ip, host, target = p.get("host_ip", ""), int(p["published"]), int(p["target"])
         else:
-            host, _, target = str(p).rpartition(":")
-            out.add((int(host.rsplit(":", 1)[-1]), int(target.split("/")[0])))
+            rest, _, target = str(p).rpartition(":")
+            ip, _, host = rest.rpartition(":")
+            host, target = int(host), int(target.split("/")[0])
+        out.add((ip, host, target) if with_ip else (host, target))
     return out
 
 
@@ -124,6 +131,21 @@ def test_compose_services_roles_and_ports(config):
     # the original's host ports
     assert (8001, 8000) in published(services["api"])
     assert (15673, 15672) in published(services["rabbitmq"])
+
+
+@pytest.mark.parametrize("override", [False, True], ids=["defaults", "overridden"])
+def test_compose_publishes_on_loopback_only(compose_dir, override):
+    """Only the api and the RabbitMQ UI are published, on 127.0.0.1; API_HOST_PORT and
+    RABBITMQ_UI_HOST_PORT choose the host ports (scripts/test-containers uses them)."""
+    yaml = pytest.importorskip("yaml")
+    env = {"API_HOST_PORT": "29001", "RABBITMQ_UI_HOST_PORT": "29673"} if override else {}
+    services = yaml.safe_load(compose_config(compose_dir, **env))["services"]
+    api, ui = (29001, 29673) if override else (8001, 15673)
+    assert published(services["api"], with_ip=True) == {("127.0.0.1", api, 8000)}
+    assert published(services["rabbitmq"], with_ip=True) == {("127.0.0.1", ui, 15672)}
+    for name, svc in services.items():
+        if name not in ("api", "rabbitmq"):
+            assert not svc.get("ports"), f"{name} publishes {svc['ports']}"
 
 
 def test_compose_start_order_and_healthchecks(config):
