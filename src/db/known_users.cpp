@@ -1,75 +1,132 @@
 #include "db/known_users.hpp"
 
-#include <boost/asio/redirect_error.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <charconv>
+#include <random>
 
+#include "core/dependency_health.hpp"
 #include "core/logging.hpp"
 #include "core/sleep.hpp"
+#include "db/pg_connection.hpp"
 
 namespace os::db {
 
 bool KnownUsers::contains(std::int64_t user_id) {
-  if (!trusted_.load(std::memory_order_acquire)) return false;
-  std::lock_guard lock(mutex_);
-  const auto it = expiry_.find(user_id);
-  return it != expiry_.end() && it->second > Clock::now();
+  const auto now = Clock::now();
+  if (!trusted(now)) return false;
+  auto& s = shard(user_id);
+  std::lock_guard lock(s.mutex);
+  const auto it = s.expiry.find(user_id);
+  return it != s.expiry.end() && it->second > now;
 }
 
-void KnownUsers::remember(std::int64_t user_id) {
-  if (!trusted_.load(std::memory_order_acquire)) return;
-  std::lock_guard lock(mutex_);
-  if (expiry_.size() > 100'000) expiry_.clear();  // bound memory; refills on demand
-  expiry_[user_id] = Clock::now() + ttl_;
+void KnownUsers::remember(std::int64_t user_id, std::uint64_t generation) {
+  const auto now = Clock::now();
+  if (!trusted(now)) return;
+  auto& s = shard(user_id);
+  std::lock_guard lock(s.mutex);
+  // Under the shard's lock: a forget() that moved the generation on erases after us.
+  if (generation_.load(std::memory_order_acquire) != generation) return;
+  if (s.expiry.size() >= kMaxPerShard) s.expiry.clear();  // bound memory; refills on demand
+  s.expiry[user_id] = now + ttl_;
 }
 
 void KnownUsers::forget(std::int64_t user_id) {
-  std::lock_guard lock(mutex_);
-  expiry_.erase(user_id);
+  generation_.fetch_add(1, std::memory_order_acq_rel);
+  auto& s = shard(user_id);
+  std::lock_guard lock(s.mutex);
+  s.expiry.erase(user_id);
 }
 
-void KnownUsers::set_trusted(bool trusted) {
-  if (!trusted) {
-    trusted_.store(false, std::memory_order_release);
-    std::lock_guard lock(mutex_);
-    expiry_.clear();
-    return;
+void KnownUsers::forget_all() {
+  generation_.fetch_add(1, std::memory_order_acq_rel);
+  for (auto& s : shards_) {
+    std::lock_guard lock(s.mutex);
+    s.expiry.clear();
   }
-  trusted_.store(true, std::memory_order_release);
 }
+
+void KnownUsers::vouch(Clock::time_point pinged_at) {
+  trusted_until_.store((pinged_at + kTrustWindow).time_since_epoch().count(),
+                       std::memory_order_release);
+}
+
+void KnownUsers::distrust() {
+  trusted_until_.store(0, std::memory_order_release);
+  forget_all();
+}
+
+namespace {
+
+constexpr Millis kPingInterval{250};
+constexpr Millis kPingTimeout{500};
+constexpr Millis kReconnectPause{1000};
+constexpr std::string_view kPingPrefix = "ping:";
+
+// A deletion's payload is the user id, or "*" when the table was truncated; pings of
+// every listener (ours and other instances') go through the same channel.
+void apply(KnownUsers& users, const std::string& payload) {
+  if (payload.starts_with(kPingPrefix)) return;
+  std::int64_t id = 0;
+  const auto [p, ec] = std::from_chars(payload.data(), payload.data() + payload.size(), id);
+  if (ec == std::errc{} && p == payload.data() + payload.size()) {
+    users.forget(id);
+  } else {
+    users.forget_all();
+  }
+}
+
+// NOTIFYs `payload` and applies every notification until it comes back. PostgreSQL
+// delivers notifications in commit order, so by then every deletion committed before the
+// ping has been applied.
+awaitable<void> ping(PgConnection& conn, KnownUsers& users, const std::string& payload) {
+  const auto deadline = Clock::now() + kPingTimeout;
+  const std::string sql = "SELECT pg_notify('users_deleted', '" + payload + "')";
+  co_await conn.query(sql, kPingTimeout);
+  for (bool echoed = false; !echoed;) {
+    const auto left = std::chrono::duration_cast<Millis>(deadline - Clock::now());
+    if (left <= Millis(0)) throw PgUnavailable("the user deletion listener's ping did not return");
+    for (const auto& p : co_await conn.wait_notifications(left)) {
+      if (p == payload) echoed = true;
+      apply(users, p);
+    }
+  }
+}
+
+std::string instance_tag() {
+  std::random_device rd;
+  return std::to_string(rd()) + std::to_string(rd());
+}
+
+}  // namespace
 
 awaitable<void> follow_user_deletions(std::string conninfo, Millis connect_timeout,
                                       KnownUsers& users, const std::atomic<bool>& stopping) {
   const auto ex = co_await asio::this_coro::executor;
+  conninfo += " application_name='order-service user-deletions'";
+  const std::string prefix = std::string(kPingPrefix) + instance_tag() + ":";
+  DependencyHealth health("user deletion listener");
+  std::uint64_t seq = 0;
   while (!stopping) {
-    std::string failure;
     try {
       auto conn = co_await PgConnection::connect(ex, conninfo, connect_timeout);
       co_await conn->query("LISTEN users_deleted", connect_timeout);
-      users.set_trusted(true);
       while (!stopping) {
-        for (const auto& payload : co_await conn->wait_notifications(Millis(500))) {
-          std::int64_t id = 0;
-          const auto [p, ec] = std::from_chars(payload.data(), payload.data() + payload.size(), id);
-          if (ec == std::errc{} && p == payload.data() + payload.size()) {
-            users.forget(id);
-          } else {
-            users.set_trusted(false);  // "*": table truncated
-            users.set_trusted(true);
-          }
+        const auto pinged_at = Clock::now();
+        co_await ping(*conn, users, prefix + std::to_string(++seq));
+        users.vouch(pinged_at);
+        health.all_up();
+        const auto next = pinged_at + kPingInterval;
+        while (!stopping && Clock::now() < next) {
+          const auto left = std::chrono::duration_cast<Millis>(next - Clock::now());
+          for (const auto& p : co_await conn->wait_notifications(left)) apply(users, p);
         }
       }
-    } catch (const std::exception& e) {
-      failure = e.what();
+    } catch (...) {
+      health.down(classify(std::current_exception()));
     }
-    users.set_trusted(false);
-    if (!failure.empty()) {
-      log::debug("user deletion listener down; checking users in the database",
-                 {{"error", failure}});
-      co_await sleep_for(Millis(1000));
-    }
+    users.distrust();
+    if (!stopping) co_await sleep_for(kReconnectPause);
   }
 }
 
