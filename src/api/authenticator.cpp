@@ -22,11 +22,13 @@ awaitable<std::optional<std::int64_t>> JwtAuthenticator::authenticate(const http
     co_return std::nullopt;
   }
   if (!known_.contains(claims->user_id)) {
+    // Read before the check: a deletion announced meanwhile keeps the user out of the cache.
+    const auto generation = known_.generation();
     if (!co_await users_.exists(claims->user_id)) {
       failure = "Could not validate credentials";
       co_return std::nullopt;
     }
-    known_.remember(claims->user_id);
+    known_.remember(claims->user_id, generation);
   }
   co_return claims->user_id;
 }

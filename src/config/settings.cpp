@@ -270,7 +270,7 @@ Settings load_settings(const EnvMap& env) {
       std::chrono::minutes(r.integer("ACCESS_TOKEN_EXPIRE_MINUTES", 30, 1, 60 * 24 * 30));
 
   s.metrics_port = static_cast<int>(r.integer("METRICS_PORT", 0, 0, 65535));
-  s.auth_user_cache = std::chrono::seconds(r.integer("AUTH_USER_CACHE_SECONDS", 0, 0, 3600));
+  s.auth_user_cache = std::chrono::seconds(r.integer("AUTH_USER_CACHE_SECONDS", 60, 0, 3600));
   s.http.host = r.text("API_HOST", s.http.host);
   s.http.port = static_cast<int>(r.integer("API_PORT", 8000, 0, 65535));
   s.http.threads = static_cast<int>(r.integer("API_THREADS", 0, 0, 256));

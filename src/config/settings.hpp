@@ -131,8 +131,9 @@ struct Settings {
   int metrics_port = 0;  // for roles without the api
   std::chrono::minutes access_token_ttl{30};
   // 0: every authenticated request checks that the user still exists. >0: remember
-  // existing users this long, forgotten on deletion via NOTIFY (a few ms of delay).
-  std::chrono::seconds auth_user_cache{0};
+  // existing users this long, forgotten on deletion via NOTIFY; trusted only while the
+  // listener proves itself every 250 ms, so a deleted user is refused within 1 s.
+  std::chrono::seconds auth_user_cache{60};
   HttpSettings http;
   CorsSettings cors;
   RateLimitSettings rate_limit;

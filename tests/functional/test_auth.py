@@ -1,12 +1,16 @@
 """Bearer authentication on the order endpoints (SPEC §2, §3)."""
 
 import json
+import os
+import signal
+import threading
 import time
 import uuid
 
 import pytest
 
 from helpers import (
+    Api,
     assert_401,
     b64url,
     bearer,
@@ -141,19 +145,120 @@ def test_token_for_unknown_subject(api, server, victim):
     assert_401(api.list_orders(tok, victim.id))
 
 
-def test_deleted_user(api, db, make_user):
-    """A valid token of a user that no longer exists is 401 (not 500)."""
-    u = make_user()
-    assert api.list_orders(u.token, u.id).status_code == 200
+# A deleted user's token stops working within this long (AUTH_USER_CACHE_SECONDS is on by
+# default; the cache is trusted only while its listener proves itself, see KnownUsers).
+DELETED_USER_BOUND = 1.0
+
+
+def refused_within(api, user, bound):
+    """Seconds until the user's token gets 401, polled every 10 ms; fails past `bound`."""
+    start = time.monotonic()
+    while True:
+        r = api.list_orders(user.token, user.id)
+        elapsed = time.monotonic() - start
+        if r.status_code == 401:
+            return elapsed
+        assert r.status_code == 200, describe(r)
+        assert elapsed < bound, f"deleted user still served after {elapsed:.3f} s"
+        time.sleep(0.01)
+
+
+def delete_user(db, user):
     with db.cursor() as cur:
-        cur.execute("DELETE FROM users WHERE id = %s", (u.id,))
+        cur.execute("DELETE FROM users WHERE id = %s", (user.id,))
         assert cur.rowcount == 1
-    r = api.list_orders(u.token, u.id)
-    assert_401(r)
-    r = api.create_order(u.token, [item()])
-    assert_401(r)
-    r = api.get_order(u.token, ZERO_UUID)
-    assert_401(r)
+
+
+def test_deleted_user(api, db, make_user):
+    """A valid token of a user that no longer exists is 401 (not 500), within 1 s of the
+    deletion's commit, on every endpoint, and nothing is written for it."""
+    u = make_user()
+    for _ in range(3):  # cached by now
+        assert api.list_orders(u.token, u.id).status_code == 200
+    delete_user(db, u)
+    refused_within(api, u, DELETED_USER_BOUND)
+    time.sleep(0.05)
+    assert_401(api.list_orders(u.token, u.id))
+    assert_401(api.create_order(u.token, [item()]))
+    assert_401(api.get_order(u.token, ZERO_UUID))
     with db.cursor() as cur:
         cur.execute("SELECT count(*) FROM orders WHERE user_id = %s", (u.id,))
         assert cur.fetchone()[0] == 0
+
+
+def test_deleted_user_is_not_remembered_again_by_requests_in_flight(api, db, make_user):
+    """Requests that checked the user just before the deletion and remember it just after
+    must not put it back in the cache: under a stream of concurrent requests, once
+    refused, the token stays refused."""
+    u = make_user()
+    stop = threading.Event()
+    served_late = []
+    deleted_at = []
+
+    def hammer():
+        local = Api(api.base)
+        while not stop.is_set():
+            r = local.list_orders(u.token, u.id)
+            if r.status_code == 200 and deleted_at and time.monotonic() - deleted_at[0] > DELETED_USER_BOUND:
+                served_late.append(time.monotonic() - deleted_at[0])
+
+    threads = [threading.Thread(target=hammer) for _ in range(8)]
+    for t in threads:
+        t.start()
+    try:
+        time.sleep(0.3)
+        delete_user(db, u)
+        deleted_at.append(time.monotonic())
+        time.sleep(DELETED_USER_BOUND + 1.5)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert not served_late, f"served {len(served_late)} times more than 1 s after the deletion"
+
+
+def listener_backend(db):
+    with db.cursor() as cur:
+        cur.execute("SELECT pid FROM pg_stat_activity WHERE application_name = "
+                    "'order-service user-deletions' AND datname = current_database()")
+        rows = cur.fetchall()
+    return [r[0] for r in rows]
+
+
+def wait_listener(db, not_pid=None, timeout=10.0) -> int:
+    """The pid of the api's one deletion-listener backend (it may be reconnecting)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        pids = listener_backend(db)
+        if len(pids) == 1 and pids[0] != not_pid:
+            return pids[0]
+        assert time.monotonic() < deadline, f"listener backends: {pids}"
+        time.sleep(0.05)
+
+
+def test_deleted_user_refused_within_1s_while_the_listener_hangs(api, db, make_user):
+    """The deletion listener's PostgreSQL backend frozen (SIGSTOP): its NOTIFYs never
+    arrive, yet the cache stops being trusted within the bound."""
+    u = make_user()
+    assert api.list_orders(u.token, u.id).status_code == 200
+    pid = wait_listener(db)
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        delete_user(db, u)
+        refused_within(api, u, DELETED_USER_BOUND)
+        other = make_user()  # the api keeps working meanwhile (checking in the database)
+        assert api.list_orders(other.token, other.id).status_code == 200
+    finally:
+        os.kill(pid, signal.SIGCONT)
+
+
+def test_user_deletion_listener_reconnects(api, db, make_user):
+    pid = wait_listener(db)
+    with db.cursor() as cur:
+        cur.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    u = make_user()
+    assert api.list_orders(u.token, u.id).status_code == 200  # from the database meanwhile
+    wait_listener(db, not_pid=pid)
+    assert api.list_orders(u.token, u.id).status_code == 200
+    delete_user(db, u)
+    refused_within(api, u, DELETED_USER_BOUND)
