@@ -48,7 +48,7 @@ ProcessServices::ProcessServices(const config::Settings& s, Metrics& m, SharedCa
 ApiThreadServices::ApiThreadServices(ProcessServices& p, asio::io_context& io)
     : pg(io.get_executor(), p.settings.postgres),
       redis(io.get_executor(), p.settings.redis.cache, p.settings.redis.pool_size,
-            p.settings.redis.timeout, &p.redis_breaker),
+            p.settings.redis.timeout, &p.redis_breaker, cache::RedisClient::Sharing::Multiplexed),
       order_cache(redis, p.settings.redis.orders_ttl, p.metrics, p.stale_cache_keys),
       users(pg),
       orders(pg),

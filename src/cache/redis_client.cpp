@@ -3,12 +3,23 @@
 namespace os::cache {
 
 RedisClient::RedisClient(asio::any_io_executor ex, config::RedisEndpoint endpoint, int pool_size,
-                         Millis timeout, CircuitBreaker* breaker)
-    : endpoint_(std::move(endpoint)),
-      timeout_(timeout),
-      breaker_(breaker),
-      pool_(ex, pool_size, timeout,
-            [this, ex]() { return RedisConnection::connect(ex, endpoint_, timeout_); }) {}
+                         Millis timeout, CircuitBreaker* breaker, Sharing sharing)
+    : endpoint_(std::move(endpoint)), timeout_(timeout), breaker_(breaker) {
+  if (sharing == Sharing::Multiplexed) {
+    multiplexer_ = std::make_unique<RedisMultiplexer>(ex, endpoint_, timeout_);
+  } else {
+    pool_ = std::make_unique<ConnectionPool<RedisConnection>>(ex, pool_size, timeout, [this, ex]() {
+      return RedisConnection::connect(ex, endpoint_, timeout_);
+    });
+  }
+}
+
+awaitable<std::vector<RedisReply>> RedisClient::send(const std::vector<Command>& commands,
+                                                     Millis timeout) {
+  if (multiplexer_) co_return co_await multiplexer_->pipeline(commands, timeout);
+  auto lease = co_await pool_->acquire<RedisUnavailable>();
+  co_return co_await lease->pipeline(commands, timeout);
+}
 
 awaitable<std::vector<RedisReply>> RedisClient::pipeline(const std::vector<Command>& commands,
                                                          std::optional<Millis> timeout) {
@@ -16,8 +27,7 @@ awaitable<std::vector<RedisReply>> RedisClient::pipeline(const std::vector<Comma
     throw RedisUnavailable("Redis skipped: circuit breaker open");
   }
   try {
-    auto lease = co_await pool_.acquire<RedisUnavailable>();
-    auto replies = co_await lease->pipeline(commands, timeout.value_or(timeout_));
+    auto replies = co_await send(commands, timeout.value_or(timeout_));
     if (breaker_ != nullptr) breaker_->on_success();
     co_return replies;
   } catch (const RedisUnavailable& e) {

@@ -1,16 +1,28 @@
 // Redis connections of one io thread, guarded by a (process-wide) circuit breaker.
 #pragma once
+#include <memory>
+
 #include "cache/circuit_breaker.hpp"
 #include "cache/redis_connection.hpp"
+#include "cache/redis_multiplexer.hpp"
 #include "core/connection_pool.hpp"
 
 namespace os::cache {
 
 class RedisClient {
  public:
+  enum class Sharing {
+    // A pool of `pool_size` connections, one command (or pipeline) at a time on each:
+    // for blocking commands (XREADGROUP BLOCK) and the task queue.
+    Pooled,
+    // One connection per client, shared by every caller (RedisMultiplexer): for the
+    // api's cache and rate-limit calls, which never block the connection.
+    Multiplexed,
+  };
+
   // `breaker` may be null: then every call tries Redis (the task queue wants that).
   RedisClient(asio::any_io_executor ex, config::RedisEndpoint endpoint, int pool_size,
-              Millis timeout, CircuitBreaker* breaker);
+              Millis timeout, CircuitBreaker* breaker, Sharing sharing = Sharing::Pooled);
 
   // Throws RedisUnavailable (also while the breaker is open). Error replies are returned.
   awaitable<RedisReply> command(const Command& args, std::optional<Millis> timeout = {});
@@ -20,10 +32,13 @@ class RedisClient {
   Millis timeout() const { return timeout_; }
 
  private:
+  awaitable<std::vector<RedisReply>> send(const std::vector<Command>& commands, Millis timeout);
+
   config::RedisEndpoint endpoint_;
   Millis timeout_;
   CircuitBreaker* breaker_;
-  ConnectionPool<RedisConnection> pool_;
+  std::unique_ptr<ConnectionPool<RedisConnection>> pool_;
+  std::unique_ptr<RedisMultiplexer> multiplexer_;
 };
 
 }  // namespace os::cache

@@ -11,9 +11,7 @@
 #include "core/deadline.hpp"
 
 namespace os::cache {
-namespace {
-
-void append_command(std::string& out, const Command& args) {
+void encode_command(std::string& out, const Command& args) {
   out += '*';
   out += std::to_string(args.size());
   out += "\r\n";
@@ -25,6 +23,8 @@ void append_command(std::string& out, const Command& args) {
     out += "\r\n";
   }
 }
+
+namespace {
 
 RedisReply convert(const redisReply* r) {
   RedisReply out;
@@ -100,6 +100,21 @@ bool RedisConnection::usable() {
   return !broken_;
 }
 
+void RedisConnection::feed(const char* data, std::size_t size) {
+  redisReaderFeed(reader_, data, size);
+}
+
+std::optional<RedisReply> RedisConnection::next_reply() {
+  void* raw = nullptr;
+  if (redisReaderGetReply(reader_, &raw) != REDIS_OK) {
+    throw RedisUnavailable("malformed reply from Redis");
+  }
+  if (raw == nullptr) return std::nullopt;
+  auto reply = convert(static_cast<redisReply*>(raw));
+  freeReplyObject(raw);
+  return reply;
+}
+
 awaitable<std::vector<RedisReply>> RedisConnection::round_trip(std::string request,
                                                                std::size_t replies) {
   co_await asio::async_write(socket_, asio::buffer(request), asio::use_awaitable);
@@ -107,17 +122,12 @@ awaitable<std::vector<RedisReply>> RedisConnection::round_trip(std::string reque
   out.reserve(replies);
   char buffer[16384];
   while (out.size() < replies) {
-    void* raw = nullptr;
-    if (redisReaderGetReply(reader_, &raw) != REDIS_OK) {
-      throw RedisUnavailable("malformed reply from Redis");
-    }
-    if (raw != nullptr) {
-      out.push_back(convert(static_cast<redisReply*>(raw)));
-      freeReplyObject(raw);
+    if (auto reply = next_reply()) {
+      out.push_back(std::move(*reply));
       continue;
     }
     const auto n = co_await socket_.async_read_some(asio::buffer(buffer), asio::use_awaitable);
-    redisReaderFeed(reader_, buffer, n);
+    feed(buffer, n);
   }
   co_return out;
 }
@@ -126,7 +136,7 @@ awaitable<std::vector<RedisReply>> RedisConnection::pipeline(const std::vector<C
                                                              Millis timeout) {
   if (broken_) throw RedisUnavailable("Redis connection is broken");
   std::string request;
-  for (const auto& c : commands) append_command(request, c);
+  for (const auto& c : commands) encode_command(request, c);
   Deadline deadline(socket_.get_executor(), timeout, [this] { socket_.close(); });
   try {
     co_return co_await round_trip(std::move(request), commands.size());

@@ -2,6 +2,7 @@
 #pragma once
 #include <boost/asio/ip/tcp.hpp>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -41,6 +42,9 @@ Command cmd(Args&&... args) {
   return c;
 }
 
+// Appends `args` to `out` in RESP (an array of bulk strings).
+void encode_command(std::string& out, const Command& args);
+
 class RedisConnection {
  public:
   static awaitable<std::unique_ptr<RedisConnection>> connect(const asio::any_io_executor& ex,
@@ -53,6 +57,12 @@ class RedisConnection {
   awaitable<RedisReply> command(const Command& args, Millis timeout);
   // Sends all commands in one write and reads their replies in order.
   awaitable<std::vector<RedisReply>> pipeline(const std::vector<Command>& commands, Millis timeout);
+
+  // For RedisMultiplexer, which drives the socket itself: parsed replies of what was fed.
+  asio::ip::tcp::socket& socket() { return socket_; }
+  void feed(const char* data, std::size_t size);
+  // The next complete reply fed so far, or nullopt; throws RedisUnavailable if malformed.
+  std::optional<RedisReply> next_reply();
 
   bool broken() const { return broken_; }
   // False when Redis closed this idle connection (an idle connection has nothing to read).

@@ -1,0 +1,185 @@
+#include "cache/redis_multiplexer.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <deque>
+
+namespace os::cache {
+namespace {
+
+// One caller's commands: how many replies it expects, what came, and a timer that the
+// reader cancels to wake it (or that expires at its deadline).
+struct Waiter {
+  Waiter(const asio::any_io_executor& ex, std::size_t n, Millis timeout)
+      : expected(n), timer(ex, timeout) {
+    replies.reserve(n);
+  }
+  std::size_t expected;
+  std::vector<RedisReply> replies;
+  std::string error;  // set when the connection failed first
+  bool done = false;
+  asio::steady_timer timer;
+
+  void wake() { timer.cancel(); }
+};
+
+// A connection with the commands written to it and not answered yet, in order.
+struct Link {
+  explicit Link(std::unique_ptr<RedisConnection> c) : conn(std::move(c)) {}
+  std::unique_ptr<RedisConnection> conn;
+  std::string out;  // encoded, not written yet
+  bool writing = false;
+  bool broken = false;
+  std::deque<Waiter*> in_flight;
+
+  // Every waiter gets `reason`; the socket is closed so that reader and writer stop.
+  void fail(const std::string& reason) {
+    if (broken) return;
+    broken = true;
+    boost::system::error_code ignored;
+    conn->socket().close(ignored);
+    for (auto* w : in_flight) {
+      w->error = reason;
+      w->wake();
+    }
+    in_flight.clear();
+    out.clear();
+  }
+};
+
+}  // namespace
+
+struct RedisMultiplexer::State {
+  asio::any_io_executor ex;
+  config::RedisEndpoint endpoint;
+  Millis connect_timeout;
+  std::shared_ptr<Link> link;
+  bool connecting = false;
+  std::string connect_error;
+  std::vector<Waiter*> connect_waiters;
+};
+
+namespace {
+
+using State = RedisMultiplexer::State;
+
+awaitable<void> read_replies(std::shared_ptr<Link> link) {
+  char buffer[16384];
+  while (!link->broken) {
+    boost::system::error_code ec;
+    const auto n = co_await link->conn->socket().async_read_some(
+        asio::buffer(buffer), asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      link->fail("Redis connection failed: " + ec.message());
+      co_return;
+    }
+    link->conn->feed(buffer, n);
+    try {
+      while (auto reply = link->conn->next_reply()) {
+        if (link->in_flight.empty()) throw RedisUnavailable("unexpected reply from Redis");
+        auto* w = link->in_flight.front();
+        w->replies.push_back(std::move(*reply));
+        if (w->replies.size() == w->expected) {
+          link->in_flight.pop_front();
+          w->done = true;
+          w->wake();
+        }
+      }
+    } catch (const RedisUnavailable& e) {
+      link->fail(e.what());
+      co_return;
+    }
+  }
+}
+
+// Writes what callers queued, in as few writes as there are loop turns.
+awaitable<void> write_queued(std::shared_ptr<Link> link) {
+  while (!link->broken && !link->out.empty()) {
+    std::string chunk;
+    chunk.swap(link->out);
+    boost::system::error_code ec;
+    co_await asio::async_write(link->conn->socket(), asio::buffer(chunk),
+                               asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      link->fail("Redis connection failed: " + ec.message());
+      break;
+    }
+  }
+  link->writing = false;
+}
+
+// Opens the connection (one caller at a time; the others wait for its outcome).
+awaitable<std::shared_ptr<Link>> current_link(std::shared_ptr<State> s, Millis timeout) {
+  if (s->link && !s->link->broken) co_return s->link;
+  if (s->connecting) {
+    Waiter w(s->ex, 0, timeout);
+    s->connect_waiters.push_back(&w);
+    boost::system::error_code ignored;
+    co_await w.timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+    std::erase(s->connect_waiters, &w);
+    if (s->link && !s->link->broken) co_return s->link;
+    throw RedisUnavailable(s->connecting ? "timed out waiting for the Redis connection"
+                                         : s->connect_error);
+  }
+  s->connecting = true;
+  std::exception_ptr error;
+  try {
+    auto conn = co_await RedisConnection::connect(s->ex, s->endpoint, s->connect_timeout);
+    s->link = std::make_shared<Link>(std::move(conn));
+    asio::co_spawn(s->ex, read_replies(s->link), asio::detached);
+  } catch (const RedisUnavailable& e) {
+    s->connect_error = e.what();
+    error = std::current_exception();
+  }
+  s->connecting = false;
+  for (auto* w : s->connect_waiters) w->wake();
+  if (error) std::rethrow_exception(error);
+  co_return s->link;
+}
+
+}  // namespace
+
+RedisMultiplexer::RedisMultiplexer(asio::any_io_executor ex, config::RedisEndpoint endpoint,
+                                   Millis connect_timeout)
+    : state_(std::make_shared<State>()) {
+  state_->ex = std::move(ex);
+  state_->endpoint = std::move(endpoint);
+  state_->connect_timeout = connect_timeout;
+}
+
+RedisMultiplexer::~RedisMultiplexer() {
+  if (state_->link) state_->link->fail("Redis client closed");
+}
+
+awaitable<std::vector<RedisReply>> RedisMultiplexer::pipeline(const std::vector<Command>& commands,
+                                                              Millis timeout) {
+  auto s = state_;
+  auto link = co_await current_link(s, timeout);
+  Waiter w(s->ex, commands.size(), timeout);
+  for (const auto& c : commands) encode_command(link->out, c);
+  link->in_flight.push_back(&w);
+  if (!link->writing) {
+    link->writing = true;
+    // Posted, not started here: the commands of every request handled in this loop turn
+    // join the same write.
+    asio::post(s->ex, [link] {
+      asio::co_spawn(link->conn->socket().get_executor(), write_queued(link), asio::detached);
+    });
+  }
+  boost::system::error_code ignored;
+  co_await w.timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+  if (w.done) co_return std::move(w.replies);
+  if (w.error.empty()) {
+    // Our deadline passed: later replies could not be matched any more.
+    link->fail("Redis did not answer in time");
+    throw RedisUnavailable("Redis did not answer in time");
+  }
+  throw RedisUnavailable(w.error);
+}
+
+}  // namespace os::cache
