@@ -1,0 +1,343 @@
+#!/usr/bin/python3
+"""bench/run's report: targets table, docs/benchmarks.md and docs/images/benchmarks.png.
+
+Usage: report.py RESULTS_DIR MARKDOWN PNG
+
+RESULTS_DIR holds one file per measurement written by bench/run (`put KEY VALUE`: a
+number, a JSON string or a JSON object). Prints the report (markdown) on stdout, writes
+MARKDOWN (keeping its "## Login storm" section, measured by bench/login_storm.py, as it
+is) and draws PNG with gnuplot.
+"""
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+KEEP_SECTION = "## Login storm"
+
+
+def load(results_dir):
+    r = {}
+    for name in os.listdir(results_dir):
+        with open(os.path.join(results_dir, name)) as f:
+            text = f.read().strip()
+        try:
+            r[name] = json.loads(text)
+        except ValueError:
+            r[name] = text
+    return r
+
+
+def fmt(x, digits=1):
+    if x is None:
+        return "–"
+    if isinstance(x, (int, float)):
+        return f"{x:.{digits}f}" if isinstance(x, float) and digits else f"{round(x)}"
+    return str(x)
+
+
+def pct(a, b):
+    return 100.0 * a / b if b else 0.0
+
+
+def curve(r, kind):
+    rows = []
+    for key in r:
+        if key.startswith(f"curve_{kind}_"):
+            rows.append((int(key.rsplit("_", 1)[1]), r[key]))
+    return sorted(rows)
+
+
+# A setting that weakens commit durability: synchronous_commit off/local/remote_write.
+WEAK_COMMIT = re.compile(r"synchronous_commit\W{0,6}(off|local|remote_write|false|0)\b", re.I)
+# Where that is allowed: the relay's own sessions (a lost published_at only republishes).
+WEAK_COMMIT_ALLOWED = ("src/app/pipeline_roles.cpp",)
+
+
+def weak_commits(root="."):
+    """file:line of every place in src/ and migrations/ that turns commit durability down."""
+    found = []
+    for top in ("src", "migrations"):
+        for d, _, names in os.walk(os.path.join(root, top)):
+            for n in sorted(names):
+                path = os.path.join(d, n)
+                try:
+                    with open(path, errors="replace") as f:
+                        for i, line in enumerate(f, 1):
+                            if WEAK_COMMIT.search(line):
+                                found.append((os.path.relpath(path, root), i))
+                except OSError:
+                    pass
+    return found
+
+
+def errors(run):
+    return run["non2xx"] + run["socket_errors"] + run["timeouts"] + run["unanswered"]
+
+
+def main():
+    results_dir, md_path, png_path = sys.argv[1:4]
+    r = load(results_dir)
+    meta = r["meta"]
+    health, get, post = r["wrk_health"], r["wrk_get"], r["wrk_post"]
+    pg = r["pgbench_tps"]
+    probe = r["deleted_user"]
+    hops = r["pipeline_hops"]
+    pload = r["pipeline_load"]
+    get_curve, post_curve = curve(r, "get"), curve(r, "post")
+    at50 = {k: dict(c).get(50) for k, c in (("get", get_curve), ("post", post_curve))}
+    idle = r["all_rss_idle"]
+    loaded = max(r["all_rss_pipeline"], r["all_rss_get"], r["all_rss_post"])
+    weak = weak_commits()
+    weak_api = [f"{p}:{i}" for p, i in weak if p not in WEAK_COMMIT_ALLOWED]
+    weak_text = ", ".join(f"{p}:{i}" + (" (relay)" if p in WEAK_COMMIT_ALLOWED else "") for p, i in weak) or "nowhere"
+    durable = r["synchronous_commit"] == "on" and r["fsync"] == "on" and not weak_api
+
+    png_ok = draw(r, get_curve, post_curve, png_path)
+
+    def clean(run):  # the rate was actually offered and answered without errors
+        return run is not None and errors(run) == 0 and run["achieved_rate"] >= 0.98 * run["target_rate"]
+
+    targets = []  # (number, target, measured, met)
+    t = lambda *row: targets.append(row)  # noqa: E731
+    t(1, "cached authorized GET ≥ 45 % of GET /health (req/s, wrk)",
+      f"{pct(get['rps'], health['rps']):.0f} % ({get['rps']} / {health['rps']})", get["rps"] >= 0.45 * health["rps"])
+    t(1, "a deleted user is refused within 1 s (probed during the GET load)",
+      f"{probe['refused_after_s'] * 1000:.0f} ms", probe["refused_after_s"] <= 1.0)
+    t(2, f"POST /orders/ ≥ 90 % of pgbench, same insert, {meta['connections']} connections",
+      f"{pct(post['rps'], pg):.0f} % ({post['rps']} / {pg})", post["rps"] >= 0.90 * pg)
+    t(2, "durability: synchronous_commit on for the api (and fsync on)",
+      f"server/role default {r['synchronous_commit']}, fsync {r['fsync']}; turned off in src/: {weak_text}",
+      durable)
+    for kind, name, limits in (("get", "cached GET", (("p99", 2), ("p999", 10))), ("post", "POST", (("p99", 20),))):
+        run = at50[kind]
+        for p, limit in limits:
+            label = "p99.9" if p == "p999" else p
+            if run is None:
+                t(3, f"{name} at 50 % of its maximum: {label} < {limit} ms", "not measured", False)
+                continue
+            t(3, f"{name} at 50 % of its maximum ({run['target_rate']:.0f}/s): {label} < {limit} ms",
+              f"{run['latency_ms'][p]:.2f} ms" + ("" if clean(run) else f" (errors {errors(run)}, "
+                                                   f"achieved {run['achieved_rate']:.0f}/s)"),
+              clean(run) and run["latency_ms"][p] < limit)
+    rate_ok = pload["achieved_rate"] >= 0.98 * pload["target_rate"] and errors(pload) == 0
+    t(4, f"pipeline at {meta['rate']} orders/s for {meta['rate_seconds']} s: commit → task start p50 < 3 ms",
+      f"{hops['total'][0]:.1f} ms", rate_ok and hops["total"][0] < 3)
+    t(4, "commit → task start p99 < 15 ms", f"{hops['total'][1]:.1f} ms", rate_ok and hops["total"][1] < 15)
+    t(4, "per-hop p99 reported: commit → published / → consumer inbox / → task start",
+      " / ".join(f"{hops[h][1]:.1f}" for h in ("relay", "broker", "worker")) + " ms", True)
+    t(5, "order-service all idle (after start-up and warm-up) < 32 MiB RSS", f"{idle:.1f} MiB", idle < 32)
+    t(5, "order-service all under the loads (pipeline, max GET, max POST) < 64 MiB peak RSS",
+      f"{loaded:.1f} MiB", loaded < 64)
+    t(6, "picture drawn: docs/images/benchmarks.png (gnuplot)", "yes" if png_ok else "no (gnuplot failed)", png_ok)
+
+    out = []
+    w = out.append
+    w("# Benchmarks")
+    w("")
+    w(f"Measured by `make bench` (`bench/run`) on {meta['date']}, one run of {int(meta['elapsed_s']) // 60} min, "
+      f"{meta['cores']} cores shared by the load generators, the server, PostgreSQL, Redis and RabbitMQ "
+      "(and whatever else runs on the machine). Absolute numbers depend on the machine; the targets "
+      "are ratios and latencies measured in the same run. The api runs in its default configuration "
+      "(user cache on, `AUTH_USER_CACHE_SECONDS=60`) with LOG_LEVEL=warning (no access log) and rate "
+      "limiting off.")
+    w("")
+    w(f"Maximum throughput: wrk, closed loop, 2 threads, {meta['connections']} connections, {meta['seconds']} s "
+      "per row. Latency at a fixed rate: `bench/loadgen` (bench/loadgen.cpp, built with the "
+      "`ORDER_SERVICE_BENCH` CMake option), an open-loop generator: request *i* is due at "
+      "t0 + i/rate over keep-alive connections and its latency is measured from that intended time, "
+      "so a stall is charged to every request it delays (no coordinated omission; wrk's and "
+      "`h2load --rps`'s latencies start when a request is actually sent, and h2load prints no "
+      f"percentiles). {meta['curve_seconds']} s per rate, {meta['connections']} connections, one thread.")
+    w("")
+    w("![latency vs rate and throughput](images/benchmarks.png)")
+    w("")
+    w("Left and middle: latency (log scale) against the offered constant rate; dashed lines are the "
+      "targets (GET p99 2 ms, red, and p99.9 10 ms, orange; POST p99 20 ms), the dotted line is 50 % of "
+      "the measured maximum. Right: maximum throughput of each row of the table below (log scale).")
+    w("")
+    w("## Targets")
+    w("")
+    w("| # | target | measured | met |")
+    w("|---|---|---:|:---:|")
+    for n, target, measured, met in targets:
+        w(f"| {n} | {target} | {measured} | {'yes' if met else '**no**'} |")
+    w("")
+    w("## Maximum throughput")
+    w("")
+    w("| what | req/s | p50 ms | p99 ms |")
+    w("|---|---:|---:|---:|")
+    w(f"| GET /health | {health['rps']} | {health['p50']:.2f} | {health['p99']:.2f} |")
+    w(f"| GET /orders/{{id}}/ (cached, authorized) | {get['rps']} | {get['p50']:.2f} | {get['p99']:.2f} |")
+    if "wrk_get_nocache" in r:
+        nc = r["wrk_get_nocache"]
+        w(f"| GET /orders/{{id}}/ with AUTH_USER_CACHE_SECONDS=0 (users query per request) | {nc['rps']} | "
+          f"{nc['p50']:.2f} | {nc['p99']:.2f} |")
+    w(f"| POST /orders/ (order + outbox row) | {post['rps']} | {post['p50']:.2f} | {post['p99']:.2f} |")
+    w(f"| pgbench, same insert, {meta['connections']} clients, `-j 2` | {pg} | | |")
+    w(f"| `order-service all`: GET /orders/{{id}}/ | {r['wrk_all_get']['rps']} | {r['wrk_all_get']['p50']:.2f} | "
+      f"{r['wrk_all_get']['p99']:.2f} |")
+    w(f"| `order-service all`: POST /orders/ (the pipeline runs in the same process) | {r['wrk_all_post']['rps']} | "
+      f"{r['wrk_all_post']['p50']:.2f} | {r['wrk_all_post']['p99']:.2f} |")
+    w("")
+    w(f"Ratios: cached GET / health {pct(get['rps'], health['rps']):.0f} %, POST / pgbench "
+      f"{pct(post['rps'], pg):.0f} %" + (f", GET without the user cache / health "
+                                          f"{pct(r['wrk_get_nocache']['rps'], health['rps']):.0f} %"
+                                          if "wrk_get_nocache" in r else "") + ". "
+      f"Durability: synchronous_commit {r['synchronous_commit']}, fsync {r['fsync']} (as a new session of the "
+      "api's role sees them). A deleted user's token was refused "
+      f"{probe['refused_after_s'] * 1000:.0f} ms after the DELETE committed, during the cached-GET load "
+      f"({probe['served_after_delete']} request(s) served in between; bench/deleted_user_probe.py).")
+    for kind, name, rows, maxrate in (("get", "cached GET /orders/{id}/", get_curve, get["rps"]),
+                                      ("post", "POST /orders/", post_curve, post["rps"])):
+        w("")
+        w(f"## Latency vs rate: {name}")
+        w("")
+        w(f"Rates in % of the maximum measured above ({maxrate} req/s). \"send delay\": how late the generator "
+          "sent requests (its own lag plus waiting for a free connection), included in the latency.")
+        w("")
+        w("| % of max | target /s | achieved /s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | errors | "
+          "send delay p99 ms | loadgen CPU s |")
+        w("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for p, run in rows:
+            lat = run["latency_ms"]
+            w(f"| {p} | {run['target_rate']:.0f} | {run['achieved_rate']:.0f} | {lat['p50']:.2f} | {lat['p90']:.2f} | "
+              f"{lat['p99']:.2f} | {lat['p999']:.2f} | {lat['max']:.1f} | {errors(run)} | "
+              f"{run['send_lag_ms']['p99']:.2f} | {run['cpu_s']:.2f} |")
+    w("")
+    w("## Event pipeline (`order-service all`, PROCESS_ORDER_DELAY_SECONDS=0)")
+    w("")
+    w(f"POST /orders/ at {meta['rate']} orders/s for {meta['rate_seconds']} s (bench/loadgen, 16 connections: "
+      f"achieved {pload['achieved_rate']:.0f}/s, {errors(pload)} errors, HTTP p99 {pload['latency_ms']['p99']:.2f} ms), "
+      f"{hops['n']} orders; times from the database (orders.created_at, outbox_events.published_at, "
+      "inbox_events.received_at, task_runs.started_at).")
+    w("")
+    w("| hop | p50 ms | p99 ms |")
+    w("|---|---:|---:|")
+    for key, label in (("total", "commit → task start"), ("relay", "commit → published (relay)"),
+                       ("broker", "published → consumer inbox"), ("worker", "inbox → task start (worker)")):
+        w(f"| {label} | {hops[key][0]:.1f} | {hops[key][1]:.1f} |")
+    w("")
+    w("| throughput | orders/s |")
+    w("|---|---:|")
+    w(f"| `order-service all` under a wrk POST burst ({r['burst_orders']} orders), created → processed | "
+      f"{r['burst_rate']} ({pct(r['burst_rate'], post['rps']):.0f} % of POST alone) |")
+    w(f"| pipeline roles alone (one relay, consumer, worker process) draining a backlog of "
+      f"{r['backlog_orders']} orders | {r['drain_rate']} ({pct(r['drain_rate'], post['rps']):.0f} % of POST) |")
+    w("")
+    w("## Memory (RSS, MiB)")
+    w("")
+    w("Peaks are VmHWM, reset (`/proc/PID/clear_refs`) at the start of each phase.")
+    w("")
+    w("| process, phase | RSS MiB |")
+    w("|---|---:|")
+    w(f"| `order-service all` just started | {r['all_rss_started']:.1f} |")
+    w(f"| `order-service all` idle after start-up and a {meta['rate']}/s warm-up | {idle:.1f} |")
+    w(f"| `order-service all` peak, pipeline at {meta['rate']}/s | {r['all_rss_pipeline']:.1f} |")
+    w(f"| `order-service all` peak, wrk GET | {r['all_rss_get']:.1f} |")
+    w(f"| `order-service all` peak, wrk POST burst and its processing | {r['all_rss_post']:.1f} |")
+    for key, label in (("api_rss_health", "wrk /health"), ("api_rss_get", "wrk GET"), ("api_rss_post", "wrk POST"),
+                       ("api_rss_curve_get", "GET latency curve"), ("api_rss_curve_post", "POST latency curve")):
+        w(f"| `order-service api` peak, {label} | {r[key]:.1f} |")
+    report = "\n".join(out) + "\n"
+    print(report)
+    met = sum(1 for row in targets if row[3])
+    print(f"targets met: {met} of {len(targets)}")
+
+    kept = ""
+    if os.path.exists(md_path):
+        with open(md_path) as f:
+            old = f.read()
+        i = old.find(KEEP_SECTION)
+        if i >= 0:
+            kept = "\n" + old[i:]
+    with open(md_path, "w") as f:
+        f.write(report + kept)
+
+
+def draw(r, get_curve, post_curve, png_path):
+    """Latency vs achieved rate (log scale) for GET and POST, and throughput bars."""
+    tmp = tempfile.mkdtemp(prefix="bench-plot-")
+    files = {}
+    for kind, rows in (("get", get_curve), ("post", post_curve)):
+        path = os.path.join(tmp, f"{kind}.dat")
+        with open(path, "w") as f:
+            for p, run in rows:
+                lat = run["latency_ms"]
+                f.write(f"{run['target_rate']:.1f} {max(lat['p50'], 0.01)} {max(lat['p99'], 0.01)} "
+                        f"{max(lat['p999'], 0.01)} {p}\n")
+        files[kind] = path
+    bars = [("GET /health", r["wrk_health"]["rps"]), ("GET cached", r["wrk_get"]["rps"])]
+    if "wrk_get_nocache" in r:
+        bars.append(("GET, user cache off", r["wrk_get_nocache"]["rps"]))
+    bars += [("POST /orders/", r["wrk_post"]["rps"]), ("pgbench insert", r["pgbench_tps"]),
+             ("all: GET", r["wrk_all_get"]["rps"]), ("all: POST", r["wrk_all_post"]["rps"]),
+             ("pipeline drain", r["drain_rate"])]
+    bars_path = os.path.join(tmp, "bars.dat")
+    with open(bars_path, "w") as f:
+        for i, (label, v) in enumerate(bars):
+            f.write(f'{i} "{label}" {v}\n')
+    get50 = dict(get_curve).get(50)
+    post50 = dict(post_curve).get(50)
+
+    def vline(run):
+        return (f"set arrow from first {run['target_rate']}, graph 0 to first {run['target_rate']}, graph 1 "
+                "nohead dt 3 lc rgb 'gray40'\n") if run else ""
+
+    script = f"""
+set terminal pngcairo size 1500,540 font 'DejaVu Sans,10' noenhanced
+set output '{png_path}'
+set multiplot layout 1,3 title 'order-service, bench/run {r["meta"]["date"]} ({r["meta"]["cores"]} shared cores)'
+set grid
+set logscale y
+set key top left
+set xlabel 'offered rate (req/s, constant)'
+set ylabel 'latency from intended send (ms)'
+set format y '%g'
+set format x '%.0s%c'
+set title 'cached GET /orders/{{id}}/ (open loop)'
+unset arrow
+set arrow from graph 0, first 2 to graph 1, first 2 nohead dt 2 lc rgb 'red'
+set arrow from graph 0, first 10 to graph 1, first 10 nohead dt 2 lc rgb 'orange'
+{vline(get50)}
+plot '{files["get"]}' using 1:2 with linespoints pt 7 title 'p50', \\
+     '' using 1:3 with linespoints pt 5 title 'p99', \\
+     '' using 1:4 with linespoints pt 9 title 'p99.9'
+set title 'POST /orders/ (open loop)'
+unset arrow
+set arrow from graph 0, first 20 to graph 1, first 20 nohead dt 2 lc rgb 'red'
+{vline(post50)}
+plot '{files["post"]}' using 1:2 with linespoints pt 7 title 'p50', \\
+     '' using 1:3 with linespoints pt 5 title 'p99', \\
+     '' using 1:4 with linespoints pt 9 title 'p99.9'
+unset arrow
+set title 'maximum throughput (wrk, pgbench; log scale)'
+set format x '%g'
+set xlabel ''
+set ylabel 'req/s'
+set style fill solid 0.7
+set boxwidth 0.7
+set xtics rotate by -35 left
+set yrange [100:*]
+set xrange [-0.6:{len(bars) - 0.4}]
+unset key
+plot '{bars_path}' using 1:3:xtic(2) with boxes lc rgb '#4477aa', \\
+     '' using 1:3:(sprintf('%d', $3)) with labels offset 0,0.7 font ',9' noenhanced
+unset multiplot
+"""
+    os.makedirs(os.path.dirname(png_path) or ".", exist_ok=True)
+    try:
+        p = subprocess.run(["gnuplot"], input=script, text=True, capture_output=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        print(f"gnuplot: {e}", file=sys.stderr)
+        return False
+    if p.returncode != 0:
+        print(p.stderr, file=sys.stderr)
+        return False
+    return True
+
+
+if __name__ == "__main__":
+    main()
