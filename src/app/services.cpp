@@ -47,8 +47,7 @@ ProcessServices::ProcessServices(const config::Settings& s, Metrics& m, SharedCa
 
 ApiThreadServices::ApiThreadServices(ProcessServices& p, asio::io_context& io)
     : pg(io.get_executor(), p.settings.postgres),
-      redis(io.get_executor(), p.settings.redis.cache, p.settings.redis.pool_size,
-            p.settings.redis.timeout, &p.redis_breaker, cache::RedisClient::Sharing::Multiplexed),
+      redis(io.get_executor(), p.settings.redis.cache, p.settings.redis.timeout, &p.redis_breaker),
       order_cache(redis, p.settings.redis.orders_ttl, p.metrics, p.stale_cache_keys),
       users(pg),
       orders(pg),

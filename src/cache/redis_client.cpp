@@ -3,16 +3,20 @@
 namespace os::cache {
 
 RedisClient::RedisClient(asio::any_io_executor ex, config::RedisEndpoint endpoint, int pool_size,
-                         Millis timeout, CircuitBreaker* breaker, Sharing sharing)
-    : endpoint_(std::move(endpoint)), timeout_(timeout), breaker_(breaker) {
-  if (sharing == Sharing::Multiplexed) {
-    multiplexer_ = std::make_unique<RedisMultiplexer>(ex, endpoint_, timeout_);
-  } else {
-    pool_ = std::make_unique<ConnectionPool<RedisConnection>>(ex, pool_size, timeout, [this, ex]() {
-      return RedisConnection::connect(ex, endpoint_, timeout_);
-    });
-  }
-}
+                         Millis timeout, CircuitBreaker* breaker)
+    : endpoint_(std::move(endpoint)),
+      timeout_(timeout),
+      breaker_(breaker),
+      pool_(std::make_unique<ConnectionPool<RedisConnection>>(ex, pool_size, timeout, [this, ex]() {
+        return RedisConnection::connect(ex, endpoint_, timeout_);
+      })) {}
+
+RedisClient::RedisClient(asio::any_io_executor ex, config::RedisEndpoint endpoint, Millis timeout,
+                         CircuitBreaker* breaker)
+    : endpoint_(std::move(endpoint)),
+      timeout_(timeout),
+      breaker_(breaker),
+      multiplexer_(std::make_unique<RedisMultiplexer>(std::move(ex), endpoint_, timeout_)) {}
 
 awaitable<std::vector<RedisReply>> RedisClient::send(const std::vector<Command>& commands,
                                                      Millis timeout) {

@@ -11,18 +11,16 @@ namespace os::cache {
 
 class RedisClient {
  public:
-  enum class Sharing {
-    // A pool of `pool_size` connections, one command (or pipeline) at a time on each:
-    // for blocking commands (XREADGROUP BLOCK) and the task queue.
-    Pooled,
-    // One connection per client, shared by every caller (RedisMultiplexer): for the
-    // api's cache and rate-limit calls, which never block the connection.
-    Multiplexed,
-  };
-
   // `breaker` may be null: then every call tries Redis (the task queue wants that).
+  //
+  // A pool of `pool_size` connections, one command (or pipeline) at a time on each: for
+  // blocking commands (XREADGROUP BLOCK), i.e. the task queue.
   RedisClient(asio::any_io_executor ex, config::RedisEndpoint endpoint, int pool_size,
-              Millis timeout, CircuitBreaker* breaker, Sharing sharing = Sharing::Pooled);
+              Millis timeout, CircuitBreaker* breaker);
+  // One connection shared by every caller (RedisMultiplexer): for the api's cache and
+  // rate-limit calls, which never block the connection.
+  RedisClient(asio::any_io_executor ex, config::RedisEndpoint endpoint, Millis timeout,
+              CircuitBreaker* breaker);
 
   // Throws RedisUnavailable (also while the breaker is open). Error replies are returned.
   awaitable<RedisReply> command(const Command& args, std::optional<Millis> timeout = {});

@@ -210,7 +210,6 @@ RedisSettings load_redis(const Reader& r) {
   redis.timeout = std::chrono::milliseconds(r.integer("REDIS_TIMEOUT_MS", 100, 1, 60000));
   redis.breaker_open =
       std::chrono::milliseconds(r.integer("REDIS_BREAKER_OPEN_MS", 5000, 10, 600000));
-  redis.pool_size = static_cast<int>(r.integer("REDIS_POOL_SIZE", 4, 1, 128));
   return redis;
 }
 

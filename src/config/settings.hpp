@@ -44,7 +44,6 @@ struct RedisSettings {
   std::chrono::seconds orders_ttl{300};
   std::chrono::milliseconds timeout{100};
   std::chrono::milliseconds breaker_open{5000};
-  int pool_size = 4;  // per io thread
 };
 
 struct RabbitSettings {

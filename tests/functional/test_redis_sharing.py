@@ -20,7 +20,7 @@ def redis_connections(pid: int, redis_port: int) -> int:
 
 def test_concurrent_requests_share_one_redis_connection_per_io_thread(api_factory, stack):
     threads = 2
-    proc = api_factory(API_THREADS=str(threads), REDIS_POOL_SIZE="8", RATE_LIMIT_ENABLED="true",
+    proc = api_factory(API_THREADS=str(threads), RATE_LIMIT_ENABLED="true",
                        RATE_LIMIT_CAPACITY="1000000", RATE_LIMIT_REFILL_RATE="1000000")
     client = Api(proc.url)
     user = client.new_user()
