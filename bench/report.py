@@ -145,7 +145,8 @@ def main():
     w("")
     w(f"Measured by `make bench` (`bench/run`) on {meta['date']}, one run of {int(meta['elapsed_s']) // 60} min, "
       f"{meta['cores']} cores shared by the load generators, the server, PostgreSQL, Redis and RabbitMQ "
-      "(and whatever else runs on the machine). Absolute numbers depend on the machine; the targets "
+      "(and whatever else runs on the machine" + (f"; load average {meta['loadavg']} when the run began"
+                                                   if meta.get("loadavg") else "") + "). Absolute numbers depend on the machine; the targets "
       "are ratios and latencies measured in the same run. The api runs in its default configuration "
       "(user cache on, `AUTH_USER_CACHE_SECONDS=60`) with LOG_LEVEL=warning (no access log) and rate "
       "limiting off.")
@@ -309,6 +310,7 @@ set xlabel 'offered rate (req/s, constant)'
 set ylabel 'latency from intended send (ms)'
 set format y '%g'
 set format x '%.0s%c'
+set xrange [0:*]
 set title 'cached GET /orders/{{id}}/ (open loop)'
 unset arrow
 set arrow from graph 0, first 2 to graph 1, first 2 nohead dt 2 lc rgb 'red'
@@ -326,6 +328,7 @@ plot '{files["post"]}' using 1:2 with linespoints pt 7 title 'p50', \\
      '' using 1:4 with linespoints pt 9 title 'p99.9'
 unset arrow
 set title 'maximum throughput (wrk, pgbench; log scale)'
+set autoscale x
 set format x '%g'
 set xlabel ''
 set ylabel 'req/s'
