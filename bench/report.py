@@ -242,7 +242,10 @@ def main():
     w("")
     w("## Memory (RSS, MiB)")
     w("")
-    w("Peaks are VmHWM, reset (`/proc/PID/clear_refs`) at the start of each phase.")
+    w("Peaks are VmHWM, reset (`/proc/PID/clear_refs`) at the start of each phase. The loads contain no "
+      "logins: a registration or login hashes with Argon2id at libsodium's interactive limits (64 MiB), so "
+      "a process that serves one peaks about 64 MiB higher for a moment (the deleted-user probe logs in "
+      "before the GET load's peak is reset).")
     w("")
     w("| process, phase | RSS MiB |")
     w("|---|---:|")
