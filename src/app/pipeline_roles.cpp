@@ -96,7 +96,13 @@ class ConsumerRole : public ThreadRole {
 
  protected:
   awaitable<void> body(asio::io_context& io) override {
-    db::PgPool pool(io.get_executor(), small_pool(settings_.postgres));
+    // The inbox commit need not wait for the WAL flush either: it is acked only after the
+    // task is on the (fsynced) task queue, so losing the inbox row in a database crash at
+    // worst lets a republished event enqueue a second task, which process_order turns
+    // into a no-op (processed_at is set once; task_runs counts one effective run).
+    auto pg = small_pool(settings_.postgres);
+    pg.conninfo += " options='-c synchronous_commit=off'";
+    db::PgPool pool(io.get_executor(), pg);
     db::InboxRepository inbox(pool);
     cache::RedisClient redis(io.get_executor(), settings_.redis.tasks, kPoolSize, Millis(2000),
                              nullptr);

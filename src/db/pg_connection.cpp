@@ -173,6 +173,16 @@ awaitable<PgResult> PgConnection::query(std::string_view sql, Millis timeout) {
   co_return co_await collect(timeout);
 }
 
+std::vector<std::string> PgConnection::take_notifications() {
+  if (PQconsumeInput(conn_) == 0) fail("reading from PostgreSQL failed");
+  std::vector<std::string> payloads;
+  while (PGnotify* n = PQnotifies(conn_)) {
+    payloads.emplace_back(n->extra ? n->extra : "");
+    PQfreemem(n);
+  }
+  return payloads;
+}
+
 awaitable<std::vector<std::string>> PgConnection::wait_notifications(Millis timeout) {
   std::vector<std::string> payloads;
   auto drain = [&] {

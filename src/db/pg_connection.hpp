@@ -94,6 +94,8 @@ class PgConnection {
   awaitable<PgResult> query(std::string_view sql, Millis timeout);
   // Waits for NOTIFY payloads on channels this connection LISTENs to; empty on timeout.
   awaitable<std::vector<std::string>> wait_notifications(Millis timeout);
+  // The NOTIFY payloads that have arrived, without waiting; throws PgUnavailable.
+  std::vector<std::string> take_notifications();
 
   bool broken() const { return broken_ || PQstatus(conn_) != CONNECTION_OK; }
   // False when the server closed this idle connection (nothing else should be readable).

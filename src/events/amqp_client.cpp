@@ -158,28 +158,77 @@ AmqpConnection::~AmqpConnection() {
 
 void AmqpConnection::keep_alive() {
   amqp_maybe_release_buffers(conn_);
+  pump(Millis(0));
+}
+
+void AmqpConnection::settle(std::uint64_t tag, bool multiple, bool ok) {
+  auto settle_one = [&](std::map<std::uint64_t, std::string>::iterator it) {
+    PublishResult result;
+    if (const auto r = returned_.find(it->second); ok && r != returned_.end()) {
+      // A returned message is confirmed too (after its basic.return): it was not stored.
+      result = {PublishResult::Status::Returned, r->second};
+      returned_.erase(r);
+    } else if (ok) {
+      result = {PublishResult::Status::Confirmed, ""};
+    } else {
+      result = {PublishResult::Status::Nacked, "nacked by RabbitMQ"};
+    }
+    settled_.push_back({it->first, std::move(result)});
+    return unsettled_.erase(it);
+  };
+  if (multiple) {
+    for (auto it = unsettled_.begin(); it != unsettled_.end() && it->first <= tag;) {
+      it = settle_one(it);
+    }
+  } else if (auto it = unsettled_.find(tag); it != unsettled_.end()) {
+    settle_one(it);
+  }
+}
+
+bool AmqpConnection::pump(Millis timeout) {
+  const auto deadline = Clock::now() + timeout;
+  const auto settled_before = settled_.size();
   for (;;) {
+    // Once something is settled, only take in what is already there.
+    const auto left = settled_.size() > settled_before
+                          ? Millis(0)
+                          : std::max(Millis(0), std::chrono::duration_cast<Millis>(
+                                                    deadline - Clock::now()));
+    auto tv = to_timeval(left);
     amqp_frame_t frame;
-    auto zero = to_timeval(Millis(0));
-    // Sends our heartbeat when due and takes in the broker's (handled inside rabbitmq-c).
-    const int rc = amqp_simple_wait_frame_noblock(conn_, &frame, &zero);
-    if (rc == AMQP_STATUS_TIMEOUT) return;
+    // Also sends our heartbeat when due and takes in the broker's (inside rabbitmq-c).
+    const int rc = amqp_simple_wait_frame_noblock(conn_, &frame, &tv);
+    if (rc == AMQP_STATUS_TIMEOUT) return settled_.size() > settled_before;
     if (rc != AMQP_STATUS_OK) {
       throw AmqpError(std::string("RabbitMQ connection lost: ") + amqp_error_string2(rc));
     }
     if (frame.frame_type != AMQP_FRAME_METHOD) continue;
     switch (frame.payload.method.id) {
+      case AMQP_BASIC_ACK_METHOD: {
+        const auto* ack = static_cast<amqp_basic_ack_t*>(frame.payload.method.decoded);
+        settle(ack->delivery_tag, ack->multiple != 0, true);
+        break;
+      }
+      case AMQP_BASIC_NACK_METHOD: {
+        const auto* nack = static_cast<amqp_basic_nack_t*>(frame.payload.method.decoded);
+        settle(nack->delivery_tag, nack->multiple != 0, false);
+        break;
+      }
+      case AMQP_BASIC_RETURN_METHOD: {
+        std::string reason;
+        auto id = read_returned(frame, &reason);
+        returned_[std::move(id)] = std::move(reason);
+        break;
+      }
       case AMQP_CHANNEL_CLOSE_METHOD:
       case AMQP_CONNECTION_CLOSE_METHOD:
         throw AmqpError("RabbitMQ closed the connection");
-      case AMQP_BASIC_RETURN_METHOD:
-        read_returned(frame, nullptr);  // late return of an earlier batch: already judged
-        break;
       default:
-        break;  // a late confirm of an earlier batch
+        break;
     }
   }
 }
+
 
 std::string AmqpConnection::read_returned(const amqp_frame_t& frame, std::string* reason) {
   auto* ret = static_cast<amqp_basic_return_t*>(frame.payload.method.decoded);
@@ -276,72 +325,41 @@ void AmqpConnection::publish(const OutgoingMessage& m) {
   }
 }
 
-std::vector<PublishResult> AmqpConnection::publish_confirmed(
-    const std::vector<OutgoingMessage>& messages) {
+std::uint64_t AmqpConnection::publish_unconfirmed(const OutgoingMessage& message) {
   if (!confirms_) {
     amqp_confirm_select(conn_, kChannel);
     check_rpc("enabling publisher confirms");
     confirms_ = true;
   }
+  publish(message);
+  const auto tag = next_publish_tag_++;
+  unsettled_.emplace(tag, message.message_id);
+  return tag;
+}
+
+std::vector<AmqpConnection::Settled> AmqpConnection::take_settled(Millis timeout) {
+  pump(timeout);
+  std::vector<Settled> out;
+  out.swap(settled_);
+  return out;
+}
+
+std::vector<PublishResult> AmqpConnection::publish_confirmed(
+    const std::vector<OutgoingMessage>& messages) {
   keep_alive();  // take in anything that arrived while idle before judging this batch
-  const std::uint64_t first = next_publish_tag_;
-  for (const auto& m : messages) {
-    publish(m);
-    ++next_publish_tag_;
-  }
+  std::map<std::uint64_t, std::size_t> index;  // tag -> position in messages
+  for (std::size_t i = 0; i < messages.size(); ++i) index[publish_unconfirmed(messages[i])] = i;
   std::vector<PublishResult> results(messages.size());
-  std::vector<char> settled_flag(messages.size(), 0);
-  std::map<std::string, std::string> returned;  // message id -> reason
   std::size_t settled = 0;
   const auto deadline = Clock::now() + settings_.timeout;
-  auto settle = [&](std::uint64_t tag, bool multiple, bool ok) {
-    for (std::uint64_t t = multiple ? first : tag; t <= tag; ++t) {
-      if (t < first || t >= next_publish_tag_ || settled_flag[t - first] != 0) continue;
-      const auto i = t - first;
-      settled_flag[i] = 1;
-      ++settled;
-      // A returned message is confirmed too (after its basic.return): it was not stored.
-      if (auto it = returned.find(messages[i].message_id); ok && it != returned.end()) {
-        results[i] = {PublishResult::Status::Returned, it->second};
-      } else {
-        results[i] = ok ? PublishResult{PublishResult::Status::Confirmed, ""}
-                        : PublishResult{PublishResult::Status::Nacked, "nacked by RabbitMQ"};
-      }
-    }
-  };
   while (settled < messages.size()) {
     const auto left = std::chrono::duration_cast<Millis>(deadline - Clock::now());
     if (left.count() <= 0) throw AmqpError("RabbitMQ did not confirm in time");
-    auto tv = to_timeval(left);
-    amqp_frame_t frame;
-    const int rc = amqp_simple_wait_frame_noblock(conn_, &frame, &tv);
-    if (rc == AMQP_STATUS_TIMEOUT) throw AmqpError("RabbitMQ did not confirm in time");
-    if (rc != AMQP_STATUS_OK) {
-      throw AmqpError(std::string("RabbitMQ connection failed: ") + amqp_error_string2(rc));
-    }
-    if (frame.frame_type != AMQP_FRAME_METHOD) continue;
-    switch (frame.payload.method.id) {
-      case AMQP_BASIC_ACK_METHOD: {
-        auto* ack = static_cast<amqp_basic_ack_t*>(frame.payload.method.decoded);
-        settle(ack->delivery_tag, ack->multiple != 0, true);
-        break;
+    for (auto& s : take_settled(left)) {
+      if (const auto it = index.find(s.tag); it != index.end()) {
+        results[it->second] = std::move(s.result);
+        ++settled;
       }
-      case AMQP_BASIC_NACK_METHOD: {
-        auto* nack = static_cast<amqp_basic_nack_t*>(frame.payload.method.decoded);
-        settle(nack->delivery_tag, nack->multiple != 0, false);
-        break;
-      }
-      case AMQP_BASIC_RETURN_METHOD: {
-        std::string reason;
-        auto id = read_returned(frame, &reason);
-        returned[std::move(id)] = std::move(reason);
-        break;
-      }
-      case AMQP_CHANNEL_CLOSE_METHOD:
-      case AMQP_CONNECTION_CLOSE_METHOD:
-        throw AmqpError("RabbitMQ closed the channel while publishing");
-      default:
-        break;
     }
   }
   return results;

@@ -79,6 +79,18 @@ class AmqpConnection {
   // queue bound: it was not stored anywhere). Throws AmqpError on a connection problem.
   std::vector<PublishResult> publish_confirmed(const std::vector<OutgoingMessage>& messages);
 
+  // The same without waiting: returns the message's confirm tag (consecutive per
+  // connection); take_settled() later tells what became of it.
+  std::uint64_t publish_unconfirmed(const OutgoingMessage& message);
+  struct Settled {
+    std::uint64_t tag;
+    PublishResult result;
+  };
+  // Confirms (and returns) of unconfirmed publishes that arrived: waits up to `timeout`
+  // for the first, then takes only what is already there. Throws AmqpError.
+  std::vector<Settled> take_settled(Millis timeout);
+  std::size_t unsettled() const { return unsettled_.size(); }
+
   void consume(const std::string& queue, int prefetch);
   // The next delivery, or nullopt after `timeout` without one.
   std::optional<Delivery> next_delivery(Millis timeout);
@@ -99,11 +111,18 @@ class AmqpConnection {
   void publish(const OutgoingMessage& message);
   // Reads the content of a basic.return that just arrived; returns its message id.
   std::string read_returned(const amqp_frame_t_& frame, std::string* reason);
+  // Reads frames for up to `timeout`, recording confirms and returns; true if something
+  // was settled. Throws AmqpError when the connection is gone.
+  bool pump(Millis timeout);
+  void settle(std::uint64_t tag, bool multiple, bool ok);
 
   config::RabbitSettings settings_;
   amqp_connection_state_t_* conn_ = nullptr;
   bool confirms_ = false;
   std::uint64_t next_publish_tag_ = 1;
+  std::map<std::uint64_t, std::string> unsettled_;  // tag -> message id
+  std::map<std::string, std::string> returned_;     // message id -> reason (basic.return)
+  std::vector<Settled> settled_;                    // not taken yet
 };
 
 }  // namespace os::events

@@ -18,6 +18,10 @@ constexpr Millis kStopCheck{500};
 constexpr Millis kBrokerRetry{1000};
 constexpr auto kHousekeepingEvery = std::chrono::seconds(10);
 constexpr int kRetentionBatchesPerPass = 20;
+// Events published and not confirmed yet, at most.
+constexpr std::size_t kMaxInFlight = 1000;
+// How long the relay waits for confirms before it looks for new rows again.
+constexpr Millis kConfirmWait{2};
 
 }  // namespace
 
@@ -54,66 +58,93 @@ bool Relay::ensure_broker() {
   }
 }
 
-awaitable<std::size_t> Relay::relay_batch() {
+awaitable<std::size_t> Relay::publish_due() {
   const auto events = co_await outbox_.claim(settings_.outbox.batch_size, settings_.outbox.lease);
-  if (events.empty()) co_return 0;
-  std::vector<OutgoingMessage> messages;
-  std::vector<std::string> ids;
-  for (const auto& e : events) {
-    messages.push_back({topology_.exchange, topology_.routing_key, e.payload, e.id, e.event_type, 0,
-                        std::nullopt});
-    if (!e.traceparent.empty()) messages.back().headers["traceparent"] = e.traceparent;
-    ids.push_back(e.id);
-  }
-  std::vector<PublishResult> results;
+  std::size_t published = 0;
   std::exception_ptr broker_error;
   try {
-    results = amqp_->publish_confirmed(messages);
+    for (const auto& e : events) {
+      OutgoingMessage m{topology_.exchange, topology_.routing_key, e.payload, e.id, e.event_type,
+                        0, std::nullopt};
+      if (!e.traceparent.empty()) m.headers["traceparent"] = e.traceparent;
+      in_flight_.emplace(amqp_->publish_unconfirmed(m), InFlight{e, Clock::now()});
+      ++published;
+    }
   } catch (const AmqpError&) {
     broker_error = std::current_exception();
   }
   if (broker_error) {
-    // Unknown outcome: publish again later (the consumer deduplicates by event id).
-    amqp_.reset();
-    const auto failure = classify(broker_error);
-    health_.down(failure);
-    co_await outbox_.release(ids, failure.reason);
-    metrics_.add("outbox_events_failed_total", "", static_cast<double>(ids.size()));
-    co_return events.size();
+    // Claimed but never sent: back to the queue at once, with the in-flight ones.
+    std::vector<std::string> unsent;
+    for (std::size_t i = published; i < events.size(); ++i) unsent.push_back(events[i].id);
+    co_await drop_broker(broker_error, unsent);
+  }
+  co_return events.size();
+}
+
+awaitable<void> Relay::settle(Millis wait) {
+  if (in_flight_.empty()) co_return;
+  std::vector<AmqpConnection::Settled> settled;
+  std::exception_ptr broker_error;
+  try {
+    settled = amqp_->take_settled(wait);
+    if (settled.empty() && Clock::now() - in_flight_.begin()->second.sent > settings_.rabbit.timeout) {
+      throw AmqpError("RabbitMQ did not confirm in time");
+    }
+  } catch (const AmqpError&) {
+    broker_error = std::current_exception();
+  }
+  if (broker_error) {
+    co_await drop_broker(broker_error, {});
+    co_return;
   }
   health_.up("rabbitmq");
-  std::vector<std::string> published;
+  std::vector<InFlight> confirmed;
   std::map<std::string, std::vector<std::string>> failed;  // reason -> ids
-  for (std::size_t i = 0; i < events.size(); ++i) {
-    if (results[i].confirmed()) {
-      published.push_back(events[i].id);
+  bool returned = false;
+  for (auto& s : settled) {
+    const auto it = in_flight_.find(s.tag);
+    if (it == in_flight_.end()) continue;
+    if (s.result.confirmed()) {
+      confirmed.push_back(std::move(it->second));
     } else {
-      failed[results[i].reason].push_back(events[i].id);
+      failed[s.result.reason].push_back(it->second.event.id);
+      returned = returned || s.result.status == PublishResult::Status::Returned;
     }
+    in_flight_.erase(it);
   }
-  co_await outbox_.mark_published(published);
-  const bool returned = std::any_of(results.begin(), results.end(), [](const PublishResult& r) {
-    return r.status == PublishResult::Status::Returned;
-  });
-  if (returned) amqp_.reset();  // the next connection declares the topology again
+  std::vector<std::string> ids;
+  for (const auto& c : confirmed) ids.push_back(c.event.id);
+  if (!ids.empty()) co_await outbox_.mark_published(ids);
   for (const auto& [reason, failed_ids] : failed) {
     log::warn("RabbitMQ did not take outbox events; they stay pending and back off",
               {{"events", static_cast<std::int64_t>(failed_ids.size())}, {"reason", reason}});
     co_await outbox_.mark_failed(failed_ids, reason, settings_.outbox.max_backoff);
     metrics_.add("outbox_events_failed_total", "", static_cast<double>(failed_ids.size()));
   }
-  metrics_.add("outbox_events_published_total", "", static_cast<double>(published.size()));
+  // Unroutable: the next connection declares the topology again.
+  if (returned) co_await drop_broker(std::make_exception_ptr(AmqpError("unroutable")), {});
+  metrics_.add("outbox_events_published_total", "", static_cast<double>(ids.size()));
   if (log::enabled(spdlog::level::info)) {
-    for (std::size_t i = 0; i < events.size(); ++i) {
-      if (!results[i].confirmed()) continue;
-      const auto& e = events[i];
-      const auto trace = domain::parse_traceparent(e.traceparent);
-      log::info("event published", {{"event_id", e.id},
-                                    {"order_id", e.aggregate_id},
+    for (const auto& c : confirmed) {
+      const auto trace = domain::parse_traceparent(c.event.traceparent);
+      log::info("event published", {{"event_id", c.event.id},
+                                    {"order_id", c.event.aggregate_id},
                                     {"trace_id", trace ? trace->trace_id : std::string()}});
     }
   }
-  co_return events.size();
+}
+
+awaitable<void> Relay::drop_broker(std::exception_ptr error, std::vector<std::string> unsent) {
+  // Unknown outcome for what is in flight: publish again (the consumer deduplicates).
+  amqp_.reset();
+  const auto failure = classify(error);
+  if (failure.reason != "unroutable") health_.down(failure);
+  for (const auto& [tag, f] : in_flight_) unsent.push_back(f.event.id);
+  in_flight_.clear();
+  if (unsent.empty()) co_return;
+  metrics_.add("outbox_events_failed_total", "", static_cast<double>(unsent.size()));
+  co_await outbox_.release(unsent, failure.reason);
 }
 
 awaitable<void> Relay::wait_for_work(const std::atomic<bool>& stopping) {
@@ -174,24 +205,35 @@ void Relay::keep_broker_alive() {
 
 awaitable<void> Relay::run(const std::atomic<bool>& stopping) {
   log::info("relay started", {{"batch", settings_.outbox.batch_size}});
+  bool maybe_due = true;  // rows may be due: claim before waiting
   while (!stopping) {
     bool failed = false;
     try {
       co_await housekeeping();
-      std::size_t claimed = 0;
-      if (ensure_broker()) claimed = co_await relay_batch();
-      health_.up("postgres");
-      if (claimed < static_cast<std::size_t>(settings_.outbox.batch_size)) {
-        if (amqp_) {
-          co_await wait_for_work(stopping);
-        } else {
-          co_await sleep_for(kBrokerRetry);
-        }
+      if (!ensure_broker()) {
+        co_await sleep_for(kBrokerRetry);
+        continue;
       }
+      co_await settle(Millis(0));
+      if (maybe_due && amqp_ && in_flight_.size() < kMaxInFlight) {
+        maybe_due = co_await publish_due() == static_cast<std::size_t>(settings_.outbox.batch_size);
+      }
+      health_.up("postgres");
+      if (maybe_due || !amqp_) continue;
+      if (in_flight_.empty()) {
+        co_await wait_for_work(stopping);
+        maybe_due = true;
+        continue;
+      }
+      // Confirms outstanding: wait for them briefly, and look for new rows in between,
+      // so that a new row never waits for an earlier batch's confirm.
+      co_await settle(kConfirmWait);
+      if (listener_ && !listener_->take_notifications().empty()) maybe_due = true;
     } catch (...) {
       const auto failure = classify(std::current_exception());
       if (failure.dependency == "rabbitmq") {
         amqp_.reset();  // its heartbeat failed while idle: reconnect
+        in_flight_.clear();  // republished after their lease
       } else {
         listener_.reset();
       }
@@ -201,10 +243,20 @@ awaitable<void> Relay::run(const std::atomic<bool>& stopping) {
         log::error("relay pass failed; retrying", {{"error", failure.reason}});
       }
       failed = true;
+      maybe_due = true;
     }
     if (failed) {
       co_await sleep_for(kBrokerRetry);
       keep_broker_alive();  // PostgreSQL may be down for long: keep answering heartbeats
+    }
+  }
+  // What is still unconfirmed gets a last chance; the rest is republished after its lease.
+  const auto until = Clock::now() + settings_.rabbit.timeout;
+  while (amqp_ && !in_flight_.empty() && Clock::now() < until) {
+    try {
+      co_await settle(Millis(50));
+    } catch (...) {
+      break;
     }
   }
   log::info("relay stopped");
