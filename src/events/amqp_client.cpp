@@ -190,10 +190,10 @@ bool AmqpConnection::pump(Millis timeout) {
   const auto settled_before = settled_.size();
   for (;;) {
     // Once something is settled, only take in what is already there.
-    const auto left = settled_.size() > settled_before
-                          ? Millis(0)
-                          : std::max(Millis(0), std::chrono::duration_cast<Millis>(
-                                                    deadline - Clock::now()));
+    const auto left =
+        settled_.size() > settled_before
+            ? Millis(0)
+            : std::max(Millis(0), std::chrono::duration_cast<Millis>(deadline - Clock::now()));
     auto tv = to_timeval(left);
     amqp_frame_t frame;
     // Also sends our heartbeat when due and takes in the broker's (inside rabbitmq-c).
@@ -228,7 +228,6 @@ bool AmqpConnection::pump(Millis timeout) {
     }
   }
 }
-
 
 std::string AmqpConnection::read_returned(const amqp_frame_t& frame, std::string* reason) {
   auto* ret = static_cast<amqp_basic_return_t*>(frame.payload.method.decoded);

@@ -64,8 +64,8 @@ awaitable<std::size_t> Relay::publish_due() {
   std::exception_ptr broker_error;
   try {
     for (const auto& e : events) {
-      OutgoingMessage m{topology_.exchange, topology_.routing_key, e.payload, e.id, e.event_type,
-                        0, std::nullopt};
+      OutgoingMessage m{topology_.exchange, topology_.routing_key, e.payload, e.id, e.event_type, 0,
+                        std::nullopt};
       if (!e.traceparent.empty()) m.headers["traceparent"] = e.traceparent;
       in_flight_.emplace(amqp_->publish_unconfirmed(m), InFlight{e, Clock::now()});
       ++published;
@@ -88,14 +88,16 @@ awaitable<void> Relay::settle(Millis wait) {
   std::exception_ptr broker_error;
   try {
     settled = amqp_->take_settled(wait);
-    if (settled.empty() && Clock::now() - in_flight_.begin()->second.sent > settings_.rabbit.timeout) {
+    if (settled.empty() &&
+        Clock::now() - in_flight_.begin()->second.sent > settings_.rabbit.timeout) {
       throw AmqpError("RabbitMQ did not confirm in time");
     }
   } catch (const AmqpError&) {
     broker_error = std::current_exception();
   }
   if (broker_error) {
-    co_await drop_broker(broker_error, {});
+    const std::vector<std::string> none;  // named: GCC 12 mis-destroys braced temporaries here
+    co_await drop_broker(broker_error, none);
     co_return;
   }
   health_.up("rabbitmq");
@@ -123,7 +125,11 @@ awaitable<void> Relay::settle(Millis wait) {
     metrics_.add("outbox_events_failed_total", "", static_cast<double>(failed_ids.size()));
   }
   // Unroutable: the next connection declares the topology again.
-  if (returned) co_await drop_broker(std::make_exception_ptr(AmqpError("unroutable")), {});
+  if (returned) {
+    const auto unroutable = std::make_exception_ptr(AmqpError("unroutable"));
+    const std::vector<std::string> none;
+    co_await drop_broker(unroutable, none);
+  }
   metrics_.add("outbox_events_published_total", "", static_cast<double>(ids.size()));
   if (log::enabled(spdlog::level::info)) {
     for (const auto& c : confirmed) {
@@ -232,7 +238,7 @@ awaitable<void> Relay::run(const std::atomic<bool>& stopping) {
     } catch (...) {
       const auto failure = classify(std::current_exception());
       if (failure.dependency == "rabbitmq") {
-        amqp_.reset();  // its heartbeat failed while idle: reconnect
+        amqp_.reset();       // its heartbeat failed while idle: reconnect
         in_flight_.clear();  // republished after their lease
       } else {
         listener_.reset();
