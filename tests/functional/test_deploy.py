@@ -21,7 +21,7 @@ DEPLOY = REPO / "deploy"
 DOCKERFILE = DEPLOY / "Dockerfile"
 COMPOSE = DEPLOY / "compose.yaml"
 
-APP_SERVICES = ("migrate", "api", "relay", "consumer", "worker")
+APP_SERVICES = ("migrate", "api", "relay", "consumer", "worker", "reconcile")
 INFRA_SERVICES = ("postgres", "redis", "rabbitmq")
 # Libraries every Debian image has (debian:bookworm-slim): need no explicit install.
 BASE_IMAGE_PACKAGES = {"libc6", "libgcc-s1", "libstdc++6", "zlib1g"}
@@ -158,7 +158,7 @@ def test_compose_start_order_and_healthchecks(config):
         assert tool in " ".join(map(str, services[name]["healthcheck"]["test"])), name
     assert "/health" in " ".join(map(str, services["api"]["healthcheck"]["test"]))
 
-    for role in ("api", "relay", "consumer", "worker"):
+    for role in ("api", "relay", "consumer", "worker", "reconcile"):
         deps = services[role].get("depends_on") or {}
         assert isinstance(deps, dict), f"{role}: depends_on needs conditions: {deps}"
         assert deps.get("migrate", {}).get("condition") == "service_completed_successfully", (
