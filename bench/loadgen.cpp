@@ -120,14 +120,16 @@ Options parse(int argc, char** argv) {
       fail("unknown argument " + a);
     }
   }
-  if (o.rate <= 0 || o.duration <= 0 || o.connections <= 0) fail("rate, duration, connections must be > 0");
+  if (o.rate <= 0 || o.duration <= 0 || o.connections <= 0)
+    fail("rate, duration, connections must be > 0");
   return o;
 }
 
 bool iequals_prefix(std::string_view s, std::string_view prefix) {
   if (s.size() < prefix.size()) return false;
   for (size_t i = 0; i < prefix.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(s[i])) != std::tolower(static_cast<unsigned char>(prefix[i])))
+    if (std::tolower(static_cast<unsigned char>(s[i])) !=
+        std::tolower(static_cast<unsigned char>(prefix[i])))
       return false;
   return true;
 }
@@ -160,7 +162,8 @@ struct ResponseParser {
           while (line != std::string_view::npos) {
             size_t start = line + 2;
             size_t stop = head.find("\r\n", start);
-            std::string_view h = head.substr(start, stop == std::string_view::npos ? std::string_view::npos : stop - start);
+            std::string_view h = head.substr(
+                start, stop == std::string_view::npos ? std::string_view::npos : stop - start);
             if (iequals_prefix(h, "content-length:")) {
               length = std::strtoull(std::string(h.substr(15)).c_str(), nullptr, 10);
             } else if (iequals_prefix(h, "transfer-encoding:")) {
@@ -247,7 +250,8 @@ struct Stats {
 class LoadGen {
  public:
   explicit LoadGen(const Options& o) : o_(o) {
-    std::string req = o.method + " " + o.path + " HTTP/1.1\r\nHost: " + o.host + ":" + std::to_string(o.port) + "\r\n";
+    std::string req = o.method + " " + o.path + " HTTP/1.1\r\nHost: " + o.host + ":" +
+                      std::to_string(o.port) + "\r\n";
     for (auto& h : o.headers) req += h + "\r\n";
     if (o.has_body || o.method == "POST" || o.method == "PUT" || o.method == "PATCH")
       req += "Content-Length: " + std::to_string(o.body.size()) + "\r\n";
@@ -256,7 +260,8 @@ class LoadGen {
     std::memset(&addr_, 0, sizeof addr_);
     addr_.sin_family = AF_INET;
     addr_.sin_port = htons(static_cast<uint16_t>(o.port));
-    if (inet_pton(AF_INET, o.host.c_str(), &addr_.sin_addr) != 1) fail("host must be a numeric IPv4 address");
+    if (inet_pton(AF_INET, o.host.c_str(), &addr_.sin_addr) != 1)
+      fail("host must be a numeric IPv4 address");
     ep_ = epoll_create1(EPOLL_CLOEXEC);
     if (ep_ < 0) fail("epoll_create1");
     conns_.resize(static_cast<size_t>(o.connections));
@@ -272,7 +277,8 @@ class LoadGen {
     // Wait (up to 5 s) for every connection before the clock starts.
     ns_t until = now_ns() + 5'000'000'000LL;
     while (connected_count() < conns_.size() && now_ns() < until) poll(10'000'000);
-    if (connected_count() == 0) fail("could not connect to " + o_.host + ":" + std::to_string(o_.port));
+    if (connected_count() == 0)
+      fail("could not connect to " + o_.host + ":" + std::to_string(o_.port));
 
     t0_ = now_ns();
     const ns_t end_due = t0_ + static_cast<ns_t>(o_.duration * 1e9);
@@ -348,7 +354,8 @@ class LoadGen {
       --in_flight_;
       if (count_error) ++stats_.socket_errors;
     }
-    if (!c.busy && c.connected) idle_.erase(std::remove(idle_.begin(), idle_.end(), i), idle_.end());
+    if (!c.busy && c.connected)
+      idle_.erase(std::remove(idle_.begin(), idle_.end(), i), idle_.end());
     epoll_ctl(ep_, EPOLL_CTL_DEL, c.fd, nullptr);
     close(c.fd);
     ++stats_.reconnects;
@@ -370,7 +377,8 @@ class LoadGen {
   void write_some(size_t i) {
     Conn& c = conns_[i];
     while (c.written < request_.size()) {
-      ssize_t n = ::send(c.fd, request_.data() + c.written, request_.size() - c.written, MSG_NOSIGNAL);
+      ssize_t n =
+          ::send(c.fd, request_.data() + c.written, request_.size() - c.written, MSG_NOSIGNAL);
       if (n > 0) {
         c.written += static_cast<size_t>(n);
       } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
@@ -429,7 +437,8 @@ class LoadGen {
 
   void poll(ns_t wait_ns) {
     epoll_event events[256];
-    timespec ts{static_cast<time_t>(wait_ns / 1'000'000'000LL), static_cast<long>(wait_ns % 1'000'000'000LL)};
+    timespec ts{static_cast<time_t>(wait_ns / 1'000'000'000LL),
+                static_cast<long>(wait_ns % 1'000'000'000LL)};
     int n = epoll_pwait2(ep_, events, 256, &ts, nullptr);
     if (n < 0) {
       if (errno == EINTR) return;
@@ -492,18 +501,20 @@ class LoadGen {
     double cpu = static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
                  static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
     std::printf(
-        "{\"target_rate\": %.1f, \"achieved_rate\": %.1f, \"duration_s\": %.2f, \"connections\": %d, "
+        "{\"target_rate\": %.1f, \"achieved_rate\": %.1f, \"duration_s\": %.2f, \"connections\": "
+        "%d, "
         "\"scheduled\": %ld, \"sent\": %ld, \"answered\": %ld, \"ok\": %ld, \"non2xx\": %ld, "
         "\"socket_errors\": %ld, \"timeouts\": %ld, \"unanswered\": %ld, \"reconnects\": %ld, "
-        "\"latency_ms\": {\"p50\": %.3f, \"p90\": %.3f, \"p99\": %.3f, \"p999\": %.3f, \"max\": %.3f, \"mean\": %.3f}, "
+        "\"latency_ms\": {\"p50\": %.3f, \"p90\": %.3f, \"p99\": %.3f, \"p999\": %.3f, \"max\": "
+        "%.3f, \"mean\": %.3f}, "
         "\"send_lag_ms\": {\"p50\": %.3f, \"p99\": %.3f, \"max\": %.3f}, "
         "\"generator_lag_ms\": {\"p50\": %.3f, \"p99\": %.3f, \"max\": %.3f}, \"cpu_s\": %.2f}\n",
-        o_.rate, static_cast<double>(answered) / elapsed, elapsed, o_.connections, total_, sent_, answered,
-        stats_.ok, stats_.non2xx, stats_.socket_errors, stats_.timeouts, total_ - answered,
-        stats_.reconnects, pct(l, 0.50), pct(l, 0.90), pct(l, 0.99), pct(l, 0.999),
-        l.empty() ? 0.0 : static_cast<double>(l.back()) / 1e6, mean, pct(s, 0.50), pct(s, 0.99),
-        s.empty() ? 0.0 : static_cast<double>(s.back()) / 1e6, pct(g, 0.50), pct(g, 0.99),
-        g.empty() ? 0.0 : static_cast<double>(g.back()) / 1e6, cpu);
+        o_.rate, static_cast<double>(answered) / elapsed, elapsed, o_.connections, total_, sent_,
+        answered, stats_.ok, stats_.non2xx, stats_.socket_errors, stats_.timeouts,
+        total_ - answered, stats_.reconnects, pct(l, 0.50), pct(l, 0.90), pct(l, 0.99),
+        pct(l, 0.999), l.empty() ? 0.0 : static_cast<double>(l.back()) / 1e6, mean, pct(s, 0.50),
+        pct(s, 0.99), s.empty() ? 0.0 : static_cast<double>(s.back()) / 1e6, pct(g, 0.50),
+        pct(g, 0.99), g.empty() ? 0.0 : static_cast<double>(g.back()) / 1e6, cpu);
   }
 
   Options o_;

@@ -2,12 +2,12 @@
 
 #include <boost/asio/this_coro.hpp>
 #include <charconv>
-#include <random>
 
 #include "core/dependency_health.hpp"
 #include "core/logging.hpp"
 #include "core/sleep.hpp"
 #include "db/pg_connection.hpp"
+#include "domain/uuid.hpp"
 
 namespace os::db {
 
@@ -93,18 +93,13 @@ awaitable<void> ping(PgConnection& conn, KnownUsers& users, const std::string& p
   }
 }
 
-std::string instance_tag() {
-  std::random_device rd;
-  return std::to_string(rd()) + std::to_string(rd());
-}
-
 }  // namespace
 
 awaitable<void> follow_user_deletions(std::string conninfo, Millis connect_timeout,
                                       KnownUsers& users, const std::atomic<bool>& stopping) {
   const auto ex = co_await asio::this_coro::executor;
   conninfo += " application_name='order-service user-deletions'";
-  const std::string prefix = std::string(kPingPrefix) + instance_tag() + ":";
+  const std::string prefix = std::string(kPingPrefix) + domain::random_hex(8) + ":";
   DependencyHealth health("user deletion listener");
   std::uint64_t seq = 0;
   while (!stopping) {

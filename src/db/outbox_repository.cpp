@@ -87,4 +87,10 @@ awaitable<OutboxBacklog> OutboxRepository::backlog() {
   co_return OutboxBacklog{r.integer(0, 0), std::strtod(std::string(r.text(0, 1)).c_str(), nullptr)};
 }
 
+awaitable<void> OutboxRepository::report_backlog(Metrics& metrics) {
+  const auto b = co_await backlog();
+  metrics.set("outbox_backlog", "", static_cast<double>(b.pending));
+  metrics.set("outbox_oldest_age_seconds", "", b.oldest_age_seconds);
+}
+
 }  // namespace os::db

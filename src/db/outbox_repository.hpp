@@ -3,6 +3,7 @@
 #pragma once
 #include <string>
 #include <vector>
+#include "core/metrics.hpp"
 
 #include "db/pg_pool.hpp"
 
@@ -37,6 +38,8 @@ class OutboxRepository {
   awaitable<void> release(const std::vector<std::string>& ids, const std::string& error);
   awaitable<std::int64_t> prune(std::chrono::hours retention);
   awaitable<OutboxBacklog> backlog();
+  // Sets the gauges outbox_backlog and outbox_oldest_age_seconds from backlog().
+  awaitable<void> report_backlog(Metrics& metrics);
 
  private:
   PgPool& pool_;

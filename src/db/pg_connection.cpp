@@ -184,14 +184,7 @@ std::vector<std::string> PgConnection::take_notifications() {
 }
 
 awaitable<std::vector<std::string>> PgConnection::wait_notifications(Millis timeout) {
-  std::vector<std::string> payloads;
-  auto drain = [&] {
-    while (PGnotify* n = PQnotifies(conn_)) {
-      payloads.emplace_back(n->extra ? n->extra : "");
-      PQfreemem(n);
-    }
-  };
-  drain();
+  auto payloads = take_notifications();
   if (!payloads.empty()) co_return payloads;
   Deadline deadline(socket_.get_executor(), timeout, [this] { socket_.cancel(); });
   try {
@@ -201,9 +194,7 @@ awaitable<std::vector<std::string>> PgConnection::wait_notifications(Millis time
     broken_ = true;
     throw PgUnavailable("PostgreSQL connection interrupted");
   }
-  if (PQconsumeInput(conn_) == 0) fail("reading from PostgreSQL failed");
-  drain();
-  co_return payloads;
+  co_return take_notifications();
 }
 
 }  // namespace os::db

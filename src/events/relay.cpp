@@ -194,9 +194,7 @@ awaitable<void> Relay::housekeeping() {
                                   {"task_runs", total.task_runs},
                                   {"idempotency_keys", total.idempotency_keys}});
   }
-  const auto backlog = co_await outbox_.backlog();
-  metrics_.set("outbox_backlog", "", static_cast<double>(backlog.pending));
-  metrics_.set("outbox_oldest_age_seconds", "", backlog.oldest_age_seconds);
+  co_await outbox_.report_backlog(metrics_);
 }
 
 void Relay::keep_broker_alive() {

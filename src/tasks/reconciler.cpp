@@ -35,9 +35,7 @@ awaitable<std::size_t> Reconciler::pass() {
   }
   metrics_.set("orders_unprocessed_oldest_age_seconds", "",
                co_await repository_.oldest_unprocessed_age());
-  const auto backlog = co_await outbox_.backlog();
-  metrics_.set("outbox_backlog", "", static_cast<double>(backlog.pending));
-  metrics_.set("outbox_oldest_age_seconds", "", backlog.oldest_age_seconds);
+  co_await outbox_.report_backlog(metrics_);
   if (total > 0) {
     metrics_.add("orders_reconciled_total", "", static_cast<double>(total));
     log::warn("reconciler re-enqueued unprocessed orders",
