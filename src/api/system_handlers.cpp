@@ -49,18 +49,26 @@ awaitable<std::string> check_redis(ApiContext& ctx) {
   }
 }
 
-// The broker counts as reachable when its AMQP port accepts a connection.
+// The broker counts as reachable when one of its nodes' AMQP port accepts a connection.
 awaitable<std::string> check_rabbitmq(ApiContext& ctx) {
+  auto ex = co_await asio::this_coro::executor;
+  auto connect = [&]() -> awaitable<bool> {
+    std::exception_ptr last;
+    for (const auto& node : ctx.settings.rabbit.hosts) {
+      try {
+        asio::ip::tcp::resolver resolver(ex);
+        asio::ip::tcp::socket socket(ex);
+        auto endpoints = co_await resolver.async_resolve(node.host, std::to_string(node.port),
+                                                         asio::use_awaitable);
+        co_await asio::async_connect(socket, endpoints, asio::use_awaitable);
+        co_return true;
+      } catch (const std::exception&) {
+        last = std::current_exception();
+      }
+    }
+    std::rethrow_exception(last);
+  };
   try {
-    auto ex = co_await asio::this_coro::executor;
-    asio::ip::tcp::resolver resolver(ex);
-    asio::ip::tcp::socket socket(ex);
-    auto connect = [&]() -> awaitable<bool> {
-      auto endpoints = co_await resolver.async_resolve(
-          ctx.settings.rabbit.host, std::to_string(ctx.settings.rabbit.port), asio::use_awaitable);
-      co_await asio::async_connect(socket, endpoints, asio::use_awaitable);
-      co_return true;
-    };
     auto ok = co_await with_timeout(connect(), kCheckTimeout);
     co_return ok ? "ok" : "timeout";
   } catch (const std::exception& e) {

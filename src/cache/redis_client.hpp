@@ -28,6 +28,8 @@ class RedisClient {
                                               std::optional<Millis> timeout = {});
 
   Millis timeout() const { return timeout_; }
+  // Connected through Redis Sentinel: a primary with a replica that may take over.
+  bool follows_sentinel() const { return endpoint_.uses_sentinel(); }
 
  private:
   awaitable<std::vector<RedisReply>> send(const std::vector<Command>& commands, Millis timeout);

@@ -8,6 +8,8 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
+#include <charconv>
+
 #include "core/deadline.hpp"
 
 namespace os::cache {
@@ -63,34 +65,85 @@ RedisConnection::~RedisConnection() {
   redisReaderFree(reader_);
 }
 
-awaitable<std::unique_ptr<RedisConnection>> RedisConnection::connect(
-    const asio::any_io_executor& ex, const config::RedisEndpoint& endpoint, Millis timeout) {
+awaitable<std::unique_ptr<RedisConnection>> RedisConnection::open(const asio::any_io_executor& ex,
+                                                                   const config::HostPort& node,
+                                                                   Millis timeout) {
   std::unique_ptr<RedisConnection> conn(new RedisConnection(ex));
-  {
-    Deadline deadline(ex, timeout, [c = conn.get()] { c->socket_.close(); });
-    boost::system::error_code ec;
-    asio::ip::tcp::resolver resolver(ex);
-    const auto endpoints =
-        co_await resolver.async_resolve(endpoint.host, std::to_string(endpoint.port),
-                                        asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) throw RedisUnavailable("cannot resolve Redis host " + endpoint.host);
-    co_await asio::async_connect(conn->socket_, endpoints,
-                                 asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) {
-      throw RedisUnavailable(deadline.expired() ? "timed out connecting to Redis"
-                                                : "cannot connect to Redis: " + ec.message());
-    }
+  Deadline deadline(ex, timeout, [c = conn.get()] { c->socket_.close(); });
+  boost::system::error_code ec;
+  asio::ip::tcp::resolver resolver(ex);
+  const auto endpoints = co_await resolver.async_resolve(
+      node.host, std::to_string(node.port), asio::redirect_error(asio::use_awaitable, ec));
+  if (ec) throw RedisUnavailable("cannot resolve Redis host " + node.host);
+  co_await asio::async_connect(conn->socket_, endpoints,
+                               asio::redirect_error(asio::use_awaitable, ec));
+  if (ec) {
+    throw RedisUnavailable(deadline.expired()
+                               ? "timed out connecting to Redis at " + node.text()
+                               : "cannot connect to Redis at " + node.text() + ": " + ec.message());
   }
   conn->socket_.set_option(asio::ip::tcp::no_delay(true));
+  conn->node_ = node;
+  co_return conn;
+}
+
+awaitable<config::HostPort> RedisConnection::ask_sentinels(const asio::any_io_executor& ex,
+                                                           const config::RedisEndpoint& endpoint,
+                                                           Millis timeout) {
+  std::string failures;
+  for (const auto& sentinel : endpoint.sentinels) {
+    std::string problem;
+    try {
+      auto conn = co_await open(ex, sentinel, timeout);
+      const auto reply = co_await conn->command(
+          cmd("SENTINEL", "get-master-addr-by-name", endpoint.master_name), timeout);
+      int port = 0;
+      if (reply.type == RedisReply::Type::Array && reply.elements.size() == 2) {
+        const auto& p = reply.elements[1].str;
+        std::from_chars(p.data(), p.data() + p.size(), port);
+      }
+      if (port > 0) co_return config::HostPort{reply.elements[0].str, port};
+      problem = reply.is_error() ? reply.str : "does not know master '" + endpoint.master_name + "'";
+    } catch (const RedisUnavailable& e) {
+      problem = e.what();
+    }
+    failures += (failures.empty() ? "" : "; ") + sentinel.text() + ": " + problem;
+  }
+  throw RedisUnavailable("no Redis Sentinel named the primary: " + failures);
+}
+
+awaitable<std::unique_ptr<RedisConnection>> RedisConnection::connect(
+    const asio::any_io_executor& ex, const config::RedisEndpoint& endpoint, Millis timeout) {
+  const bool sentinel = endpoint.uses_sentinel();
+  config::HostPort node;
+  node.host = endpoint.host;
+  node.port = endpoint.port;
+  if (sentinel) node = co_await ask_sentinels(ex, endpoint, timeout);
+  auto conn = co_await open(ex, node, timeout);
   std::vector<Command> setup;
   if (!endpoint.password.empty()) setup.push_back(cmd("AUTH", endpoint.password));
   if (endpoint.db != 0) setup.push_back(cmd("SELECT", std::to_string(endpoint.db)));
-  if (!setup.empty()) {
-    for (const auto& reply : co_await conn->pipeline(setup, timeout)) {
-      if (reply.is_error()) throw RedisUnavailable("Redis refused the connection: " + reply.str);
+  // Sentinel may still name a primary that was demoted, or a replica it is promoting:
+  // only a node that says it is the primary gets our writes.
+  if (sentinel) setup.push_back(cmd("ROLE"));
+  if (setup.empty()) co_return conn;
+  const auto replies = co_await conn->pipeline(setup, timeout);
+  for (const auto& reply : replies) {
+    if (reply.is_error()) throw RedisUnavailable("Redis refused the connection: " + reply.str);
+  }
+  if (sentinel) {
+    const auto& role = replies.back();
+    if (role.type != RedisReply::Type::Array || role.elements.empty() ||
+        role.elements[0].str != "master") {
+      throw RedisUnavailable("Redis at " + node.text() + ", named primary of '" +
+                             endpoint.master_name + "' by Sentinel, is not a primary (yet)");
     }
   }
   co_return conn;
+}
+
+bool is_readonly_error(const RedisReply& reply) {
+  return reply.is_error() && reply.str.rfind("READONLY", 0) == 0;
 }
 
 bool RedisConnection::usable() {
@@ -139,7 +192,16 @@ awaitable<std::vector<RedisReply>> RedisConnection::pipeline(const std::vector<C
   for (const auto& c : commands) encode_command(request, c);
   Deadline deadline(socket_.get_executor(), timeout, [this] { socket_.close(); });
   try {
-    co_return co_await round_trip(std::move(request), commands.size());
+    auto replies = co_await round_trip(std::move(request), commands.size());
+    for (const auto& reply : replies) {
+      if (is_readonly_error(reply)) {
+        // The node became a replica (failover): nothing was written; a new connection
+        // finds the current primary.
+        broken_ = true;
+        throw RedisUnavailable("Redis at " + node_.text() + " is a read-only replica now");
+      }
+    }
+    co_return replies;
   } catch (const boost::system::system_error& e) {
     broken_ = true;
     throw RedisUnavailable(deadline.expired()

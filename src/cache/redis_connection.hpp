@@ -45,8 +45,13 @@ Command cmd(Args&&... args) {
 // Appends `args` to `out` in RESP (an array of bulk strings).
 void encode_command(std::string& out, const Command& args);
 
+// A -READONLY error: the node was a primary and is a replica now (after a failover).
+bool is_readonly_error(const RedisReply& reply);
+
 class RedisConnection {
  public:
+  // To endpoint.host:port, or, with Sentinels configured, to the primary they name (checked
+  // with ROLE, so a replica is never written to). Logs in and selects the database.
   static awaitable<std::unique_ptr<RedisConnection>> connect(const asio::any_io_executor& ex,
                                                              const config::RedisEndpoint& endpoint,
                                                              Millis timeout);
@@ -65,16 +70,26 @@ class RedisConnection {
   std::optional<RedisReply> next_reply();
 
   bool broken() const { return broken_; }
+  const config::HostPort& node() const { return node_; }
   // False when Redis closed this idle connection (an idle connection has nothing to read).
   bool usable();
 
  private:
   explicit RedisConnection(const asio::any_io_executor& ex);
+  // A bare TCP connection to `node`.
+  static awaitable<std::unique_ptr<RedisConnection>> open(const asio::any_io_executor& ex,
+                                                          const config::HostPort& node,
+                                                          Millis timeout);
+  // The current primary's address, from the first Sentinel that knows it.
+  static awaitable<config::HostPort> ask_sentinels(const asio::any_io_executor& ex,
+                                                   const config::RedisEndpoint& endpoint,
+                                                   Millis timeout);
   awaitable<std::vector<RedisReply>> round_trip(std::string request, std::size_t replies);
 
   asio::ip::tcp::socket socket_;
   redisReader* reader_;
   bool broken_ = false;
+  config::HostPort node_;
 };
 
 }  // namespace os::cache

@@ -82,6 +82,11 @@ awaitable<void> read_replies(std::shared_ptr<Link> link) {
     try {
       while (auto reply = link->conn->next_reply()) {
         if (link->in_flight.empty()) throw RedisUnavailable("unexpected reply from Redis");
+        if (is_readonly_error(*reply)) {
+          // A failover made this node a replica: every caller retries on a new connection.
+          throw RedisUnavailable("Redis at " + link->conn->node().text() +
+                                 " is a read-only replica now");
+        }
         auto* w = link->in_flight.front();
         w->replies.push_back(std::move(*reply));
         if (w->replies.size() == w->expected) {

@@ -131,41 +131,46 @@ std::string quote_conninfo(const std::string& value) {
 
 PostgresSettings load_postgres(const Reader& r) {
   PostgresSettings pg;
-  std::string host = r.text("POSTGRES_HOST", "127.0.0.1");
-  long long port = r.integer("POSTGRES_PORT", 5432, 1, 65535);
+  const int default_port = static_cast<int>(r.integer("POSTGRES_PORT", 5432, 1, 65535));
+  // libpq's multi-host syntax: POSTGRES_HOST=h1,h2:5433 (or several hosts in DATABASE_URL).
+  auto hosts = parse_host_ports("POSTGRES_HOST", r.text("POSTGRES_HOST", "127.0.0.1"), default_port);
   std::string db = r.text("POSTGRES_DB", "orders");
   std::string user = r.text("POSTGRES_USER", "orders");
   std::string password = r.text("POSTGRES_PASSWORD", "");
+  std::map<std::string, std::string> parameters;
   if (const auto* url = r.raw("DATABASE_URL")) {
-    auto parsed = boost::urls::parse_uri(*url);
-    if (!parsed) throw ConfigError("DATABASE_URL", "is not a valid URL");
-    const std::string scheme(parsed->scheme());
-    // postgresql+asyncpg://… from the original is accepted: the driver part is ignored.
-    if (scheme.rfind("postgres", 0) != 0) {
-      throw ConfigError("DATABASE_URL", "must start with postgresql://");
+    auto parsed = parse_postgres_url("DATABASE_URL", *url, default_port);
+    if (!parsed.hosts.empty()) hosts = std::move(parsed.hosts);
+    if (parsed.has_user) user = parsed.user;
+    if (parsed.has_password) password = parsed.password;
+    if (!parsed.dbname.empty()) db = parsed.dbname;
+    parameters = std::move(parsed.parameters);
+    if (auto it = parameters.find("password"); it != parameters.end()) {
+      password = it->second;
+      parameters.erase(it);
     }
-    if (parsed->has_port()) {
-      port = parsed->port_number();
-      if (port == 0) throw ConfigError("DATABASE_URL", "has an invalid port");
-    }
-    if (!parsed->host().empty()) host = parsed->host_address();
-    if (parsed->has_userinfo()) {
-      user = parsed->user();
-      if (parsed->has_password()) password = parsed->password();
-    }
-    std::string path = parsed->path();
-    if (!path.empty() && path.front() == '/') path.erase(0, 1);
-    if (!path.empty()) db = path;
   }
+  // With several hosts, connect only to the one that accepts writes (the primary).
+  if (hosts.size() > 1) parameters.try_emplace("target_session_attrs", "read-write");
   pg.pool_size = static_cast<int>(r.integer("POSTGRES_POOL_SIZE", 16, 1, 256));
   pg.connect_timeout = std::chrono::milliseconds(
       static_cast<long long>(1000 * r.number("POSTGRES_CONNECT_TIMEOUT_SECONDS", 3, 0.1, 600)));
   pg.query_timeout = std::chrono::milliseconds(
       static_cast<long long>(1000 * r.number("POSTGRES_QUERY_TIMEOUT_SECONDS", 5, 0.1, 3600)));
-  pg.display = "host=" + host + " port=" + std::to_string(port) + " dbname=" + db + " user=" + user;
-  pg.conninfo = "host=" + quote_conninfo(host) + " port=" + std::to_string(port) +
+  std::string host_list;
+  std::string port_list;
+  for (const auto& h : hosts) {
+    host_list += (host_list.empty() ? "" : ",") + h.host;
+    port_list += (port_list.empty() ? "" : ",") + std::to_string(h.port);
+  }
+  pg.display = "host=" + host_list + " port=" + port_list + " dbname=" + db + " user=" + user;
+  pg.conninfo = "host=" + quote_conninfo(host_list) + " port=" + quote_conninfo(port_list) +
                 " dbname=" + quote_conninfo(db) + " user=" + quote_conninfo(user) +
                 " application_name='order-service'";
+  for (const auto& [key, value] : parameters) {
+    pg.conninfo += " " + key + "=" + quote_conninfo(value);
+    pg.display += " " + key + "=" + value;
+  }
   if (!password.empty()) pg.conninfo += " password=" + quote_conninfo(password);
   return pg;
 }
@@ -191,6 +196,23 @@ RedisEndpoint parse_redis_url(const std::string& name, const std::string& value)
   return ep;
 }
 
+// Sentinel mode for one Redis: the primary's address comes from the Sentinels.
+void follow_sentinels(const Reader& r, const std::string& sentinels_var,
+                      const std::string& master_var, RedisEndpoint& endpoint) {
+  const auto* sentinels = r.raw(sentinels_var);
+  if (sentinels == nullptr) {
+    if (r.raw(master_var) != nullptr) {
+      throw ConfigError(master_var, "needs " + sentinels_var + " (the Sentinels to ask)");
+    }
+    return;
+  }
+  endpoint.sentinels = parse_host_ports(sentinels_var, *sentinels, 26379);
+  endpoint.master_name = r.text(master_var, "mymaster");
+  if (endpoint.master_name.find_first_of(" \t\r\n") != std::string::npos) {
+    throw ConfigError(master_var, "must not contain whitespace");
+  }
+}
+
 RedisSettings load_redis(const Reader& r) {
   RedisSettings redis;
   if (const auto* url = r.raw("REDIS_URL")) {
@@ -201,10 +223,12 @@ RedisSettings load_redis(const Reader& r) {
     redis.cache.db = static_cast<int>(r.integer("REDIS_DB", 0, 0, 15));
     redis.cache.password = r.text("REDIS_PASSWORD", "");
   }
+  follow_sentinels(r, "REDIS_SENTINELS", "REDIS_MASTER_NAME", redis.cache);
   redis.tasks = redis.cache;
   if (const auto* url = r.raw("CELERY_BROKER_URL")) {
     redis.tasks = parse_redis_url("CELERY_BROKER_URL", *url);
   }
+  follow_sentinels(r, "TASK_REDIS_SENTINELS", "TASK_REDIS_MASTER_NAME", redis.tasks);
   redis.orders_ttl =
       std::chrono::seconds(r.integer("REDIS_ORDERS_TTL_SECONDS", 300, 1, 86400 * 30));
   redis.timeout = std::chrono::milliseconds(r.integer("REDIS_TIMEOUT_MS", 100, 1, 60000));
@@ -215,8 +239,14 @@ RedisSettings load_redis(const Reader& r) {
 
 RabbitSettings load_rabbit(const Reader& r) {
   RabbitSettings rabbit;
-  rabbit.host = r.text("RABBITMQ_HOST", rabbit.host);
-  rabbit.port = static_cast<int>(r.integer("RABBITMQ_PORT", 5672, 1, 65535));
+  const int port = static_cast<int>(r.integer("RABBITMQ_PORT", 5672, 1, 65535));
+  const auto* hosts = r.raw("RABBITMQ_HOSTS");
+  rabbit.hosts = hosts ? parse_host_ports("RABBITMQ_HOSTS", *hosts, port)
+                       : parse_host_ports("RABBITMQ_HOST", r.text("RABBITMQ_HOST", "127.0.0.1"),
+                                          port);
+  rabbit.queue_type = r.choice("RABBITMQ_QUEUE_TYPE", "quorum", {"quorum", "classic"}) == "quorum"
+                          ? QueueType::Quorum
+                          : QueueType::Classic;
   rabbit.user = r.text("RABBITMQ_USER", rabbit.user);
   rabbit.password = r.text("RABBITMQ_PASSWORD", rabbit.password);
   rabbit.vhost = r.text("RABBITMQ_VHOST", rabbit.vhost);

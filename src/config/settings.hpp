@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include "config/endpoints.hpp"
+
 namespace os::config {
 
 using EnvMap = std::map<std::string, std::string>;
@@ -36,6 +38,11 @@ struct RedisEndpoint {
   int port = 6379;
   int db = 0;
   std::string password;
+  // REDIS_SENTINELS / TASK_REDIS_SENTINELS: when set, host/port are unused and each new
+  // connection asks these Sentinels for the current primary of `master_name`.
+  std::vector<HostPort> sentinels;
+  std::string master_name;
+  bool uses_sentinel() const { return !sentinels.empty(); }
 };
 
 struct RedisSettings {
@@ -46,9 +53,12 @@ struct RedisSettings {
   std::chrono::milliseconds breaker_open{5000};
 };
 
+enum class QueueType { Quorum, Classic };
+
 struct RabbitSettings {
-  std::string host = "127.0.0.1";
-  int port = 5672;
+  // RABBITMQ_HOSTS, or RABBITMQ_HOST:RABBITMQ_PORT: tried in order on every (re)connect.
+  std::vector<HostPort> hosts{HostPort{"127.0.0.1", 5672}};
+  QueueType queue_type = QueueType::Quorum;
   std::string user = "guest";
   std::string password = "guest";
   std::string vhost = "/";

@@ -104,26 +104,35 @@ Delivery to_delivery(const amqp_message_t& message) {
 }  // namespace
 
 AmqpConnection::AmqpConnection(const config::RabbitSettings& settings) : settings_(settings) {
-  conn_ = amqp_new_connection();
-  if (conn_ == nullptr) throw AmqpError("cannot allocate an AMQP connection");
-  try {
-    open();
-  } catch (...) {
-    // Whatever step failed, the connection and its socket are released here.
-    amqp_destroy_connection(conn_);
-    conn_ = nullptr;
-    throw;
+  // The nodes in the order given: the first that takes us wins (a cluster's nodes are
+  // equivalent; quorum queues are reachable from any of them).
+  std::string failures;
+  for (const auto& node : settings_.hosts) {
+    conn_ = amqp_new_connection();
+    if (conn_ == nullptr) throw AmqpError("cannot allocate an AMQP connection");
+    try {
+      open(node);
+      node_ = node;
+      return;
+    } catch (const AmqpError& e) {
+      // Whatever step failed, the connection and its socket are released here.
+      amqp_destroy_connection(conn_);
+      conn_ = nullptr;
+      if (settings_.hosts.size() == 1) throw;
+      failures += std::string(failures.empty() ? "" : "; ") + e.what();
+    }
   }
+  throw AmqpError("no RabbitMQ node took the connection: " + failures);
 }
 
-void AmqpConnection::open() {
+void AmqpConnection::open(const config::HostPort& node) {
   amqp_socket_t* socket = amqp_tcp_socket_new(conn_);
   if (socket == nullptr) throw AmqpError("cannot create an AMQP socket");
   auto tv = to_timeval(settings_.timeout);
-  if (const int rc = amqp_socket_open_noblock(socket, settings_.host.c_str(), settings_.port, &tv);
+  if (const int rc = amqp_socket_open_noblock(socket, node.host.c_str(), node.port, &tv);
       rc != AMQP_STATUS_OK) {
-    throw AmqpError("cannot connect to RabbitMQ at " + settings_.host + ":" +
-                    std::to_string(settings_.port) + ": " + amqp_error_string2(rc));
+    throw AmqpError("cannot connect to RabbitMQ at " + node.text() + ": " +
+                    amqp_error_string2(rc));
   }
   amqp_set_handshake_timeout(conn_, &tv);
   amqp_set_rpc_timeout(conn_, &tv);
@@ -273,6 +282,16 @@ void AmqpConnection::declare_queue(const std::string& name, const QueueArguments
   };
   if (args.dead_letter_exchange) add("x-dead-letter-exchange", *args.dead_letter_exchange);
   if (args.dead_letter_routing_key) add("x-dead-letter-routing-key", *args.dead_letter_routing_key);
+  if (args.type == config::QueueType::Quorum) {
+    add("x-queue-type", "quorum");
+    // A quorum queue keeps a dead-lettered message until the target queue has confirmed
+    // it (the default, at-most-once, could lose it in a node failure); that strategy
+    // needs reject-publish overflow.
+    if (args.dead_letter_exchange) {
+      add("x-dead-letter-strategy", "at-least-once");
+      add("x-overflow", "reject-publish");
+    }
+  }
   amqp_table_t table{static_cast<int>(entries.size()), entries.data()};
   amqp_queue_declare(conn_, kChannel, bytes(name), 0, 1, 0, 0, table);
   check_rpc(("declaring queue " + name).c_str());

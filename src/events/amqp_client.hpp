@@ -56,14 +56,18 @@ struct PublishResult {
 };
 
 struct QueueArguments {
+  config::QueueType type = config::QueueType::Classic;
   std::optional<std::string> dead_letter_exchange;
   std::optional<std::string> dead_letter_routing_key;
 };
 
 class AmqpConnection {
  public:
-  // Connects, logs in and opens channel 1; throws AmqpError.
+  // Connects to the first of settings.hosts that answers, logs in and opens channel 1;
+  // throws AmqpError.
   explicit AmqpConnection(const config::RabbitSettings& settings);
+  // The node this connection is open to.
+  const config::HostPort& node() const { return node_; }
   ~AmqpConnection();
   AmqpConnection(const AmqpConnection&) = delete;
   AmqpConnection& operator=(const AmqpConnection&) = delete;
@@ -106,7 +110,7 @@ class AmqpConnection {
   void keep_alive();
 
  private:
-  void open();
+  void open(const config::HostPort& node);
   void check_rpc(const char* what);
   void publish(const OutgoingMessage& message);
   // Reads the content of a basic.return that just arrived; returns its message id.
@@ -117,6 +121,7 @@ class AmqpConnection {
   void settle(std::uint64_t tag, bool multiple, bool ok);
 
   config::RabbitSettings settings_;
+  config::HostPort node_;
   amqp_connection_state_t_* conn_ = nullptr;
   bool confirms_ = false;
   std::uint64_t next_publish_tag_ = 1;

@@ -17,7 +17,6 @@
 namespace os::events {
 namespace {
 constexpr Millis kPoll{200};
-constexpr Millis kBrokerRetry{1000};
 constexpr Millis kDependencyRetryBase{250};
 constexpr Millis kDependencyRetryCap{5000};
 constexpr std::size_t kMaxEventIdLength = 200;
@@ -73,8 +72,10 @@ bool NewOrderConsumer::ensure_broker() {
     auto conn = connect_declared(settings_.rabbit, topology_);
     conn->consume(topology_.queue, settings_.rabbit.prefetch);
     amqp_ = std::move(conn);
-    log::info("consumer connected to RabbitMQ", {{"queue", topology_.queue}});
+    log::info("consumer connected to RabbitMQ",
+              {{"queue", topology_.queue}, {"node", amqp_->node().text()}});
     health_.up("rabbitmq");
+    broker_backoff_.reset();
     return true;
   } catch (const AmqpError&) {
     health_.down(classify(std::current_exception()));
@@ -243,7 +244,7 @@ awaitable<void> NewOrderConsumer::run(const std::atomic<bool>& stopping) {
   co_await tasks::warn_if_tasks_can_be_lost(queue_);
   while (!stopping) {
     if (!ensure_broker()) {
-      co_await sleep_for(kBrokerRetry);
+      co_await sleep_for(broker_backoff_.next());
       continue;
     }
     try {

@@ -54,6 +54,7 @@ class NewOrderConsumer {
   // consuming connection would swallow deliveries that arrive meanwhile.
   std::unique_ptr<AmqpConnection> retry_publisher_;
   DependencyHealth health_{"consumer"};
+  Backoff broker_backoff_{kBrokerRetryBase, kBrokerRetryCap};  // jittered, between rounds of nodes
   Clock::time_point next_dead_letter_check_{};
 };
 

@@ -48,12 +48,14 @@ bool Relay::ensure_broker() {
   if (Clock::now() < next_broker_attempt_) return false;
   try {
     amqp_ = connect_declared(settings_.rabbit, topology_);
-    log::info("relay connected to RabbitMQ", {{"exchange", topology_.exchange}});
+    log::info("relay connected to RabbitMQ",
+              {{"exchange", topology_.exchange}, {"node", amqp_->node().text()}});
     health_.up("rabbitmq");
+    broker_backoff_.reset();
     return true;
   } catch (const AmqpError&) {
     health_.down(classify(std::current_exception()));
-    next_broker_attempt_ = Clock::now() + kBrokerRetry;
+    next_broker_attempt_ = Clock::now() + broker_backoff_.next();
     return false;
   }
 }
@@ -215,7 +217,8 @@ awaitable<void> Relay::run(const std::atomic<bool>& stopping) {
     try {
       co_await housekeeping();
       if (!ensure_broker()) {
-        co_await sleep_for(kBrokerRetry);
+        co_await sleep_for(std::chrono::duration_cast<Millis>(
+            std::max(next_broker_attempt_ - Clock::now(), Clock::duration(Millis(10)))));
         continue;
       }
       co_await settle(Millis(0));

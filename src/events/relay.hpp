@@ -55,6 +55,7 @@ class Relay {
   std::unique_ptr<db::PgConnection> listener_;
   DependencyHealth health_{"relay"};
   Clock::time_point next_broker_attempt_{};
+  Backoff broker_backoff_{kBrokerRetryBase, kBrokerRetryCap};  // jittered, between rounds of nodes
   Clock::time_point next_housekeeping_{};
 };
 

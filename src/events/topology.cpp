@@ -3,17 +3,24 @@
 namespace os::events {
 
 Topology topology_for(const config::RabbitSettings& s) {
-  return Topology{s.exchange, s.routing_key, s.new_order_queue, s.new_order_queue + ".retry",
-                  s.new_order_queue + ".dlq"};
+  return Topology{s.exchange,
+                  s.routing_key,
+                  s.new_order_queue,
+                  s.new_order_queue + ".retry",
+                  s.new_order_queue + ".dlq",
+                  s.queue_type};
 }
 
 void declare_topology(AmqpConnection& amqp, const Topology& t) {
   amqp.declare_topic_exchange(t.exchange);
   // "" is the default exchange: dead letters go straight to the named queue.
-  amqp.declare_queue(t.dlq, {});
-  amqp.declare_queue(t.queue, {.dead_letter_exchange = "", .dead_letter_routing_key = t.dlq});
-  amqp.declare_queue(t.retry_queue,
-                     {.dead_letter_exchange = "", .dead_letter_routing_key = t.queue});
+  amqp.declare_queue(t.dlq, {.type = t.queue_type});
+  amqp.declare_queue(t.queue, {.type = t.queue_type,
+                               .dead_letter_exchange = "",
+                               .dead_letter_routing_key = t.dlq});
+  amqp.declare_queue(t.retry_queue, {.type = t.queue_type,
+                                     .dead_letter_exchange = "",
+                                     .dead_letter_routing_key = t.queue});
   amqp.bind_queue(t.queue, t.exchange, t.routing_key);
 }
 

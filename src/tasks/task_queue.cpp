@@ -6,6 +6,8 @@
 
 namespace os::tasks {
 namespace {
+// How long an enqueue behind Sentinel waits for a replica to acknowledge the new tasks.
+constexpr const char* kReplicaWaitMs = "250";
 using cache::cmd;
 using cache::Command;
 using cache::RedisReply;
@@ -99,7 +101,18 @@ awaitable<void> TaskQueue::enqueue_process_orders(const std::vector<NewTask>& ta
     t.enqueued_ms = now;
     commands.push_back(add_command(settings_.stream, t, 0, 0, 0, ""));
   }
-  for (const auto& reply : co_await redis_.pipeline(commands)) throw_if_error(reply);
+  // Behind Sentinel, a task the primary took but had not yet sent to its replica would be
+  // lost if the primary died: wait (briefly) until a replica has it. With no replica up
+  // the wait times out and the task is on the primary only (the reconciler is the net).
+  if (redis_.follows_sentinel()) commands.push_back(cmd("WAIT", "1", kReplicaWaitMs));
+  const auto replies = co_await redis_.pipeline(commands);
+  for (const auto& reply : replies) throw_if_error(reply);
+  if (redis_.follows_sentinel() && replies.back().integer < 1 &&
+      Clock::now() >= next_unreplicated_warning_) {
+    next_unreplicated_warning_ = Clock::now() + std::chrono::minutes(1);
+    log::warn("task-queue Redis has no replica that took the new tasks in time",
+              {{"tasks", static_cast<std::int64_t>(tasks.size())}});
+  }
 }
 
 awaitable<void> TaskQueue::ensure_group() {

@@ -66,6 +66,7 @@ class TaskQueue {
 
   cache::RedisClient& redis_;
   const config::TaskSettings& settings_;
+  Clock::time_point next_unreplicated_warning_{};  // at most one warning a minute
 };
 
 std::int64_t unix_ms();

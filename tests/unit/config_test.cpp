@@ -68,7 +68,7 @@ TEST(Config, DatabaseUrlOverridesParts) {
   auto env = base();
   env["DATABASE_URL"] = "postgresql+asyncpg://u:p%40ss@db.local:6000/shop";
   const auto s = load_settings(env);
-  EXPECT_NE(s.postgres.conninfo.find("port=6000"), std::string::npos);
+  EXPECT_NE(s.postgres.conninfo.find("port='6000'"), std::string::npos);
   EXPECT_NE(s.postgres.conninfo.find("dbname='shop'"), std::string::npos);
   EXPECT_NE(s.postgres.conninfo.find("password='p@ss'"), std::string::npos);
 }
