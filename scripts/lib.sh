@@ -22,11 +22,15 @@ as_root() {
 
 # Where the local servers keep their data: <repo>/.devstack, or a folder under /var/tmp
 # when the postgres user cannot enter the checkout (e.g. a clone under /root).
-default_devstack_dir() {
+default_devstack_dir() { default_stack_dir .devstack order-service; }
+
+# `default_stack_dir NAME PREFIX`: <repo>/NAME, or /var/tmp/PREFIX-<hash of the checkout's
+# path> when the postgres user cannot enter the checkout.
+default_stack_dir() {
     if runuser -u postgres -- test -x "$REPO_ROOT" 2>/dev/null || ! id postgres >/dev/null 2>&1; then
-        echo "$REPO_ROOT/.devstack"
+        echo "$REPO_ROOT/$1"
     else
-        echo "/var/tmp/order-service-$(printf '%s' "$REPO_ROOT" | md5sum | cut -c1-8)"
+        echo "/var/tmp/$2-$(printf '%s' "$REPO_ROOT" | md5sum | cut -c1-8)"
     fi
 }
 
@@ -126,3 +130,34 @@ use_stack() {
 
 # Milliseconds as "12.3s".
 fmt_ms() { printf '%d.%01ds' $(($1 / 1000)) $((($1 % 1000) / 100)); }
+
+# Milliseconds elapsed since T0 (from now_ms), as "12.3s".
+ms_since() { fmt_ms $(( $(now_ms) - $1 )); }
+
+# First line of a pid file, digits only; empty if the file is missing.
+read_pid() {
+    local line=""
+    { read -r line <"$1"; } 2>/dev/null || true
+    printf '%s' "${line//[^0-9]/}"
+}
+
+# Direct children of PID, one a line (from /proc, so procps is not needed).
+children_of() {
+    local parent="$1" f stat rest ppid pid
+    for f in /proc/[0-9]*/stat; do
+        read -r stat 2>/dev/null <"$f" || continue
+        rest="${stat##*) }"           # fields after "(comm) "
+        read -r _ ppid _ <<<"$rest"
+        if [ "$ppid" = "$parent" ]; then
+            pid="${f#/proc/}"; echo "${pid%/stat}"
+        fi
+    done
+}
+
+# `fail_with_log WHAT LOGFILE MESSAGE`: the log's last lines on stderr, then die.
+fail_with_log() {
+    log "---- last lines of $2 ----"
+    tail -n 40 "$2" >&2 2>/dev/null || log "(no log)"
+    log "----"
+    die "$1: $3"
+}
