@@ -4,6 +4,8 @@
 #include <amqp_tcp_socket.h>
 #include <sys/time.h>
 
+#include <deque>
+
 namespace os::events {
 namespace {
 
@@ -273,11 +275,12 @@ void AmqpConnection::declare_topic_exchange(const std::string& name) {
 
 void AmqpConnection::declare_queue(const std::string& name, const QueueArguments& args) {
   std::vector<amqp_table_entry_t> entries;
-  auto add = [&](const char* key, const std::string& value) {
+  std::deque<std::string> values;  // the table points into these until the call returns
+  auto add = [&](const char* key, std::string value) {
     amqp_table_entry_t e{};
     e.key = amqp_cstring_bytes(key);
     e.value.kind = AMQP_FIELD_KIND_UTF8;
-    e.value.value.bytes = bytes(value);
+    e.value.value.bytes = bytes(values.emplace_back(std::move(value)));
     entries.push_back(e);
   };
   if (args.dead_letter_exchange) add("x-dead-letter-exchange", *args.dead_letter_exchange);
@@ -294,7 +297,14 @@ void AmqpConnection::declare_queue(const std::string& name, const QueueArguments
   }
   amqp_table_t table{static_cast<int>(entries.size()), entries.data()};
   amqp_queue_declare(conn_, kChannel, bytes(name), 0, 1, 0, 0, table);
-  check_rpc(("declaring queue " + name).c_str());
+  try {
+    check_rpc(("declaring queue " + name).c_str());
+  } catch (const AmqpError& e) {
+    const std::string what = e.what();
+    if (what.find("x-queue-type") == std::string::npos) throw;
+    throw AmqpError(what + " (the queue exists with another type: set RABBITMQ_QUEUE_TYPE to "
+                           "it, or drain and delete the queue so that it is declared anew)");
+  }
 }
 
 std::uint32_t AmqpConnection::message_count(const std::string& queue) {
