@@ -54,10 +54,11 @@ bool is_transient_sqlstate(const std::string& state) {
 }
 
 void PgConnection::bind_socket() {
-  const int fd = PQsocket(conn_);
-  if (socket_.is_open() && socket_.native_handle() == fd) return;
+  // Registered anew every time: while connecting, libpq closes the socket of a host that
+  // failed and opens one to the next host, which may get the same descriptor number (and
+  // the old registration died with the old socket).
   if (socket_.is_open()) socket_.release();
-  if (fd >= 0) socket_.assign(fd);
+  if (const int fd = PQsocket(conn_); fd >= 0) socket_.assign(fd);
 }
 
 void PgConnection::fail(const std::string& what) {
