@@ -5,6 +5,7 @@ help:
 	@echo "make run     build and start everything (servers included); prints the Swagger UI address"
 	@echo "make test    run every test against throwaway servers"
 	@echo "make test-sanitize   only the ASan/UBSan suite (part of make test)"
+	@echo "make test-ha   failover drills on local RabbitMQ/PostgreSQL/Redis clusters (part of make test)"
 	@echo "make test-containers   build deploy/Dockerfile, run deploy/compose.yaml with podman, check it (part of make test)"
 	@echo "make bench   load benchmark; writes docs/benchmarks.md"
 	@echo "make build | format | clean | stack-down"
@@ -17,6 +18,10 @@ test:
 
 test-sanitize:
 	@scripts/test --sanitize
+
+.PHONY: test-ha
+test-ha:
+	@scripts/test --ha
 
 .PHONY: test-containers
 test-containers:

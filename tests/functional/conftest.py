@@ -49,6 +49,11 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers", "sanitize: also run by scripts/test-sanitize against the ASan/UBSan build"
     )
+    config.addinivalue_line(
+        "markers",
+        "ha: failover drills on local clusters (scripts/clusterstack); scripts/test runs "
+        "`-m ha` as its own suite, `make test-ha` alone",
+    )
 
 
 def pytest_collection_modifyitems(session, config, items):
