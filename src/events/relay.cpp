@@ -51,7 +51,6 @@ bool Relay::ensure_broker() {
     log::info("relay connected to RabbitMQ",
               {{"exchange", topology_.exchange}, {"node", amqp_->node().text()}});
     health_.up("rabbitmq");
-    broker_backoff_.reset();
     return true;
   } catch (const AmqpError&) {
     health_.down(classify(std::current_exception()));
@@ -104,33 +103,46 @@ awaitable<void> Relay::settle(Millis wait) {
   }
   health_.up("rabbitmq");
   std::vector<InFlight> confirmed;
-  std::map<std::string, std::vector<std::string>> failed;  // reason -> ids
-  bool returned = false;
+  std::map<std::string, std::vector<std::string>> unroutable;  // reason -> ids
+  std::vector<std::string> nacked;
   for (auto& s : settled) {
     const auto it = in_flight_.find(s.tag);
     if (it == in_flight_.end()) continue;
     if (s.result.confirmed()) {
       confirmed.push_back(std::move(it->second));
+    } else if (s.result.status == PublishResult::Status::Returned) {
+      unroutable[s.result.reason].push_back(it->second.event.id);
     } else {
-      failed[s.result.reason].push_back(it->second.event.id);
-      returned = returned || s.result.status == PublishResult::Status::Returned;
+      nacked.push_back(it->second.event.id);
     }
     in_flight_.erase(it);
   }
   std::vector<std::string> ids;
   for (const auto& c : confirmed) ids.push_back(c.event.id);
-  if (!ids.empty()) co_await outbox_.mark_published(ids);
-  for (const auto& [reason, failed_ids] : failed) {
+  if (!ids.empty()) {
+    co_await outbox_.mark_published(ids);
+    broker_backoff_.reset();
+  }
+  // Unroutable (no queue bound): a set-up problem, so these back off; the next connection
+  // declares the topology again.
+  for (const auto& [reason, failed_ids] : unroutable) {
     log::warn("RabbitMQ did not take outbox events; they stay pending and back off",
               {{"events", static_cast<std::int64_t>(failed_ids.size())}, {"reason", reason}});
     co_await outbox_.mark_failed(failed_ids, reason, settings_.outbox.max_backoff);
     metrics_.add("outbox_events_failed_total", "", static_cast<double>(failed_ids.size()));
   }
-  // Unroutable: the next connection declares the topology again.
-  if (returned) {
-    const auto unroutable = std::make_exception_ptr(AmqpError("unroutable"));
+  if (!unroutable.empty()) {
+    const auto error = std::make_exception_ptr(AmqpError("unroutable"));
     const std::vector<std::string> none;
-    co_await drop_broker(unroutable, none);
+    co_await drop_broker(error, none);
+  } else if (!nacked.empty()) {
+    // Nacked: the broker could not store them, e.g. a quorum queue electing a new leader
+    // after a node died. A channel that published during the election keeps being nacked
+    // (RabbitMQ 3.10), so a new connection, after a short backoff, publishes them again.
+    const auto error = std::make_exception_ptr(AmqpError(
+        "RabbitMQ nacked " + std::to_string(nacked.size()) +
+        " publishes (a quorum queue without a leader, or a resource alarm); reconnecting"));
+    co_await drop_broker(error, nacked);
   }
   metrics_.add("outbox_events_published_total", "", static_cast<double>(ids.size()));
   if (log::enabled(spdlog::level::info)) {
@@ -146,6 +158,7 @@ awaitable<void> Relay::settle(Millis wait) {
 awaitable<void> Relay::drop_broker(std::exception_ptr error, std::vector<std::string> unsent) {
   // Unknown outcome for what is in flight: publish again (the consumer deduplicates).
   amqp_.reset();
+  next_broker_attempt_ = Clock::now() + broker_backoff_.next();  // reset by the next confirm
   const auto failure = classify(error);
   if (failure.reason != "unroutable") health_.down(failure);
   for (const auto& [tag, f] : in_flight_) unsent.push_back(f.event.id);
