@@ -55,7 +55,7 @@ ApiThreadServices::ApiThreadServices(ProcessServices& p, asio::io_context& io)
               redis,      users, orders,    order_cache, p.swagger_assets},
       authenticator(p.jwt, users, p.known_users),
       limiter(p.settings.rate_limit.enabled
-                  ? std::optional<http::RateLimiter>(
+                  ? std::optional<api::RateLimiter>(
                         std::in_place, p.settings.rate_limit,
                         p.settings.rate_limit.backend == "redis" ? &redis : nullptr,
                         p.local_buckets)

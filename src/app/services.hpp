@@ -6,12 +6,12 @@
 
 #include "api/authenticator.hpp"
 #include "api/context.hpp"
+#include "api/rate_limiter.hpp"
 #include "app/shared_cache.hpp"
 #include "cache/circuit_breaker.hpp"
 #include "db/known_users.hpp"
 #include "http/cors.hpp"
 #include "http/pipeline.hpp"
-#include "http/rate_limiter.hpp"
 #include "http/router.hpp"
 
 namespace os::app {
@@ -24,7 +24,7 @@ struct ProcessServices {
   security::JwtCodec jwt;
   BlockingPool hashing;
   cache::CircuitBreaker& redis_breaker;
-  http::LocalBuckets local_buckets;
+  api::LocalBuckets local_buckets;
   http::Cors cors;
   http::StaticFiles swagger_assets;
   db::KnownUsers known_users;
@@ -41,7 +41,7 @@ struct ApiThreadServices {
   db::OrderRepository orders;
   api::ApiContext context;
   api::JwtAuthenticator authenticator;
-  std::optional<http::RateLimiter> limiter;
+  std::optional<api::RateLimiter> limiter;
   http::Router router;
   http::Pipeline pipeline;
 };

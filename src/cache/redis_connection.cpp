@@ -66,8 +66,8 @@ RedisConnection::~RedisConnection() {
 }
 
 awaitable<std::unique_ptr<RedisConnection>> RedisConnection::open(const asio::any_io_executor& ex,
-                                                                   const config::HostPort& node,
-                                                                   Millis timeout) {
+                                                                  const config::HostPort& node,
+                                                                  Millis timeout) {
   std::unique_ptr<RedisConnection> conn(new RedisConnection(ex));
   Deadline deadline(ex, timeout, [c = conn.get()] { c->socket_.close(); });
   boost::system::error_code ec;
@@ -103,7 +103,8 @@ awaitable<config::HostPort> RedisConnection::ask_sentinels(const asio::any_io_ex
         std::from_chars(p.data(), p.data() + p.size(), port);
       }
       if (port > 0) co_return config::HostPort{reply.elements[0].str, port};
-      problem = reply.is_error() ? reply.str : "does not know master '" + endpoint.master_name + "'";
+      problem =
+          reply.is_error() ? reply.str : "does not know master '" + endpoint.master_name + "'";
     } catch (const RedisUnavailable& e) {
       problem = e.what();
     }

@@ -28,7 +28,7 @@ struct PostgresUrl {
   std::string password;
   bool has_user = false;
   bool has_password = false;
-  std::string dbname;           // empty when the URL names none
+  std::string dbname;                             // empty when the URL names none
   std::map<std::string, std::string> parameters;  // libpq keywords from the query string
 };
 PostgresUrl parse_postgres_url(const std::string& variable, const std::string& value,

@@ -133,7 +133,8 @@ PostgresSettings load_postgres(const Reader& r) {
   PostgresSettings pg;
   const int default_port = static_cast<int>(r.integer("POSTGRES_PORT", 5432, 1, 65535));
   // libpq's multi-host syntax: POSTGRES_HOST=h1,h2:5433 (or several hosts in DATABASE_URL).
-  auto hosts = parse_host_ports("POSTGRES_HOST", r.text("POSTGRES_HOST", "127.0.0.1"), default_port);
+  auto hosts =
+      parse_host_ports("POSTGRES_HOST", r.text("POSTGRES_HOST", "127.0.0.1"), default_port);
   std::string db = r.text("POSTGRES_DB", "orders");
   std::string user = r.text("POSTGRES_USER", "orders");
   std::string password = r.text("POSTGRES_PASSWORD", "");
@@ -241,9 +242,9 @@ RabbitSettings load_rabbit(const Reader& r) {
   RabbitSettings rabbit;
   const int port = static_cast<int>(r.integer("RABBITMQ_PORT", 5672, 1, 65535));
   const auto* hosts = r.raw("RABBITMQ_HOSTS");
-  rabbit.hosts = hosts ? parse_host_ports("RABBITMQ_HOSTS", *hosts, port)
-                       : parse_host_ports("RABBITMQ_HOST", r.text("RABBITMQ_HOST", "127.0.0.1"),
-                                          port);
+  rabbit.hosts =
+      hosts ? parse_host_ports("RABBITMQ_HOSTS", *hosts, port)
+            : parse_host_ports("RABBITMQ_HOST", r.text("RABBITMQ_HOST", "127.0.0.1"), port);
   rabbit.queue_type = r.choice("RABBITMQ_QUEUE_TYPE", "quorum", {"quorum", "classic"}) == "quorum"
                           ? QueueType::Quorum
                           : QueueType::Classic;

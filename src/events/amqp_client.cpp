@@ -133,8 +133,7 @@ void AmqpConnection::open(const config::HostPort& node) {
   auto tv = to_timeval(settings_.timeout);
   if (const int rc = amqp_socket_open_noblock(socket, node.host.c_str(), node.port, &tv);
       rc != AMQP_STATUS_OK) {
-    throw AmqpError("cannot connect to RabbitMQ at " + node.text() + ": " +
-                    amqp_error_string2(rc));
+    throw AmqpError("cannot connect to RabbitMQ at " + node.text() + ": " + amqp_error_string2(rc));
   }
   amqp_set_handshake_timeout(conn_, &tv);
   amqp_set_rpc_timeout(conn_, &tv);
@@ -302,8 +301,9 @@ void AmqpConnection::declare_queue(const std::string& name, const QueueArguments
   } catch (const AmqpError& e) {
     const std::string what = e.what();
     if (what.find("x-queue-type") == std::string::npos) throw;
-    throw AmqpError(what + " (the queue exists with another type: set RABBITMQ_QUEUE_TYPE to "
-                           "it, or drain and delete the queue so that it is declared anew)");
+    throw AmqpError(what +
+                    " (the queue exists with another type: set RABBITMQ_QUEUE_TYPE to "
+                    "it, or drain and delete the queue so that it is declared anew)");
   }
 }
 

@@ -15,12 +15,12 @@ void declare_topology(AmqpConnection& amqp, const Topology& t) {
   amqp.declare_topic_exchange(t.exchange);
   // "" is the default exchange: dead letters go straight to the named queue.
   amqp.declare_queue(t.dlq, {.type = t.queue_type});
-  amqp.declare_queue(t.queue, {.type = t.queue_type,
-                               .dead_letter_exchange = "",
-                               .dead_letter_routing_key = t.dlq});
-  amqp.declare_queue(t.retry_queue, {.type = t.queue_type,
-                                     .dead_letter_exchange = "",
-                                     .dead_letter_routing_key = t.queue});
+  amqp.declare_queue(
+      t.queue,
+      {.type = t.queue_type, .dead_letter_exchange = "", .dead_letter_routing_key = t.dlq});
+  amqp.declare_queue(
+      t.retry_queue,
+      {.type = t.queue_type, .dead_letter_exchange = "", .dead_letter_routing_key = t.queue});
   amqp.bind_queue(t.queue, t.exchange, t.routing_key);
 }
 

@@ -1,10 +1,11 @@
 #include "http/pipeline.hpp"
 
+#include "core/failure.hpp"
+
 #include <algorithm>
 #include <cmath>
 
 #include "core/logging.hpp"
-#include "db/pg_connection.hpp"
 #include "domain/client_address.hpp"
 #include "domain/trace.hpp"
 #include "domain/uuid.hpp"
@@ -26,9 +27,8 @@ void describe_http_metrics(Metrics& m) {
   m.describe("http_rate_limited_total", Metrics::Type::Counter, "Requests refused with 429.");
 }
 
-Pipeline::Pipeline(const Router& router, Authenticator& auth, const Cors& cors,
-                   RateLimiter* limiter, Metrics& metrics,
-                   const std::vector<std::string>& trusted_proxies)
+Pipeline::Pipeline(const Router& router, Authenticator& auth, const Cors& cors, RateLimit* limiter,
+                   Metrics& metrics, const std::vector<std::string>& trusted_proxies)
     : router_(router),
       auth_(auth),
       cors_(cors),
@@ -67,8 +67,7 @@ awaitable<Response> Pipeline::dispatch(Request& request) {
       r.set_header(
           "Retry-After",
           std::to_string(static_cast<long long>(std::ceil(std::max(decision->retry_after, 1.0)))));
-      r.set_header("RateLimit-Limit",
-                   std::to_string(static_cast<long long>(limiter_->settings().capacity)));
+      r.set_header("RateLimit-Limit", std::to_string(static_cast<long long>(limiter_->capacity())));
       r.set_header("RateLimit-Remaining", "0");
       r.set_header("RateLimit-Reset",
                    std::to_string(static_cast<long long>(std::ceil(decision->reset_seconds))));
@@ -90,7 +89,7 @@ awaitable<Response> Pipeline::dispatch(Request& request) {
   auto response = co_await route.handler(request);
   if (decision) {
     response.set_header("RateLimit-Limit",
-                        std::to_string(static_cast<long long>(limiter_->settings().capacity)));
+                        std::to_string(static_cast<long long>(limiter_->capacity())));
     response.set_header("RateLimit-Remaining",
                         std::to_string(static_cast<long long>(decision->remaining)));
     response.set_header("RateLimit-Reset",
@@ -115,9 +114,12 @@ awaitable<Response> Pipeline::handle(Request& request) {
   std::string failure;
   try {
     response = co_await dispatch(request);
-  } catch (const db::PgUnavailable& e) {
+  } catch (const DependencyUnavailable& e) {
+    // Only the database is fatal to a request: the cache and the rate limiter fall back.
     failure = e.what();
-    response = error_response(503, "Service temporarily unavailable: database unreachable");
+    response = error_response(503, e.dependency() == "postgres"
+                                       ? "Service temporarily unavailable: database unreachable"
+                                       : "Service temporarily unavailable");
     response.set_header("Retry-After", "1");
   } catch (const std::exception& e) {
     failure = e.what();

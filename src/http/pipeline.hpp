@@ -8,7 +8,7 @@
 #include "core/metrics.hpp"
 #include "domain/ip_networks.hpp"
 #include "http/cors.hpp"
-#include "http/rate_limiter.hpp"
+#include "http/rate_limit.hpp"
 #include "http/router.hpp"
 
 namespace os::http {
@@ -24,7 +24,7 @@ class Authenticator {
 
 class Pipeline {
  public:
-  Pipeline(const Router& router, Authenticator& auth, const Cors& cors, RateLimiter* limiter,
+  Pipeline(const Router& router, Authenticator& auth, const Cors& cors, RateLimit* limiter,
            Metrics& metrics, const std::vector<std::string>& trusted_proxies);
 
   awaitable<Response> handle(Request& request);
@@ -36,7 +36,7 @@ class Pipeline {
   const Router& router_;
   Authenticator& auth_;
   const Cors& cors_;
-  RateLimiter* limiter_;
+  RateLimit* limiter_;
   Metrics& metrics_;
   domain::IpNetworks trusted_proxies_;
 };

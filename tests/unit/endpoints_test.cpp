@@ -53,9 +53,9 @@ TEST(PostgresUrl, MultiHostWithParametersAndEscapes) {
 }
 
 TEST(PostgresUrl, RejectsWhatLibpqWouldMisread) {
-  for (const char* bad : {"mysql://h/db", "postgresql:/h", "postgresql://h:x/db",
-                          "postgresql://h/db?bad key=1", "postgresql://h/db?novalue",
-                          "postgresql://h/d b", "postgresql://h/db%zz"}) {
+  for (const char* bad :
+       {"mysql://h/db", "postgresql:/h", "postgresql://h:x/db", "postgresql://h/db?bad key=1",
+        "postgresql://h/db?novalue", "postgresql://h/d b", "postgresql://h/db%zz"}) {
     EXPECT_THROW(parse_postgres_url("DATABASE_URL", bad, 5432), ConfigError) << bad;
   }
 }
@@ -75,8 +75,8 @@ TEST(Config, SeveralPostgresHostsConnectToThePrimaryOnly) {
   // POSTGRES_HOST takes libpq's list too; a URL's own choice wins.
   const auto listed = load_settings(with({{"POSTGRES_HOST", "a,b:7"}}));
   EXPECT_NE(listed.postgres.conninfo.find("host='a,b' port='5432,7'"), std::string::npos);
-  const auto any = load_settings(with(
-      {{"DATABASE_URL", "postgresql://u@a,b/db?target_session_attrs=primary"}}));
+  const auto any =
+      load_settings(with({{"DATABASE_URL", "postgresql://u@a,b/db?target_session_attrs=primary"}}));
   EXPECT_NE(any.postgres.conninfo.find("target_session_attrs='primary'"), std::string::npos);
   EXPECT_EQ(failing_variable(with({{"DATABASE_URL", "postgresql://a:1,b:x/db"}})), "DATABASE_URL");
 }
@@ -85,8 +85,8 @@ TEST(Config, RabbitHostsFallBackToHostAndPort) {
   const auto one = load_settings(with({{"RABBITMQ_HOST", "mq"}, {"RABBITMQ_PORT", "5673"}}));
   ASSERT_EQ(one.rabbit.hosts.size(), 1u);
   EXPECT_EQ(one.rabbit.hosts[0], (HostPort{"mq", 5673}));
-  const auto three = load_settings(
-      with({{"RABBITMQ_HOSTS", "a:1,b:2,c"}, {"RABBITMQ_HOST", "ignored"}, {"RABBITMQ_PORT", "9"}}));
+  const auto three = load_settings(with(
+      {{"RABBITMQ_HOSTS", "a:1,b:2,c"}, {"RABBITMQ_HOST", "ignored"}, {"RABBITMQ_PORT", "9"}}));
   ASSERT_EQ(three.rabbit.hosts.size(), 3u);
   EXPECT_EQ(three.rabbit.hosts[2], (HostPort{"c", 9}));
   EXPECT_EQ(failing_variable(with({{"RABBITMQ_HOSTS", "a:1,,b"}})), "RABBITMQ_HOSTS");
@@ -102,17 +102,18 @@ TEST(Config, QueueTypeIsQuorumByDefault) {
 TEST(Config, SentinelsForCacheAndTaskQueue) {
   const auto plain = load_settings(with({}));
   EXPECT_FALSE(plain.redis.cache.uses_sentinel());
-  const auto s = load_settings(
-      with({{"REDIS_SENTINELS", "127.0.0.1:26379,127.0.0.1:26380"}, {"REDIS_MASTER_NAME", "orders"},
-            {"REDIS_DB", "2"}}));
+  const auto s = load_settings(with({{"REDIS_SENTINELS", "127.0.0.1:26379,127.0.0.1:26380"},
+                                     {"REDIS_MASTER_NAME", "orders"},
+                                     {"REDIS_DB", "2"}}));
   ASSERT_EQ(s.redis.cache.sentinels.size(), 2u);
   EXPECT_EQ(s.redis.cache.master_name, "orders");
   EXPECT_EQ(s.redis.cache.db, 2);
   // The task queue follows the cache Redis unless told otherwise.
   EXPECT_EQ(s.redis.tasks.sentinels, s.redis.cache.sentinels);
-  const auto split = load_settings(
-      with({{"REDIS_SENTINELS", "a"}, {"CELERY_BROKER_URL", "redis://q:6000/1"},
-            {"TASK_REDIS_SENTINELS", "b:1"}, {"TASK_REDIS_MASTER_NAME", "tasks"}}));
+  const auto split = load_settings(with({{"REDIS_SENTINELS", "a"},
+                                         {"CELERY_BROKER_URL", "redis://q:6000/1"},
+                                         {"TASK_REDIS_SENTINELS", "b:1"},
+                                         {"TASK_REDIS_MASTER_NAME", "tasks"}}));
   EXPECT_EQ(split.redis.cache.sentinels[0], (HostPort{"a", 26379}));
   EXPECT_EQ(split.redis.cache.master_name, "mymaster");
   EXPECT_EQ(split.redis.tasks.sentinels[0], (HostPort{"b", 1}));

@@ -1,9 +1,9 @@
 // The in-process rate-limit fallback stays bounded whatever the number of clients.
 #include <gtest/gtest.h>
 
-#include "http/rate_limiter.hpp"
+#include "api/rate_limiter.hpp"
 
-using os::http::LocalBuckets;
+using os::api::LocalBuckets;
 
 TEST(LocalBuckets, TakesTokensUntilEmpty) {
   LocalBuckets b(100);

@@ -1,11 +1,11 @@
-#include "http/rate_limiter.hpp"
+#include "api/rate_limiter.hpp"
 
 #include <algorithm>
 #include <cmath>
 
 #include "domain/client_address.hpp"
 
-namespace os::http {
+namespace os::api {
 namespace {
 
 // KEYS[1] bucket; ARGV capacity, refill/s. Returns {allowed, tokens left as text}.
@@ -90,4 +90,4 @@ awaitable<RateDecision> RateLimiter::check(const std::string& client) {
   co_return decide(local.remaining, local.allowed);
 }
 
-}  // namespace os::http
+}  // namespace os::api

@@ -9,15 +9,11 @@
 
 #include "cache/redis_client.hpp"
 #include "config/settings.hpp"
+#include "http/rate_limit.hpp"
 
-namespace os::http {
+namespace os::api {
 
-struct RateDecision {
-  bool allowed = true;
-  double remaining = 0;
-  double reset_seconds = 0;  // until the bucket is full again
-  double retry_after = 0;    // until one token is available
-};
+using http::RateDecision;
 
 // The in-process fallback; shared by all io threads of the process. Bounded: at most
 // `max_buckets` clients are remembered (the least recently seen is forgotten first), and
@@ -44,15 +40,15 @@ class LocalBuckets {
   std::array<Shard, kShards> shards_;
 };
 
-class RateLimiter {
+class RateLimiter final : public http::RateLimit {
  public:
   // `redis` is null for RATE_LIMIT_BACKEND=memory.
   RateLimiter(const config::RateLimitSettings& settings, cache::RedisClient* redis,
               LocalBuckets& local)
       : settings_(settings), redis_(redis), local_(local) {}
 
-  awaitable<RateDecision> check(const std::string& client);
-  const config::RateLimitSettings& settings() const { return settings_; }
+  awaitable<RateDecision> check(const std::string& client) override;
+  double capacity() const override { return settings_.capacity; }
 
  private:
   RateDecision decide(double tokens_left, bool allowed) const;
@@ -62,4 +58,4 @@ class RateLimiter {
   LocalBuckets& local_;
 };
 
-}  // namespace os::http
+}  // namespace os::api
