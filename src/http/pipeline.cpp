@@ -111,19 +111,24 @@ awaitable<Response> Pipeline::handle(Request& request) {
   request.span_id = trace.span_id;
 
   Response response;
-  std::string failure;
+  std::exception_ptr error;
   try {
     response = co_await dispatch(request);
-  } catch (const DependencyUnavailable& e) {
-    // Only the database is fatal to a request: the cache and the rate limiter fall back.
-    failure = e.what();
-    response = error_response(503, e.dependency() == "postgres"
-                                       ? "Service temporarily unavailable: database unreachable"
-                                       : "Service temporarily unavailable");
-    response.set_header("Retry-After", "1");
-  } catch (const std::exception& e) {
-    failure = e.what();
-    response = error_response(500, "Internal Server Error");
+  } catch (...) {
+    error = std::current_exception();
+  }
+  std::optional<Failure> failure;
+  if (error) {
+    failure = classify(error);
+    if (failure->kind == FailureKind::Transient) {
+      // Only the database is fatal to a request: the cache and the rate limiter fall back.
+      response = error_response(503, failure->dependency == "postgres"
+                                         ? "Service temporarily unavailable: database unreachable"
+                                         : "Service temporarily unavailable");
+      response.set_header("Retry-After", "1");
+    } else {
+      response = error_response(500, "Internal Server Error");
+    }
   }
   response.set_header("X-Request-ID", request.request_id);
   const domain::TraceContext span{request.trace_id, request.span_id};
@@ -138,12 +143,12 @@ awaitable<Response> Pipeline::handle(Request& request) {
   metrics_.add("http_requests_total", labels);
   metrics_.observe("http_request_duration_seconds", labels, seconds);
 
-  if (!failure.empty()) {
+  if (failure) {
     log::error("request failed", {{"request_id", request.request_id},
                                   {"trace_id", request.trace_id},
                                   {"path", request.path},
                                   {"status", response.status},
-                                  {"error", failure}});
+                                  {"error", failure->reason}});
   }
   if (log::enabled(spdlog::level::info)) {
     log::info("request", {{"request_id", request.request_id},

@@ -61,6 +61,10 @@ struct Fixture {
       throw DependencyUnavailable("postgres", "connection refused");
       co_return Response{};
     });
+    router.add("GET", "/odd", [](Request&) -> awaitable<Response> {
+      throw 42;  // not a std::exception, and no message
+      co_return Response{};
+    });
     router.add("GET", "/bug", [](Request&) -> awaitable<Response> {
       throw std::runtime_error("boom");
       co_return Response{};
@@ -114,6 +118,7 @@ TEST(HttpPipeline, UnavailableDatabaseIs503AndABugIs500) {
   const auto bug = f.run("/bug");
   EXPECT_EQ(bug.status, 500);
   EXPECT_EQ(bug.body.find("boom"), std::string::npos) << "internal error text leaked";
+  EXPECT_EQ(f.run("/odd").status, 500);
 }
 
 TEST(HttpPipeline, RequestIdsAreKeptWhenSaneAndMadeOtherwise) {
