@@ -1,5 +1,7 @@
 #include "api/docs_handlers.hpp"
 
+#include <boost/json.hpp>
+
 #include "core/embedded.hpp"
 
 namespace os::api {
@@ -31,8 +33,23 @@ constexpr std::string_view kSwaggerPage = R"html(<!DOCTYPE html>
 
 }  // namespace
 
-awaitable<http::Response> openapi_document(ApiContext&, http::Request&) {
-  co_return http::json_response(200, std::string(embedded_api_docs().front().content));
+namespace {
+// The embedded document, verbatim but for info.title, which is APP_NAME (one per process:
+// settings are). info.title is the document's first "title".
+std::string openapi_with_title(const std::string& title) {
+  std::string doc(embedded_api_docs().front().content);
+  constexpr std::string_view kTitle = R"("title": "order-service")";
+  if (const auto at = doc.find(kTitle); at != std::string::npos) {
+    doc.replace(at, kTitle.size(),
+                R"("title": )" + boost::json::serialize(boost::json::string(title)));
+  }
+  return doc;
+}
+}  // namespace
+
+awaitable<http::Response> openapi_document(ApiContext& ctx, http::Request&) {
+  static const std::string document = openapi_with_title(ctx.settings.app_name);
+  co_return http::json_response(200, document);
 }
 
 awaitable<http::Response> swagger_ui(ApiContext& ctx, http::Request&) {

@@ -79,7 +79,6 @@ class ConnectionPool {
     }
   }
 
-  const asio::any_io_executor& executor() const { return executor_; }
 
  private:
   // A new connection, counted in open_ from the start so concurrent callers respect size_.

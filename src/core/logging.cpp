@@ -68,14 +68,26 @@ void append_text(std::string& out, std::string_view raw) {
 }
 }  // namespace
 
-void init(const std::string& format, const std::string& level, const std::string& component) {
+void init(const std::string& format, const std::string& level, const std::string& component,
+          const std::string& service) {
   g_json = format == "json";
   auto logger = spdlog::stderr_logger_mt(component);
+  // The service name (APP_NAME) is text inside the pattern: JSON-escaped, '%' doubled.
+  std::string name;
   if (g_json) {
-    logger->set_pattern(R"({"ts":"%Y-%m-%dT%H:%M:%S.%fZ","level":"%l","component":"%n",%v})",
+    append_json_string(name, service);
+  } else {
+    name = service;
+  }
+  std::string literal;
+  for (char c : name) literal += c == '%' ? std::string("%%") : std::string(1, c);
+  if (g_json) {
+    logger->set_pattern(R"({"ts":"%Y-%m-%dT%H:%M:%S.%fZ","level":"%l","service":)" + literal +
+                            R"(,"component":"%n",%v})",
                         spdlog::pattern_time_type::utc);
   } else {
-    logger->set_pattern("%Y-%m-%d %H:%M:%S.%e %^%-5l%$ [%n] %v", spdlog::pattern_time_type::utc);
+    logger->set_pattern("%Y-%m-%d %H:%M:%S.%e %^%-5l%$ [" + literal + "/%n] %v",
+                        spdlog::pattern_time_type::utc);
   }
   logger->set_level(spdlog::level::from_str(level == "warning" ? "warn" : level));
   logger->flush_on(spdlog::level::trace);

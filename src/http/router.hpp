@@ -34,7 +34,6 @@ class Router {
   void add(std::string method, std::string pattern, Handler handler, RouteOptions options = {});
   // Fills request.path_params and request.route on a match.
   RouteMatch match(Request& request) const;
-  const std::vector<Route>& routes() const { return routes_; }
 
  private:
   std::vector<Route> routes_;
