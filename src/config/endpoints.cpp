@@ -3,16 +3,10 @@
 #include <charconv>
 
 #include "config/settings.hpp"
+#include "domain/text.hpp"
 
 namespace os::config {
 namespace {
-
-std::string trimmed(std::string_view s) {
-  const auto first = s.find_first_not_of(" \t");
-  if (first == std::string_view::npos) return {};
-  const auto last = s.find_last_not_of(" \t");
-  return std::string(s.substr(first, last - first + 1));
-}
 
 int parse_port(const std::string& variable, std::string_view text, const std::string& entry) {
   int port = 0;
@@ -100,7 +94,7 @@ std::vector<HostPort> parse_host_ports(const std::string& variable, const std::s
   while (start <= value.size()) {
     auto end = value.find(',', start);
     if (end == std::string::npos) end = value.size();
-    const auto entry = trimmed(std::string_view(value).substr(start, end - start));
+    const auto entry = domain::trim(std::string_view(value).substr(start, end - start));
     if (entry.empty()) throw ConfigError(variable, "has an empty entry in '" + value + "'");
     out.push_back(parse_host_port(variable, entry, default_port));
     start = end + 1;

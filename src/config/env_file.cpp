@@ -2,18 +2,14 @@
 #include <string>
 
 #include "config/settings.hpp"
+#include "domain/text.hpp"
 
 extern char** environ;
 
 namespace os::config {
 namespace {
 
-std::string trim(std::string s) {
-  const auto begin = s.find_first_not_of(" \t\r");
-  if (begin == std::string::npos) return {};
-  const auto end = s.find_last_not_of(" \t\r");
-  return s.substr(begin, end - begin + 1);
-}
+using domain::trim;
 
 // KEY=VALUE lines; '#' comments, optional `export `, optional matching quotes.
 void read_dotenv(const std::string& path, EnvMap& out) {

@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "domain/ip_networks.hpp"
+#include "domain/text.hpp"
 
 namespace os::config {
 namespace {
@@ -107,9 +108,7 @@ class Reader {
     while (start <= v->size()) {
       auto end = v->find(',', start);
       if (end == std::string::npos) end = v->size();
-      auto item = v->substr(start, end - start);
-      item.erase(0, item.find_first_not_of(" \t"));
-      item.erase(item.find_last_not_of(" \t") + 1);
+      auto item = domain::trim(std::string_view(*v).substr(start, end - start));
       if (!item.empty()) out.push_back(item);
       start = end + 1;
     }
@@ -158,12 +157,14 @@ PostgresSettings load_postgres(const Reader& r) {
       static_cast<long long>(1000 * r.number("POSTGRES_CONNECT_TIMEOUT_SECONDS", 3, 0.1, 600)));
   pg.query_timeout = std::chrono::milliseconds(
       static_cast<long long>(1000 * r.number("POSTGRES_QUERY_TIMEOUT_SECONDS", 5, 0.1, 3600)));
-  std::string host_list;
-  std::string port_list;
+  std::vector<std::string> host_names;
+  std::vector<std::string> ports;
   for (const auto& h : hosts) {
-    host_list += (host_list.empty() ? "" : ",") + h.host;
-    port_list += (port_list.empty() ? "" : ",") + std::to_string(h.port);
+    host_names.push_back(h.host);
+    ports.push_back(std::to_string(h.port));
   }
+  const auto host_list = domain::join(host_names, ",");
+  const auto port_list = domain::join(ports, ",");
   pg.display = "host=" + host_list + " port=" + port_list + " dbname=" + db + " user=" + user;
   pg.conninfo = "host=" + quote_conninfo(host_list) + " port=" + quote_conninfo(port_list) +
                 " dbname=" + quote_conninfo(db) + " user=" + quote_conninfo(user) +

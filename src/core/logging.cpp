@@ -2,6 +2,7 @@
 
 #include <spdlog/sinks/stdout_sinks.h>
 
+#include "domain/text.hpp"
 #include "domain/utf8.hpp"
 
 namespace os::log {
@@ -10,10 +11,8 @@ bool g_json = true;  // set once in init() before any thread starts
 
 // prefix + two hex digits of c ("\u001f", "\x7f").
 void append_escape(std::string& out, const char* prefix, unsigned char c) {
-  static constexpr char kHex[] = "0123456789abcdef";
   out += prefix;
-  out += kHex[c >> 4];
-  out += kHex[c & 0xF];
+  domain::append_hex(out, &c, 1);
 }
 
 // Log lines are valid UTF-8 whatever a client sent: ill-formed bytes become U+FFFD.

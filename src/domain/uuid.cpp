@@ -1,4 +1,5 @@
 #include "domain/uuid.hpp"
+#include "domain/text.hpp"
 
 #include <openssl/rand.h>
 
@@ -12,17 +13,6 @@ namespace {
 
 void random_bytes(unsigned char* out, std::size_t n) {
   if (RAND_bytes(out, static_cast<int>(n)) != 1) throw std::runtime_error("RAND_bytes failed");
-}
-
-std::string to_hex(const unsigned char* data, std::size_t n) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(n * 2);
-  for (std::size_t i = 0; i < n; ++i) {
-    out += kDigits[data[i] >> 4];
-    out += kDigits[data[i] & 0xF];
-  }
-  return out;
 }
 
 }  // namespace

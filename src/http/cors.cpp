@@ -1,4 +1,5 @@
 #include "http/cors.hpp"
+#include "domain/text.hpp"
 
 #include <algorithm>
 
@@ -7,19 +8,15 @@ namespace {
 bool contains(const std::vector<std::string>& v, std::string_view x) {
   return std::find(v.begin(), v.end(), x) != v.end();
 }
-std::string join(const std::vector<std::string>& v) {
-  std::string out;
-  for (const auto& s : v) out += (out.empty() ? "" : ", ") + s;
-  return out;
-}
 }  // namespace
 
 Cors::Cors(config::CorsSettings settings) : settings_(std::move(settings)) {
   any_origin_ = contains(settings_.origins, "*");
   any_method_ = contains(settings_.methods, "*");
   any_header_ = contains(settings_.headers, "*");
-  methods_ = any_method_ ? "DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT" : join(settings_.methods);
-  headers_ = join(settings_.headers);
+  methods_ = any_method_ ? "DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT"
+                         : domain::join(settings_.methods, ", ");
+  headers_ = domain::join(settings_.headers, ", ");
 }
 
 bool Cors::origin_allowed(std::string_view origin) const {

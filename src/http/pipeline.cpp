@@ -7,6 +7,7 @@
 
 #include "core/logging.hpp"
 #include "domain/client_address.hpp"
+#include "domain/text.hpp"
 #include "domain/trace.hpp"
 #include "domain/uuid.hpp"
 
@@ -49,9 +50,7 @@ awaitable<Response> Pipeline::dispatch(Request& request) {
   if (match.route == nullptr) {
     if (!match.allowed.empty()) {
       auto r = error_response(405, "Method Not Allowed");
-      std::string allow;
-      for (const auto& m : match.allowed) allow += (allow.empty() ? "" : ", ") + m;
-      r.set_header("Allow", allow);
+      r.set_header("Allow", domain::join(match.allowed, ", "));
       co_return r;
     }
     co_return error_response(404, "Not Found");

@@ -1,4 +1,5 @@
 #include "security/digest.hpp"
+#include "domain/text.hpp"
 
 #include <openssl/evp.h>
 
@@ -8,14 +9,7 @@ std::string sha256_hex(std::string_view data) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(len * 2);
-  for (unsigned int i = 0; i < len; ++i) {
-    out += kHex[digest[i] >> 4];
-    out += kHex[digest[i] & 0xF];
-  }
-  return out;
+  return domain::to_hex(digest, len);
 }
 
 }  // namespace os::security

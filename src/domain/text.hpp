@@ -1,0 +1,20 @@
+// Small text helpers, one place for each: trimming, joining, hex.
+#pragma once
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace os::domain {
+
+// `s` without leading and trailing characters from `chars` (spaces, tabs, CRs).
+std::string trim(std::string_view s, std::string_view chars = " \t\r");
+
+// The items with `separator` between them ("a, b").
+std::string join(const std::vector<std::string>& items, std::string_view separator);
+
+// Two lower-case hex digits per byte, appended to `out`.
+void append_hex(std::string& out, const unsigned char* data, std::size_t size);
+std::string to_hex(const unsigned char* data, std::size_t size);
+
+}  // namespace os::domain
