@@ -220,6 +220,10 @@ def limited_api(api_factory, rl_redis):
 
     def start(capacity=5, refill=0.01, **env):
         env.setdefault("REDIS_DB", str(RL_DB))
+        # These tests count tokens in Redis: a Redis call slower than the default 100 ms
+        # on a loaded machine would open the breaker and hand the counting to a fresh
+        # local bucket (the fallback, tested elsewhere).
+        env.setdefault("REDIS_TIMEOUT_MS", "2000")
         return api_factory(
             RATE_LIMIT_ENABLED="true",
             RATE_LIMIT_CAPACITY=str(capacity),
