@@ -711,7 +711,7 @@ def test_rate_limit_odd_forwarded_for_from_trusted_proxy(limited_api, xff):
 def test_rate_limit_while_redis_hangs(limited_api):
     """A frozen Redis (accepts, never answers) does not slow limited routes
     down, and they stay limited."""
-    p = limited_api(capacity=5, refill=0.01)
+    p = limited_api(capacity=5, refill=0.01, REDIS_TIMEOUT_MS="100")  # the default
     assert codes(hit(p.url, 1)) == [401]
     pid = redis_pid()
     os.kill(pid, signal.SIGSTOP)
