@@ -2,6 +2,7 @@
 #include <string>
 
 #include "domain/pagination.hpp"
+#include "domain/text.hpp"
 #include "domain/uuid.hpp"
 #include "fuzz_common.hpp"
 

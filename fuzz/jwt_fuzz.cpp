@@ -11,7 +11,7 @@
 #include <chrono>
 #include <string>
 
-#include "domain/pagination.hpp"
+#include "domain/text.hpp"
 #include "fuzz_common.hpp"
 #include "security/jwt.hpp"
 

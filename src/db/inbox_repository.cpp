@@ -9,19 +9,12 @@ const Statement kRecord{"inbox_record",
                         " SELECT * FROM unnest($1::text[], $2::uuid[])"
                         " ON CONFLICT (event_id) DO NOTHING RETURNING event_id"};
 
-// PostgreSQL array literal with every element quoted.
-std::string array_literal(const std::vector<InboxEvent>& events, bool order_ids) {
-  std::string out = "{";
-  for (std::size_t i = 0; i < events.size(); ++i) {
-    if (i != 0) out += ',';
-    out += '"';
-    for (char c : order_ids ? events[i].order_id : events[i].event_id) {
-      if (c == '"' || c == '\\') out += '\\';
-      out += c;
-    }
-    out += '"';
-  }
-  return out + "}";
+// One column of the events, as a PostgreSQL array literal.
+std::string column_literal(const std::vector<InboxEvent>& events, bool order_ids) {
+  std::vector<std::string> column;
+  column.reserve(events.size());
+  for (const auto& e : events) column.push_back(order_ids ? e.order_id : e.event_id);
+  return array_literal(column);
 }
 }  // namespace
 
@@ -32,7 +25,7 @@ awaitable<std::vector<InboxEvent>> InboxRepository::record_new(
   co_await pool_.in_transaction([&](PgPool::Lease& conn) -> awaitable<void> {
     // A concurrent consumer holding the same event id blocks here until it commits.
     const auto inserted = co_await pool_.execute(
-        conn, kRecord, params(array_literal(events, false), array_literal(events, true)));
+        conn, kRecord, params(column_literal(events, false), column_literal(events, true)));
     std::set<std::string> ids;
     for (int i = 0; i < inserted.rows(); ++i) ids.emplace(inserted.text(i, 0));
     for (const auto& e : events) {

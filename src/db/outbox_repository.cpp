@@ -29,12 +29,6 @@ const Statement kBacklog{
     "outbox_backlog",
     "SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8"
     " FROM outbox_events WHERE published_at IS NULL"};
-
-std::string uuid_array(const std::vector<std::string>& ids) {
-  std::string out = "{";
-  for (const auto& id : ids) out += (out.size() > 1 ? "," : "") + id;
-  return out + "}";
-}
 }  // namespace
 
 awaitable<std::vector<OutboxEvent>> OutboxRepository::claim(int batch_size,
@@ -60,7 +54,7 @@ awaitable<std::vector<OutboxEvent>> OutboxRepository::claim(int batch_size,
 
 awaitable<void> OutboxRepository::mark_published(const std::vector<std::string>& ids) {
   if (ids.empty()) co_return;
-  co_await pool_.execute(kPublished, params(uuid_array(ids)));
+  co_await pool_.execute(kPublished, params(array_literal(ids)));
 }
 
 awaitable<void> OutboxRepository::mark_failed(const std::vector<std::string>& ids,
@@ -68,13 +62,13 @@ awaitable<void> OutboxRepository::mark_failed(const std::vector<std::string>& id
                                               std::chrono::seconds max_backoff) {
   if (ids.empty()) co_return;
   co_await pool_.execute(kFailed,
-                         params(uuid_array(ids), error, std::to_string(max_backoff.count())));
+                         params(array_literal(ids), error, std::to_string(max_backoff.count())));
 }
 
 awaitable<void> OutboxRepository::release(const std::vector<std::string>& ids,
                                           const std::string& error) {
   if (ids.empty()) co_return;
-  co_await pool_.execute(kRelease, params(uuid_array(ids), error));
+  co_await pool_.execute(kRelease, params(array_literal(ids), error));
 }
 
 awaitable<std::int64_t> OutboxRepository::prune(std::chrono::hours retention) {

@@ -17,6 +17,20 @@ std::string trim_message(const char* msg) {
 }
 }  // namespace
 
+std::string array_literal(const std::vector<std::string>& items) {
+  std::string out = "{";
+  for (const auto& item : items) {
+    if (out.size() > 1) out += ',';
+    out += '"';
+    for (char c : item) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  return out + "}";
+}
+
 std::int64_t PgResult::integer(int row, int col) const {
   const auto t = text(row, col);
   std::int64_t v = 0;

@@ -31,6 +31,10 @@ class PgError : public std::runtime_error {
 };
 
 // The database could not be reached or did not answer in time.
+// A PostgreSQL array literal ({"a","b"}) with every element quoted, for `$1::text[]` /
+// `$1::uuid[]` parameters.
+std::string array_literal(const std::vector<std::string>& items);
+
 class PgUnavailable : public DependencyUnavailable {
  public:
   explicit PgUnavailable(const std::string& what) : DependencyUnavailable("postgres", what) {}

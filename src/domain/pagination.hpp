@@ -19,8 +19,4 @@ inline constexpr int kMaxPageLimit = 1000;
 std::string encode_cursor(const PageCursor& cursor);
 std::optional<PageCursor> decode_cursor(std::string_view text);
 
-// Base64url without padding; shared with the JWT code.
-std::string base64url_encode(std::string_view data);
-std::optional<std::string> base64url_decode(std::string_view text);
-
 }  // namespace os::domain

@@ -1,6 +1,7 @@
-// Small text helpers, one place for each: trimming, joining, hex.
+// Small text helpers, one place for each: trimming, joining, hex, base64url.
 #pragma once
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -16,5 +17,9 @@ std::string join(const std::vector<std::string>& items, std::string_view separat
 // Two lower-case hex digits per byte, appended to `out`.
 void append_hex(std::string& out, const unsigned char* data, std::size_t size);
 std::string to_hex(const unsigned char* data, std::size_t size);
+
+// Base64url without padding (JWT parts, page cursors); decoding accepts trailing '='.
+std::string base64url_encode(std::string_view data);
+std::optional<std::string> base64url_decode(std::string_view text);
 
 }  // namespace os::domain

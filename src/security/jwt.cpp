@@ -7,7 +7,7 @@
 #include <boost/json.hpp>
 #include <charconv>
 
-#include "domain/pagination.hpp"
+#include "domain/text.hpp"
 #include "domain/uuid.hpp"
 
 namespace os::security {

@@ -1,4 +1,5 @@
 #include "domain/pagination.hpp"
+#include "domain/text.hpp"
 
 #include <gtest/gtest.h>
 

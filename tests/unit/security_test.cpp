@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "domain/pagination.hpp"
+#include "domain/text.hpp"
 #include "security/jwt.hpp"
 #include "security/password.hpp"
 
