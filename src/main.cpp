@@ -99,7 +99,8 @@ int main(int argc, char** argv) {
     return kConfigErrorExit;
   }
   const std::string component = cli.get_subcommands().front()->get_name();
-  os::log::init(settings.log_format, settings.log_level, component, settings.app_name);
+  os::log::init(settings.log_format == os::config::LogFormat::Json, settings.log_level, component,
+                settings.app_name);
   os::app::block_termination_signals();
 
   try {

@@ -57,7 +57,8 @@ ApiThreadServices::ApiThreadServices(ProcessServices& p, asio::io_context& io)
       limiter(p.settings.rate_limit.enabled
                   ? std::optional<api::RateLimiter>(
                         std::in_place, p.settings.rate_limit,
-                        p.settings.rate_limit.backend == "redis" ? &redis : nullptr,
+                        p.settings.rate_limit.backend == config::RateLimitBackend::Redis ? &redis
+                                                                                         : nullptr,
                         p.local_buckets)
                   : std::nullopt),
       pipeline(router, authenticator, p.cors, limiter ? &*limiter : nullptr, p.metrics,

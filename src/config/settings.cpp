@@ -274,7 +274,8 @@ Settings load_settings(const EnvMap& env) {
   s.app_name = r.text("APP_NAME", s.app_name);
   s.log_level = r.choice("LOG_LEVEL", "info",
                          {"trace", "debug", "info", "warning", "warn", "error", "critical"});
-  s.log_format = r.choice("LOG_FORMAT", "json", {"json", "text"});
+  s.log_format = r.choice("LOG_FORMAT", "json", {"json", "text"}) == "json" ? LogFormat::Json
+                                                                            : LogFormat::Text;
   s.run_migrations_on_startup = r.boolean("RUN_MIGRATIONS_ON_STARTUP", false);
 
   const auto* secret = r.raw("SECRET_KEY");
@@ -326,7 +327,9 @@ Settings load_settings(const EnvMap& env) {
   }
 
   s.rate_limit.enabled = r.boolean("RATE_LIMIT_ENABLED", true);
-  s.rate_limit.backend = r.choice("RATE_LIMIT_BACKEND", "redis", {"redis", "memory"});
+  s.rate_limit.backend = r.choice("RATE_LIMIT_BACKEND", "redis", {"redis", "memory"}) == "redis"
+                             ? RateLimitBackend::Redis
+                             : RateLimitBackend::Memory;
   s.rate_limit.capacity = r.number("RATE_LIMIT_CAPACITY", 100, 1, 1e9);
   s.rate_limit.refill_per_second = r.number("RATE_LIMIT_REFILL_RATE", 20, 0.001, 1e9);
   s.rate_limit.trusted_proxies = r.list("TRUSTED_PROXIES", {});

@@ -54,6 +54,8 @@ struct RedisSettings {
 };
 
 enum class QueueType { Quorum, Classic };
+enum class RateLimitBackend { Redis, Memory };  // buckets shared in Redis, or per process
+enum class LogFormat { Json, Text };
 
 struct RabbitSettings {
   // RABBITMQ_HOSTS, or RABBITMQ_HOST:RABBITMQ_PORT: tried in order on every (re)connect.
@@ -93,7 +95,7 @@ struct CorsSettings {
 
 struct RateLimitSettings {
   bool enabled = true;
-  std::string backend = "redis";  // redis | memory
+  RateLimitBackend backend = RateLimitBackend::Redis;
   double capacity = 100;
   double refill_per_second = 20;
   std::vector<std::string> trusted_proxies;
@@ -133,7 +135,7 @@ struct ReconcileSettings {
 struct Settings {
   std::string app_name = "order-service";
   std::string log_level = "info";
-  std::string log_format = "json";
+  LogFormat log_format = LogFormat::Json;
   bool run_migrations_on_startup = false;
   std::string secret_key;
   std::string algorithm = "HS256";

@@ -67,9 +67,9 @@ void append_text(std::string& out, std::string_view raw) {
 }
 }  // namespace
 
-void init(const std::string& format, const std::string& level, const std::string& component,
+void init(bool json, const std::string& level, const std::string& component,
           const std::string& service) {
-  g_json = format == "json";
+  g_json = json;
   auto logger = spdlog::stderr_logger_mt(component);
   // The service name (APP_NAME) is text inside the pattern: JSON-escaped, '%' doubled.
   std::string name;

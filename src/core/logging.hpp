@@ -22,9 +22,9 @@ struct Field {
 };
 using Fields = std::initializer_list<Field>;
 
-// format: "json" or "text"; level: spdlog names plus "warning"; every line names the
-// service (APP_NAME) and the component (the role).
-void init(const std::string& format, const std::string& level, const std::string& component,
+// JSON lines or text; level: spdlog names plus "warning"; every line names the service
+// (APP_NAME) and the component (the role).
+void init(bool json, const std::string& level, const std::string& component,
           const std::string& service);
 
 void write(spdlog::level::level_enum level, std::string_view message, Fields fields);
