@@ -79,7 +79,6 @@ class ConnectionPool {
     }
   }
 
-
  private:
   // A new connection, counted in open_ from the start so concurrent callers respect size_.
   awaitable<std::unique_ptr<Conn>> open() {
