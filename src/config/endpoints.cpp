@@ -48,13 +48,6 @@ HostPort parse_host_port(const std::string& variable, const std::string& entry, 
   return hp;
 }
 
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 std::string percent_decoded(const std::string& variable, std::string_view s) {
   std::string out;
   out.reserve(s.size());
@@ -63,10 +56,10 @@ std::string percent_decoded(const std::string& variable, std::string_view s) {
       out += s[i];
       continue;
     }
-    const int hi = i + 2 < s.size() ? hex_digit(s[i + 1]) : -1;
-    const int lo = i + 2 < s.size() ? hex_digit(s[i + 2]) : -1;
-    if (hi < 0 || lo < 0) throw ConfigError(variable, "has an invalid %-escape");
-    out += static_cast<char>(hi * 16 + lo);
+    const auto hi = i + 2 < s.size() ? domain::hex_value(s[i + 1]) : std::nullopt;
+    const auto lo = i + 2 < s.size() ? domain::hex_value(s[i + 2]) : std::nullopt;
+    if (!hi || !lo) throw ConfigError(variable, "has an invalid %-escape");
+    out += static_cast<char>(*hi * 16 + *lo);
     i += 2;
   }
   return out;
@@ -105,12 +98,10 @@ std::vector<HostPort> parse_host_ports(const std::string& variable, const std::s
 PostgresUrl parse_postgres_url(const std::string& variable, const std::string& value,
                                int default_port) {
   const auto scheme_end = value.find("://");
-  // postgresql+asyncpg://… from the original is accepted: the driver part is ignored.
-  if (scheme_end == std::string::npos || value.rfind("postgres", 0) != 0) {
-    throw ConfigError(variable, "must start with postgresql://");
-  }
   const std::string scheme = value.substr(0, scheme_end);
-  if (scheme != "postgres" && scheme != "postgresql" && scheme.rfind("postgresql+", 0) != 0) {
+  // postgresql+asyncpg://… from the original is accepted: the driver part is ignored.
+  if (scheme_end == std::string::npos ||
+      (scheme != "postgres" && scheme != "postgresql" && scheme.rfind("postgresql+", 0) != 0)) {
     throw ConfigError(variable, "must start with postgresql://");
   }
   std::string_view rest = std::string_view(value).substr(scheme_end + 3);

@@ -2,17 +2,11 @@
 
 #include <optional>
 
+#include "domain/text.hpp"
 #include "domain/utf8.hpp"
 
 namespace os::domain {
 namespace {
-
-std::optional<unsigned char> hex_value(char c) {
-  if (c >= '0' && c <= '9') return static_cast<unsigned char>(c - '0');
-  if (c >= 'a' && c <= 'f') return static_cast<unsigned char>(c - 'a' + 10);
-  if (c >= 'A' && c <= 'F') return static_cast<unsigned char>(c - 'A' + 10);
-  return std::nullopt;
-}
 
 void append_latin1(std::string& out, unsigned char c) {
   if (c < 0x80) {

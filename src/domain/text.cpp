@@ -26,11 +26,18 @@ std::string trim(std::string_view s, std::string_view chars) {
 
 std::string join(const std::vector<std::string>& items, std::string_view separator) {
   std::string out;
-  for (const auto& item : items) {
-    if (!out.empty()) out += separator;
-    out += item;
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (i != 0) out += separator;
+    out += items[i];
   }
   return out;
+}
+
+std::optional<unsigned char> hex_value(char c) {
+  if (c >= '0' && c <= '9') return static_cast<unsigned char>(c - '0');
+  if (c >= 'a' && c <= 'f') return static_cast<unsigned char>(c - 'a' + 10);
+  if (c >= 'A' && c <= 'F') return static_cast<unsigned char>(c - 'A' + 10);
+  return std::nullopt;
 }
 
 void append_hex(std::string& out, const unsigned char* data, std::size_t size) {

@@ -14,6 +14,9 @@ std::string trim(std::string_view s, std::string_view chars = " \t\r");
 // The items with `separator` between them ("a, b").
 std::string join(const std::vector<std::string>& items, std::string_view separator);
 
+// The value of one hex digit (either case), or nullopt.
+std::optional<unsigned char> hex_value(char c);
+
 // Two lower-case hex digits per byte, appended to `out`.
 void append_hex(std::string& out, const unsigned char* data, std::size_t size);
 std::string to_hex(const unsigned char* data, std::size_t size);

@@ -1,10 +1,9 @@
 #include "http/pipeline.hpp"
 
-#include "core/failure.hpp"
-
 #include <algorithm>
 #include <cmath>
 
+#include "core/failure.hpp"
 #include "core/logging.hpp"
 #include "domain/client_address.hpp"
 #include "domain/text.hpp"
@@ -13,6 +12,14 @@
 
 namespace os::http {
 namespace {
+
+// RateLimit-Limit / -Remaining / -Reset (IETF draft), on limited and allowed responses.
+void set_rate_limit_headers(Response& r, const RateDecision& d, double capacity) {
+  r.set_header("RateLimit-Limit", std::to_string(static_cast<long long>(capacity)));
+  r.set_header("RateLimit-Remaining", std::to_string(static_cast<long long>(d.remaining)));
+  r.set_header("RateLimit-Reset",
+               std::to_string(static_cast<long long>(std::ceil(d.reset_seconds))));
+}
 
 bool acceptable_request_id(std::string_view id) {
   if (id.empty() || id.size() > 128) return false;
@@ -66,10 +73,7 @@ awaitable<Response> Pipeline::dispatch(Request& request) {
       r.set_header(
           "Retry-After",
           std::to_string(static_cast<long long>(std::ceil(std::max(decision->retry_after, 1.0)))));
-      r.set_header("RateLimit-Limit", std::to_string(static_cast<long long>(limiter_->capacity())));
-      r.set_header("RateLimit-Remaining", "0");
-      r.set_header("RateLimit-Reset",
-                   std::to_string(static_cast<long long>(std::ceil(decision->reset_seconds))));
+      set_rate_limit_headers(r, *decision, limiter_->capacity());
       co_return r;
     }
   }
@@ -86,14 +90,7 @@ awaitable<Response> Pipeline::dispatch(Request& request) {
   }
 
   auto response = co_await route.handler(request);
-  if (decision) {
-    response.set_header("RateLimit-Limit",
-                        std::to_string(static_cast<long long>(limiter_->capacity())));
-    response.set_header("RateLimit-Remaining",
-                        std::to_string(static_cast<long long>(decision->remaining)));
-    response.set_header("RateLimit-Reset",
-                        std::to_string(static_cast<long long>(std::ceil(decision->reset_seconds))));
-  }
+  if (decision) set_rate_limit_headers(response, *decision, limiter_->capacity());
   co_return response;
 }
 
