@@ -37,7 +37,6 @@ void describe_relay_metrics(Metrics& m) {
 
 Relay::Relay(const config::Settings& settings, db::PgPool& pool, Metrics& metrics)
     : settings_(settings),
-      pool_(pool),
       outbox_(pool),
       retention_(pool),
       metrics_(metrics),

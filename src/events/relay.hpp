@@ -41,7 +41,6 @@ class Relay {
   void keep_broker_alive();
 
   const config::Settings& settings_;
-  db::PgPool& pool_;
   db::OutboxRepository outbox_;
   db::RetentionRepository retention_;
   Metrics& metrics_;

@@ -20,8 +20,11 @@ def redis_connections(pid: int, redis_port: int) -> int:
 
 def test_concurrent_requests_share_one_redis_connection_per_io_thread(api_factory, stack):
     threads = 2
+    # REDIS_TIMEOUT_MS: 32 readers on a loaded CI machine can see a Redis reply slower
+    # than the default 100 ms, which opens the breaker (MISSes); this test is about sharing.
     proc = api_factory(API_THREADS=str(threads), RATE_LIMIT_ENABLED="true",
-                       RATE_LIMIT_CAPACITY="1000000", RATE_LIMIT_REFILL_RATE="1000000")
+                       RATE_LIMIT_CAPACITY="1000000", RATE_LIMIT_REFILL_RATE="1000000",
+                       REDIS_TIMEOUT_MS="2000")
     client = Api(proc.url)
     user = client.new_user()
     created = client.create_order(user.token, [{"product_id": 1, "quantity": 1, "price": 2.5}])
