@@ -264,6 +264,9 @@ def test_relay_and_consumer_killed_while_200_orders_flow(pipeline, roles):
                  desc="more orders created while relay/consumer are dead")
             relay = roles.start("relay")
             consumer = roles.start("consumer")
+            # the next cycle freezes this consumer: it must be subscribed by then (a slow
+            # start, e.g. under ASan, froze it before it consumed anything)
+            consumer.wait_log(r"consumer connected to RabbitMQ", 30, desc="new consumer subscribed")
     finally:
         for p in (relay, consumer):  # never leave a frozen process behind
             if p.alive():
