@@ -1,6 +1,6 @@
 // Bearer JWT authentication: valid signature, not expired, user still exists.
 #pragma once
-#include "db/known_users.hpp"
+#include "api/known_users.hpp"
 #include "db/user_repository.hpp"
 #include "http/pipeline.hpp"
 #include "security/jwt.hpp"
@@ -9,7 +9,7 @@ namespace os::api {
 
 class JwtAuthenticator : public http::Authenticator {
  public:
-  JwtAuthenticator(const security::JwtCodec& jwt, db::UserRepository& users, db::KnownUsers& known)
+  JwtAuthenticator(const security::JwtCodec& jwt, db::UserRepository& users, KnownUsers& known)
       : jwt_(jwt), users_(users), known_(known) {}
 
   awaitable<std::optional<std::int64_t>> authenticate(const http::Request& request,
@@ -18,7 +18,7 @@ class JwtAuthenticator : public http::Authenticator {
  private:
   const security::JwtCodec& jwt_;
   db::UserRepository& users_;
-  db::KnownUsers& known_;
+  KnownUsers& known_;
 };
 
 }  // namespace os::api

@@ -7,6 +7,7 @@
 #include "app/io_threads.hpp"
 #include "app/services.hpp"
 #include "core/logging.hpp"
+#include "core/supervisor.hpp"
 #include "http/server.hpp"
 
 namespace os::app {
@@ -46,9 +47,9 @@ class ApiRole : public Role {
     if (settings_.auth_user_cache.count() > 0) {
       asio::co_spawn(
           threads_->context(0),
-          db::follow_user_deletions(settings_.postgres.conninfo, settings_.postgres.connect_timeout,
-                                    process_.known_users, stopping_),
-          asio::detached);
+          api::follow_user_deletions(settings_.postgres.conninfo,
+                                     settings_.postgres.connect_timeout, process_.known_users),
+          stop_listener_.bind(asio::detached));
     }
     for (std::size_t i = 0; i < threads_->size(); ++i) {
       asio::co_spawn(threads_->context(i), per_thread_[i]->pg.warm_up(kWarmConnections),
@@ -63,7 +64,7 @@ class ApiRole : public Role {
   }
 
   void stop() override {
-    stopping_ = true;
+    stop_listener_.request(threads_->context(0).get_executor());
     server_->stop();
   }
 
@@ -81,7 +82,7 @@ class ApiRole : public Role {
   std::unique_ptr<IoThreads> threads_;
   std::vector<std::unique_ptr<ApiThreadServices>> per_thread_;
   std::unique_ptr<http::HttpServer> server_;
-  std::atomic<bool> stopping_{false};
+  StopSignal stop_listener_;  // the user-deletion listener's
 };
 
 }  // namespace

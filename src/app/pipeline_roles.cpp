@@ -2,7 +2,6 @@
 
 #include <unistd.h>
 
-#include <atomic>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <thread>
@@ -10,6 +9,7 @@
 #include "app/io_threads.hpp"
 #include "cache/order_cache.hpp"
 #include "core/logging.hpp"
+#include "core/supervisor.hpp"
 #include "db/inbox_repository.hpp"
 #include "db/order_repository.hpp"
 #include "db/reconcile_repository.hpp"
@@ -25,34 +25,29 @@ namespace {
 
 constexpr int kPoolSize = 4;
 
-// A role whose work is one coroutine on its own thread and io_context.
+// A role whose work is one coroutine on its own thread and io_context. stop() cancels
+// the coroutine through Asio (core/supervisor.hpp's StopSignal); its supervised loop
+// winds down and returns.
 class ThreadRole : public Role {
  public:
   ThreadRole(std::string name, const config::Settings& settings, Metrics& metrics)
       : name_(std::move(name)), settings_(settings), metrics_(metrics) {}
 
   void start() override {
-    thread_ = std::thread([this] {
-      asio::io_context io(1);
-      asio::co_spawn(io, body(io), [this](std::exception_ptr e) {
-        if (!e) return;
-        try {
-          std::rethrow_exception(e);
-        } catch (const std::exception& ex) {
-          log::error("role stopped by an error; shutting down",
-                     {{"role", name_}, {"error", ex.what()}});
-        }
-        request_shutdown(1);
-      });
-      io.run();
-    });
+    asio::co_spawn(io_, body(io_), stop_.bind([this](std::exception_ptr e) {
+      if (!e) return;
+      log::error("role stopped by an error; shutting down",
+                 {{"role", name_}, {"error", classify(e).reason}});
+      request_shutdown(1);
+    }));
+    thread_ = std::thread([this] { io_.run(); });
   }
-  void stop() override { stopping_ = true; }
+  void stop() override { stop_.request(io_.get_executor()); }
   void join() override {
     if (thread_.joinable()) thread_.join();
   }
   ~ThreadRole() override {
-    stopping_ = true;
+    stop();
     join();
   }
 
@@ -62,9 +57,10 @@ class ThreadRole : public Role {
   std::string name_;
   const config::Settings& settings_;
   Metrics& metrics_;
-  std::atomic<bool> stopping_{false};
 
  private:
+  asio::io_context io_{1};
+  StopSignal stop_;
   std::thread thread_;
 };
 
@@ -85,8 +81,9 @@ class RelayRole : public ThreadRole {
     auto pg = small_pool(settings_.postgres);
     pg.conninfo += " options='-c synchronous_commit=off'";
     db::PgPool pool(io.get_executor(), pg);
-    events::Relay relay(settings_, pool, metrics_);
-    co_await relay.run(stopping_);
+    events::Relay relay(settings_.outbox, settings_.rabbit, settings_.retention, settings_.postgres,
+                        pool, metrics_);
+    co_await relay.run();
   }
 };
 
@@ -107,8 +104,8 @@ class ConsumerRole : public ThreadRole {
     cache::RedisClient redis(io.get_executor(), settings_.redis.tasks, kPoolSize, Millis(2000),
                              nullptr);
     tasks::TaskQueue queue(redis, settings_.tasks);
-    events::NewOrderConsumer consumer(settings_, inbox, queue, metrics_);
-    co_await consumer.run(stopping_);
+    events::NewOrderConsumer consumer(settings_.rabbit, inbox, queue, metrics_);
+    co_await consumer.run();
   }
 };
 
@@ -140,8 +137,7 @@ class WorkerRole : public ThreadRole {
     tasks::OrderProcessor processor(orders, cache, settings_.tasks.process_order_delay, name);
     tasks::Worker worker(queue, processor, settings_.tasks, metrics_, name);
     log::info("worker started", {{"worker", name}, {"concurrency", settings_.tasks.concurrency}});
-    co_await worker.run(stopping_,
-                        std::chrono::duration_cast<Millis>(settings_.http.shutdown_grace));
+    co_await worker.run(std::chrono::duration_cast<Millis>(settings_.http.shutdown_grace));
     log::info("worker stopped", {{"worker", name}});
   }
 
@@ -162,7 +158,7 @@ class ReconcileRole : public ThreadRole {
     tasks::TaskQueue queue(redis, settings_.tasks);
     tasks::Reconciler reconciler(settings_.reconcile, settings_.tasks.visibility_timeout,
                                  repository, outbox, queue, metrics_);
-    co_await reconciler.run(stopping_);
+    co_await reconciler.run();
   }
 };
 

@@ -9,7 +9,7 @@
 #include "api/rate_limiter.hpp"
 #include "app/shared_cache.hpp"
 #include "cache/circuit_breaker.hpp"
-#include "db/known_users.hpp"
+#include "api/known_users.hpp"
 #include "http/cors.hpp"
 #include "http/pipeline.hpp"
 #include "http/router.hpp"
@@ -27,7 +27,7 @@ struct ProcessServices {
   api::LocalBuckets local_buckets;
   http::Cors cors;
   http::StaticFiles swagger_assets;
-  db::KnownUsers known_users;
+  api::KnownUsers known_users;
   cache::StaleKeys& stale_cache_keys;
 };
 

@@ -10,7 +10,7 @@ const Statement kRecord{"inbox_record",
                         " ON CONFLICT (event_id) DO NOTHING RETURNING event_id"};
 
 // One column of the events, as a PostgreSQL array literal.
-std::string column_literal(const std::vector<InboxEvent>& events, bool order_ids) {
+std::string column_literal(const std::vector<domain::NewOrderEvent>& events, bool order_ids) {
   std::vector<std::string> column;
   column.reserve(events.size());
   for (const auto& e : events) column.push_back(order_ids ? e.order_id : e.event_id);
@@ -18,10 +18,10 @@ std::string column_literal(const std::vector<InboxEvent>& events, bool order_ids
 }
 }  // namespace
 
-awaitable<std::vector<InboxEvent>> InboxRepository::record_new(
-    const std::vector<InboxEvent>& events,
-    const std::function<awaitable<void>(const std::vector<InboxEvent>&)>& handle) {
-  std::vector<InboxEvent> fresh;
+awaitable<std::vector<domain::NewOrderEvent>> InboxRepository::record_new(
+    const std::vector<domain::NewOrderEvent>& events,
+    const std::function<awaitable<void>(const std::vector<domain::NewOrderEvent>&)>& handle) {
+  std::vector<domain::NewOrderEvent> fresh;
   co_await pool_.in_transaction([&](PgPool::Lease& conn) -> awaitable<void> {
     // A concurrent consumer holding the same event id blocks here until it commits.
     const auto inserted = co_await pool_.execute(

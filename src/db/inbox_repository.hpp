@@ -5,14 +5,9 @@
 #include <vector>
 
 #include "db/pg_pool.hpp"
+#include "domain/new_order_event.hpp"
 
 namespace os::db {
-
-struct InboxEvent {
-  std::string event_id;
-  std::string order_id;
-  std::string trace_id = {};  // carried to the task, not stored
-};
 
 class InboxRepository {
  public:
@@ -21,9 +16,9 @@ class InboxRepository {
   // In one transaction: records the events and runs `handle` with those not seen
   // before (it enqueues their tasks). If `handle` throws, nothing is recorded.
   // Returns the new ones.
-  awaitable<std::vector<InboxEvent>> record_new(
-      const std::vector<InboxEvent>& events,
-      const std::function<awaitable<void>(const std::vector<InboxEvent>&)>& handle);
+  awaitable<std::vector<domain::NewOrderEvent>> record_new(
+      const std::vector<domain::NewOrderEvent>& events,
+      const std::function<awaitable<void>(const std::vector<domain::NewOrderEvent>&)>& handle);
 
  private:
   PgPool& pool_;

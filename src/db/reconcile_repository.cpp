@@ -31,7 +31,7 @@ const Statement kOldest{"reconcile_oldest",
 
 awaitable<std::size_t> ReconcileRepository::requeue_due(
     std::chrono::seconds after, std::chrono::seconds in_flight, int limit,
-    const std::function<awaitable<void>(const std::vector<InboxEvent>&)>& enqueue) {
+    const std::function<awaitable<void>(const std::vector<domain::NewOrderEvent>&)>& enqueue) {
   std::size_t count = 0;
   co_await pool_.in_transaction([&](PgPool::Lease& conn) -> awaitable<void> {
     const auto lock = co_await pool_.execute(conn, kLock, params());
@@ -40,7 +40,7 @@ awaitable<std::size_t> ReconcileRepository::requeue_due(
         co_await pool_.execute(conn, kDue,
                                params(std::to_string(after.count()),
                                       std::to_string(in_flight.count()), std::to_string(limit)));
-    std::vector<InboxEvent> orders;
+    std::vector<domain::NewOrderEvent> orders;
     for (int i = 0; i < due.rows(); ++i) {
       orders.push_back({std::string(due.text(i, 1)), std::string(due.text(i, 0))});
     }

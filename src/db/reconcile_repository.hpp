@@ -23,7 +23,7 @@ class ReconcileRepository {
   // inbox holds or empty) before committing; if `enqueue` throws, nothing is recorded.
   awaitable<std::size_t> requeue_due(
       std::chrono::seconds after, std::chrono::seconds in_flight, int limit,
-      const std::function<awaitable<void>(const std::vector<InboxEvent>&)>& enqueue);
+      const std::function<awaitable<void>(const std::vector<domain::NewOrderEvent>&)>& enqueue);
 
   // Seconds since the oldest unprocessed order was created (0 when there is none).
   awaitable<double> oldest_unprocessed_age();

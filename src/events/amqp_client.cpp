@@ -166,6 +166,12 @@ AmqpConnection::~AmqpConnection() {
   amqp_destroy_connection(conn_);
 }
 
+int AmqpConnection::socket() const { return amqp_get_sockfd(conn_); }
+
+bool AmqpConnection::has_buffered_input() const {
+  return amqp_data_in_buffer(conn_) != 0 || amqp_frames_enqueued(conn_) != 0;
+}
+
 void AmqpConnection::keep_alive() {
   amqp_maybe_release_buffers(conn_);
   pump(Millis(0));

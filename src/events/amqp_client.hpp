@@ -68,6 +68,10 @@ class AmqpConnection {
   explicit AmqpConnection(const config::RabbitSettings& settings);
   // The node this connection is open to.
   const config::HostPort& node() const { return node_; }
+  // For an asynchronous readiness wait (BrokerSession::wait_readable); owned by rabbitmq-c.
+  int socket() const;
+  // Input already read from the socket but not taken yet: no need to wait for more.
+  bool has_buffered_input() const;
   ~AmqpConnection();
   AmqpConnection(const AmqpConnection&) = delete;
   AmqpConnection& operator=(const AmqpConnection&) = delete;

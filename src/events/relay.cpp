@@ -9,19 +9,29 @@
 #include <map>
 
 #include "core/logging.hpp"
-#include "core/sleep.hpp"
+#include "core/supervisor.hpp"
 #include "domain/trace.hpp"
 
 namespace os::events {
 namespace {
-constexpr Millis kStopCheck{500};
-constexpr Millis kBrokerRetry{1000};
+// How often the idle relay services the broker connection's heartbeats.
+constexpr Millis kHeartbeatEvery{500};
 constexpr auto kHousekeepingEvery = std::chrono::seconds(10);
 constexpr int kRetentionBatchesPerPass = 20;
 // Events published and not confirmed yet, at most.
 constexpr std::size_t kMaxInFlight = 1000;
 // How long the relay waits for confirms before it looks for new rows again.
 constexpr Millis kConfirmWait{2};
+
+void log_published(const std::vector<db::OutboxEvent>& events) {
+  if (!log::enabled(spdlog::level::info)) return;
+  for (const auto& e : events) {
+    const auto trace = domain::parse_traceparent(e.traceparent);
+    log::info("event published", {{"event_id", e.id},
+                                  {"order_id", e.aggregate_id},
+                                  {"trace_id", trace ? trace->trace_id : std::string()}});
+  }
+}
 
 }  // namespace
 
@@ -35,39 +45,29 @@ void describe_relay_metrics(Metrics& m) {
              "Age of the oldest unpublished outbox event.");
 }
 
-Relay::Relay(const config::Settings& settings, db::PgPool& pool, Metrics& metrics)
-    : settings_(settings),
+Relay::Relay(const config::OutboxSettings& outbox, const config::RabbitSettings& rabbit,
+             const config::RetentionSettings& retention, const config::PostgresSettings& postgres,
+             db::PgPool& pool, Metrics& metrics)
+    : settings_(outbox),
+      rabbit_(rabbit),
+      retention_settings_(retention),
+      postgres_(postgres),
       outbox_(pool),
       retention_(pool),
       metrics_(metrics),
-      topology_(topology_for(settings.rabbit)) {}
-
-bool Relay::ensure_broker() {
-  if (amqp_) return true;
-  if (Clock::now() < next_broker_attempt_) return false;
-  try {
-    amqp_ = connect_declared(settings_.rabbit, topology_);
-    log::info("relay connected to RabbitMQ",
-              {{"exchange", topology_.exchange}, {"node", amqp_->node().text()}});
-    health_.up("rabbitmq");
-    return true;
-  } catch (const AmqpError&) {
-    health_.down(classify(std::current_exception()));
-    next_broker_attempt_ = Clock::now() + broker_backoff_.next();
-    return false;
-  }
-}
+      broker_("relay", rabbit) {}
 
 awaitable<std::size_t> Relay::publish_due() {
-  const auto events = co_await outbox_.claim(settings_.outbox.batch_size, settings_.outbox.lease);
+  const auto events = co_await outbox_.claim(settings_.batch_size, settings_.lease);
   std::size_t published = 0;
   std::exception_ptr broker_error;
   try {
+    const auto& topology = broker_.topology();
     for (const auto& e : events) {
-      OutgoingMessage m{topology_.exchange, topology_.routing_key, e.payload, e.id, e.event_type, 0,
+      OutgoingMessage m{topology.exchange, topology.routing_key, e.payload, e.id, e.event_type, 0,
                         std::nullopt};
       if (!e.traceparent.empty()) m.headers["traceparent"] = e.traceparent;
-      in_flight_.emplace(amqp_->publish_unconfirmed(m), InFlight{e, Clock::now()});
+      in_flight_.emplace(broker_.connection().publish_unconfirmed(m), InFlight{e, Clock::now()});
       ++published;
     }
   } catch (const AmqpError&) {
@@ -87,9 +87,8 @@ awaitable<void> Relay::settle(Millis wait) {
   std::vector<AmqpConnection::Settled> settled;
   std::exception_ptr broker_error;
   try {
-    settled = amqp_->take_settled(wait);
-    if (settled.empty() &&
-        Clock::now() - in_flight_.begin()->second.sent > settings_.rabbit.timeout) {
+    settled = broker_.connection().take_settled(wait);
+    if (settled.empty() && Clock::now() - in_flight_.begin()->second.sent > rabbit_.timeout) {
       throw AmqpError("RabbitMQ did not confirm in time");
     }
   } catch (const AmqpError&) {
@@ -100,15 +99,14 @@ awaitable<void> Relay::settle(Millis wait) {
     co_await drop_broker(broker_error, none);
     co_return;
   }
-  health_.up("rabbitmq");
-  std::vector<InFlight> confirmed;
+  std::vector<db::OutboxEvent> confirmed;
   std::map<std::string, std::vector<std::string>> unroutable;  // reason -> ids
   std::vector<std::string> nacked;
   for (auto& s : settled) {
     const auto it = in_flight_.find(s.tag);
     if (it == in_flight_.end()) continue;
     if (s.result.confirmed()) {
-      confirmed.push_back(std::move(it->second));
+      confirmed.push_back(std::move(it->second.event));
     } else if (s.result.status == PublishResult::Status::Returned) {
       unroutable[s.result.reason].push_back(it->second.event.id);
     } else {
@@ -117,21 +115,22 @@ awaitable<void> Relay::settle(Millis wait) {
     in_flight_.erase(it);
   }
   std::vector<std::string> ids;
-  for (const auto& c : confirmed) ids.push_back(c.event.id);
-  if (!ids.empty()) {
-    co_await outbox_.mark_published(ids);
-    broker_backoff_.reset();
-  }
+  for (const auto& c : confirmed) ids.push_back(c.id);
+  if (!ids.empty()) co_await outbox_.mark_published(ids);
   // Unroutable (no queue bound): a set-up problem, so these back off; the next connection
   // declares the topology again.
   for (const auto& [reason, failed_ids] : unroutable) {
     log::warn("RabbitMQ did not take outbox events; they stay pending and back off",
               {{"events", static_cast<std::int64_t>(failed_ids.size())}, {"reason", reason}});
-    co_await outbox_.mark_failed(failed_ids, reason, settings_.outbox.max_backoff);
+    co_await outbox_.mark_failed(failed_ids, reason, settings_.max_backoff);
     metrics_.add("outbox_events_failed_total", "", static_cast<double>(failed_ids.size()));
   }
+  metrics_.add("outbox_events_published_total", "", static_cast<double>(ids.size()));
+  log_published(confirmed);
   if (!unroutable.empty()) {
-    const auto error = std::make_exception_ptr(AmqpError("unroutable"));
+    // Not an outage, a set-up problem: the next connection declares the topology again.
+    const auto error = std::make_exception_ptr(
+        std::runtime_error("RabbitMQ returned outbox events as unroutable (no queue bound)"));
     const std::vector<std::string> none;
     co_await drop_broker(error, none);
   } else if (!nacked.empty()) {
@@ -143,57 +142,46 @@ awaitable<void> Relay::settle(Millis wait) {
         " publishes (a quorum queue without a leader, or a resource alarm); reconnecting"));
     co_await drop_broker(error, nacked);
   }
-  metrics_.add("outbox_events_published_total", "", static_cast<double>(ids.size()));
-  if (log::enabled(spdlog::level::info)) {
-    for (const auto& c : confirmed) {
-      const auto trace = domain::parse_traceparent(c.event.traceparent);
-      log::info("event published", {{"event_id", c.event.id},
-                                    {"order_id", c.event.aggregate_id},
-                                    {"trace_id", trace ? trace->trace_id : std::string()}});
-    }
-  }
 }
 
 awaitable<void> Relay::drop_broker(std::exception_ptr error, std::vector<std::string> unsent) {
   // Unknown outcome for what is in flight: publish again (the consumer deduplicates).
-  amqp_.reset();
-  next_broker_attempt_ = Clock::now() + broker_backoff_.next();  // reset by the next confirm
-  const auto failure = classify(error);
-  if (failure.reason != "unroutable") health_.down(failure);
+  broker_.drop();
   for (const auto& [tag, f] : in_flight_) unsent.push_back(f.event.id);
   in_flight_.clear();
-  if (unsent.empty()) co_return;
-  metrics_.add("outbox_events_failed_total", "", static_cast<double>(unsent.size()));
-  co_await outbox_.release(unsent, failure.reason);
+  if (!unsent.empty()) {
+    metrics_.add("outbox_events_failed_total", "", static_cast<double>(unsent.size()));
+    co_await outbox_.release(unsent, classify(error).reason);
+  }
+  std::rethrow_exception(error);  // the supervised loop reports it and backs off
 }
 
-awaitable<void> Relay::wait_for_work(const std::atomic<bool>& stopping) {
-  const auto until = Clock::now() + settings_.outbox.poll_interval;
-  while (!stopping && Clock::now() < until) {
+awaitable<void> Relay::wait_for_work() {
+  if (!listener_) {
+    listener_ = co_await db::PgConnection::connect(co_await asio::this_coro::executor,
+                                                   postgres_.conninfo, postgres_.connect_timeout);
+    co_await listener_->query("LISTEN outbox_events", postgres_.query_timeout);
+    co_return;  // rows may have committed while we were not listening
+  }
+  const auto until = Clock::now() + settings_.poll_interval;
+  while (Clock::now() < until) {
     const auto left =
-        std::min(kStopCheck, std::chrono::duration_cast<Millis>(until - Clock::now()));
-    if (!listener_) {
-      listener_ = co_await db::PgConnection::connect(co_await asio::this_coro::executor,
-                                                     settings_.postgres.conninfo,
-                                                     settings_.postgres.connect_timeout);
-      co_await listener_->query("LISTEN outbox_events", settings_.postgres.query_timeout);
-      co_return;  // rows may have committed while we were not listening
-    }
-    const auto notes = co_await listener_->wait_notifications(left);
-    if (!notes.empty()) co_return;
-    keep_broker_alive();  // heartbeats while idle
+        std::min(kHeartbeatEvery, std::chrono::duration_cast<Millis>(until - Clock::now()));
+    if (!(co_await listener_->wait_notifications(left)).empty()) co_return;
+    if (co_await stop_requested()) co_return;
+    broker_.keep_alive();
   }
 }
 
 awaitable<void> Relay::housekeeping() {
   if (Clock::now() < next_housekeeping_) co_return;
   next_housekeeping_ = Clock::now() + kHousekeepingEvery;
-  const auto pruned = co_await outbox_.prune(settings_.outbox.retention);
+  const auto pruned = co_await outbox_.prune(settings_.retention);
   if (pruned > 0) log::info("pruned published outbox rows", {{"rows", pruned}});
   // Bounded: a few batches per pass, so a backlog is worked off over passes.
   db::Pruned total;
   for (int i = 0; i < kRetentionBatchesPerPass; ++i) {
-    const auto p = co_await retention_.prune_batch(settings_.retention);
+    const auto p = co_await retention_.prune_batch(retention_settings_);
     total.inbox += p.inbox;
     total.task_runs += p.task_runs;
     total.idempotency_keys += p.idempotency_keys;
@@ -211,74 +199,54 @@ awaitable<void> Relay::housekeeping() {
   co_await outbox_.report_backlog(metrics_);
 }
 
-void Relay::keep_broker_alive() {
-  if (!amqp_) return;
-  try {
-    amqp_->keep_alive();
-  } catch (const AmqpError&) {
-    amqp_.reset();
-    health_.down(classify(std::current_exception()));
+awaitable<void> Relay::pass() {
+  broker_.keep_alive();  // PostgreSQL may be down for long: keep answering heartbeats
+  co_await housekeeping();
+  broker_.connection();  // throws while RabbitMQ is unreachable
+  co_await settle(Millis(0));
+  if (maybe_due_ && in_flight_.size() < kMaxInFlight) {
+    maybe_due_ = co_await publish_due() == static_cast<std::size_t>(settings_.batch_size);
   }
+  if (maybe_due_) co_return;
+  if (in_flight_.empty()) {
+    co_await wait_for_work();
+    maybe_due_ = true;
+    co_return;
+  }
+  // Confirms outstanding: wait for them briefly, and look for new rows in between, so
+  // that a new row never waits for an earlier batch's confirm.
+  co_await settle(kConfirmWait);
+  if (listener_ && !listener_->take_notifications().empty()) maybe_due_ = true;
 }
 
-awaitable<void> Relay::run(const std::atomic<bool>& stopping) {
-  log::info("relay started", {{"batch", settings_.outbox.batch_size}});
-  bool maybe_due = true;  // rows may be due: claim before waiting
-  while (!stopping) {
-    bool failed = false;
-    try {
-      co_await housekeeping();
-      if (!ensure_broker()) {
-        co_await sleep_for(std::chrono::duration_cast<Millis>(
-            std::max(next_broker_attempt_ - Clock::now(), Clock::duration(Millis(10)))));
-        continue;
-      }
-      co_await settle(Millis(0));
-      if (maybe_due && amqp_ && in_flight_.size() < kMaxInFlight) {
-        maybe_due = co_await publish_due() == static_cast<std::size_t>(settings_.outbox.batch_size);
-      }
-      health_.up("postgres");
-      if (maybe_due || !amqp_) continue;
-      if (in_flight_.empty()) {
-        co_await wait_for_work(stopping);
-        maybe_due = true;
-        continue;
-      }
-      // Confirms outstanding: wait for them briefly, and look for new rows in between,
-      // so that a new row never waits for an earlier batch's confirm.
-      co_await settle(kConfirmWait);
-      if (listener_ && !listener_->take_notifications().empty()) maybe_due = true;
-    } catch (...) {
-      const auto failure = classify(std::current_exception());
-      if (failure.dependency == "rabbitmq") {
-        amqp_.reset();       // its heartbeat failed while idle: reconnect
-        in_flight_.clear();  // republished after their lease
-      } else {
-        listener_.reset();
-      }
-      if (failure.kind == FailureKind::Transient) {
-        health_.down(failure);
-      } else {
-        log::error("relay pass failed; retrying", {{"error", failure.reason}});
-      }
-      failed = true;
-      maybe_due = true;
-    }
-    if (failed) {
-      co_await sleep_for(kBrokerRetry);
-      keep_broker_alive();  // PostgreSQL may be down for long: keep answering heartbeats
-    }
-  }
-  // What is still unconfirmed gets a last chance; the rest is republished after its lease.
-  const auto until = Clock::now() + settings_.rabbit.timeout;
-  while (amqp_ && !in_flight_.empty() && Clock::now() < until) {
+awaitable<void> Relay::settle_before_stopping() {
+  const auto until = Clock::now() + rabbit_.timeout;
+  while (broker_.is_open() && !in_flight_.empty() && Clock::now() < until) {
     try {
       co_await settle(Millis(50));
     } catch (...) {
-      break;
+      break;  // what is left is republished after its lease
     }
   }
-  log::info("relay stopped");
+}
+
+awaitable<void> Relay::run() {
+  log::info("relay started", {{"batch", settings_.batch_size}});
+  DutyLoop loop{.duty = "relay",
+                .pass = [this] { return pass(); },
+                .on_failure =
+                    [this](const Failure& failure) {
+                      maybe_due_ = true;
+                      if (failure.dependency != "postgres") {
+                        broker_.drop();
+                        in_flight_.clear();  // republished after their lease
+                      }
+                      if (failure.dependency != "rabbitmq") listener_.reset();
+                    },
+                .retry = {.base = kBrokerRetryBase, .cap = kBrokerRetryCap}};
+  co_await supervise(std::move(loop), health_);
+  // What is still unconfirmed gets a last chance; the rest is republished after its lease.
+  co_await settle_before_stopping();
 }
 
 }  // namespace os::events

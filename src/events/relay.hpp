@@ -3,8 +3,11 @@
 // published as soon as they are claimed and marked published as their confirms arrive,
 // so a new row never waits for an earlier batch's confirm (the claim's lease keeps other
 // relays off rows in flight).
+//
+// Runs as a supervised duty (core/supervisor.hpp): a broker or database failure drops the
+// broken connection, releases the rows in flight for an immediate retry, and the loop
+// backs off before the next pass.
 #pragma once
-#include <atomic>
 #include <map>
 #include <memory>
 
@@ -13,39 +16,46 @@
 #include "core/metrics.hpp"
 #include "db/outbox_repository.hpp"
 #include "db/retention_repository.hpp"
-#include "events/amqp_client.hpp"
-#include "events/topology.hpp"
+#include "events/broker_session.hpp"
 
 namespace os::events {
 
 class Relay {
  public:
-  Relay(const config::Settings& settings, db::PgPool& pool, Metrics& metrics);
+  // `pool` carries the relay's claims and marks; `postgres` is used for its LISTEN
+  // connection.
+  Relay(const config::OutboxSettings& outbox, const config::RabbitSettings& rabbit,
+        const config::RetentionSettings& retention, const config::PostgresSettings& postgres,
+        db::PgPool& pool, Metrics& metrics);
 
-  awaitable<void> run(const std::atomic<bool>& stopping);
+  // Until stopped; then gives the confirms still outstanding a last chance.
+  awaitable<void> run();
 
  private:
+  // One round: housekeeping when due, settles confirms, publishes due rows, and when
+  // there is nothing to do waits for a commit's NOTIFY (or the poll interval).
+  awaitable<void> pass();
   // Claims due rows and publishes them without waiting for confirms; returns how many
   // it claimed.
   awaitable<std::size_t> publish_due();
   // Takes the confirms that arrived (waiting up to `wait` for the first) and marks those
   // rows published, or failed with backoff.
   awaitable<void> settle(Millis wait);
-  // The broker connection is lost: every row in flight (and `unsent`) is released for an
-  // immediate retry.
+  // The broker connection failed with `error`: every row in flight (and `unsent`) is
+  // released for an immediate retry, the connection dropped, and `error` rethrown.
   awaitable<void> drop_broker(std::exception_ptr error, std::vector<std::string> unsent);
-  awaitable<void> wait_for_work(const std::atomic<bool>& stopping);
+  awaitable<void> wait_for_work();
   awaitable<void> housekeeping();
-  bool ensure_broker();
-  // Services heartbeats on the idle broker connection; drops it if it is gone.
-  void keep_broker_alive();
+  awaitable<void> settle_before_stopping();
 
-  const config::Settings& settings_;
+  const config::OutboxSettings& settings_;
+  const config::RabbitSettings& rabbit_;
+  const config::RetentionSettings& retention_settings_;
+  const config::PostgresSettings& postgres_;
   db::OutboxRepository outbox_;
   db::RetentionRepository retention_;
   Metrics& metrics_;
-  Topology topology_;
-  std::unique_ptr<AmqpConnection> amqp_;
+  BrokerSession broker_;
   struct InFlight {
     db::OutboxEvent event;
     Clock::time_point sent;
@@ -53,8 +63,7 @@ class Relay {
   std::map<std::uint64_t, InFlight> in_flight_;  // by confirm tag, oldest first
   std::unique_ptr<db::PgConnection> listener_;
   DependencyHealth health_{"relay"};
-  Clock::time_point next_broker_attempt_{};
-  Backoff broker_backoff_{kBrokerRetryBase, kBrokerRetryCap};  // jittered, between rounds of nodes
+  bool maybe_due_ = true;  // rows may be due: claim before waiting
   Clock::time_point next_housekeeping_{};
 };
 

@@ -10,7 +10,7 @@
 namespace os::tasks {
 
 awaitable<void> OrderProcessor::run(const Task& task) {
-  const auto started = unix_ms();
+  const auto started = domain::unix_ms();
   if (delay_.count() > 0) {
     asio::steady_timer timer(co_await asio::this_coro::executor, delay_);
     co_await timer.async_wait(asio::use_awaitable);

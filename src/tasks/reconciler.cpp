@@ -2,12 +2,9 @@
 
 #include "core/logging.hpp"
 #include "core/sleep.hpp"
+#include "core/supervisor.hpp"
 
 namespace os::tasks {
-namespace {
-constexpr Millis kStopCheck{500};
-constexpr Millis kErrorPause{2000};
-}  // namespace
 
 void describe_reconciler_metrics(Metrics& m) {
   m.describe("orders_reconciled_total", Metrics::Type::Counter,
@@ -17,14 +14,12 @@ void describe_reconciler_metrics(Metrics& m) {
 }
 
 awaitable<std::size_t> Reconciler::pass() {
-  const std::function<awaitable<void>(const std::vector<db::InboxEvent>&)> enqueue =
-      [this](const std::vector<db::InboxEvent>& due) -> awaitable<void> {
-    std::vector<NewTask> tasks;
-    for (const auto& o : due) {
-      tasks.push_back(
-          {o.order_id, o.event_id.empty() ? "reconcile:" + o.order_id : o.event_id, ""});
+  const std::function<awaitable<void>(const std::vector<domain::NewOrderEvent>&)> enqueue =
+      [this](std::vector<domain::NewOrderEvent> due) -> awaitable<void> {
+    for (auto& o : due) {
+      if (o.event_id.empty()) o.event_id = "reconcile:" + o.order_id;
     }
-    co_await queue_.enqueue_process_orders(tasks);
+    co_await queue_.enqueue_process_orders(due);
   };
   std::size_t total = 0;
   for (;;) {
@@ -45,26 +40,18 @@ awaitable<std::size_t> Reconciler::pass() {
   co_return total;
 }
 
-awaitable<void> Reconciler::run(const std::atomic<bool>& stopping) {
+awaitable<void> Reconciler::run() {
   log::info("reconciler started",
             {{"after_seconds", static_cast<std::int64_t>(settings_.after.count())},
              {"interval_seconds", static_cast<std::int64_t>(settings_.interval.count())}});
-  while (!stopping) {
-    Millis pause = settings_.interval;
-    try {
-      co_await pass();
-      health_.all_up();
-    } catch (...) {
-      health_.down(classify(std::current_exception()));
-      pause = std::min<Millis>(pause, kErrorPause);
-    }
-    const auto until = Clock::now() + pause;
-    while (!stopping && Clock::now() < until) {
-      co_await sleep_for(
-          std::min(kStopCheck, std::chrono::duration_cast<Millis>(until - Clock::now())));
-    }
-  }
-  log::info("reconciler stopped");
+  const auto interval = std::chrono::duration_cast<Millis>(settings_.interval);
+  DutyLoop loop{.duty = "reconciler",
+                .pass = [this, interval]() -> awaitable<void> {
+                  co_await pass();
+                  co_await sleep_for(interval);
+                },
+                .retry = {.base = Millis(500), .cap = std::min(interval, Millis(2000))}};
+  co_await supervise(std::move(loop), health_);
 }
 
 }  // namespace os::tasks

@@ -6,8 +6,6 @@
 // Each pass also reports the outbox backlog, so that its alert (deploy/prometheus) still
 // sees unpublished events when every relay is down.
 #pragma once
-#include <atomic>
-
 #include "config/settings.hpp"
 #include "core/dependency_health.hpp"
 #include "core/metrics.hpp"
@@ -31,7 +29,8 @@ class Reconciler {
         queue_(queue),
         metrics_(metrics) {}
 
-  awaitable<void> run(const std::atomic<bool>& stopping);
+  // Until stopped (core/supervisor.hpp): a pass every RECONCILE_INTERVAL_SECONDS.
+  awaitable<void> run();
   // One pass: batches until no due order is left; returns how many were enqueued.
   awaitable<std::size_t> pass();
 

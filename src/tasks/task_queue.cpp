@@ -1,7 +1,5 @@
 #include "tasks/task_queue.hpp"
 
-#include <charconv>
-
 #include "core/logging.hpp"
 
 namespace os::tasks {
@@ -12,87 +10,16 @@ using cache::cmd;
 using cache::Command;
 using cache::RedisReply;
 
-std::int64_t to_int(const std::string& s) {
-  std::int64_t v = 0;
-  std::from_chars(s.data(), s.data() + s.size(), v);
-  return v;
-}
-
-// [id, [field, value, ...]] -> Task
-std::optional<Task> parse_entry(const RedisReply& entry) {
-  if (entry.elements.size() != 2 || entry.elements[1].type != RedisReply::Type::Array) {
-    return std::nullopt;
-  }
-  Task t;
-  t.entry_id = entry.elements[0].str;
-  const auto& f = entry.elements[1].elements;
-  for (std::size_t i = 0; i + 1 < f.size(); i += 2) {
-    const auto& k = f[i].str;
-    const auto& v = f[i + 1].str;
-    if (k == "task")
-      t.name = v;
-    else if (k == "order_id")
-      t.order_id = v;
-    else if (k == "event_id")
-      t.event_id = v;
-    else if (k == "trace_id")
-      t.trace_id = v;
-    else if (k == "attempt")
-      t.attempt = static_cast<int>(to_int(v));
-    else if (k == "not_before_ms")
-      t.not_before_ms = to_int(v);
-    else if (k == "enqueued_ms")
-      t.enqueued_ms = to_int(v);
-    else if (k == "deferrals")
-      t.deferrals = static_cast<int>(to_int(v));
-    else if (k == "last_error" || k == "reason")
-      t.last_error = v;  // both hold the same text in dead letters
-    else if (k == "dead_lettered_ms")
-      t.dead_lettered_ms = to_int(v);
-  }
-  return t;
-}
-
-std::vector<Task> parse_entries(const RedisReply& list) {
-  std::vector<Task> out;
-  for (const auto& e : list.elements) {
-    if (auto t = parse_entry(e)) out.push_back(std::move(*t));
-  }
-  return out;
-}
-
-Command add_command(const std::string& stream, const Task& t, int attempt, int deferrals,
-                    std::int64_t not_before_ms, const std::string& error) {
-  auto c = cmd("XADD", stream, "*", "task", t.name.empty() ? "process_order" : t.name, "order_id",
-               t.order_id, "event_id", t.event_id, "attempt", std::to_string(attempt), "deferrals",
-               std::to_string(deferrals), "not_before_ms", std::to_string(not_before_ms),
-               "enqueued_ms", std::to_string(t.enqueued_ms));
-  if (!t.trace_id.empty()) {
-    c.emplace_back("trace_id");
-    c.push_back(t.trace_id);
-  }
-  if (!error.empty()) {
-    c.emplace_back("last_error");
-    c.push_back(error);
-  }
-  return c;
-}
-
 void throw_if_error(const RedisReply& r) {
   if (r.is_error()) throw cache::RedisUnavailable("Redis refused a task-queue command: " + r.str);
 }
 }  // namespace
 
-std::int64_t unix_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-awaitable<void> TaskQueue::enqueue_process_orders(const std::vector<NewTask>& tasks) {
+awaitable<void> TaskQueue::enqueue_process_orders(
+    const std::vector<domain::NewOrderEvent>& events) {
   std::vector<Command> commands;
-  const auto now = unix_ms();
-  for (const auto& n : tasks) {
+  const auto now = domain::unix_ms();
+  for (const auto& n : events) {
     Task t;
     t.name = "process_order";
     t.order_id = n.order_id;
@@ -111,7 +38,7 @@ awaitable<void> TaskQueue::enqueue_process_orders(const std::vector<NewTask>& ta
       Clock::now() >= next_unreplicated_warning_) {
     next_unreplicated_warning_ = Clock::now() + std::chrono::minutes(1);
     log::warn("task-queue Redis has no replica that took the new tasks in time",
-              {{"tasks", static_cast<std::int64_t>(tasks.size())}});
+              {{"tasks", static_cast<std::int64_t>(events.size())}});
   }
 }
 
@@ -134,7 +61,7 @@ awaitable<std::vector<Task>> TaskQueue::read(const std::string& consumer, int co
   std::vector<Task> out;
   for (const auto& stream : r.elements) {  // [[name, entries]]
     if (stream.elements.size() == 2) {
-      auto tasks = parse_entries(stream.elements[1]);
+      auto tasks = parse_task_entries(stream.elements[1]);
       out.insert(out.end(), tasks.begin(), tasks.end());
     }
   }
@@ -148,7 +75,7 @@ awaitable<std::vector<Task>> TaskQueue::reclaim(const std::string& consumer, int
                                   std::to_string(idle_ms), "0-0", "COUNT", std::to_string(count)));
   throw_if_error(r);
   if (r.elements.size() < 2) co_return std::vector<Task>{};
-  co_return parse_entries(r.elements[1]);
+  co_return parse_task_entries(r.elements[1]);
 }
 
 awaitable<void> TaskQueue::transaction(std::vector<Command> commands) {
@@ -169,7 +96,7 @@ awaitable<void> TaskQueue::ack(const Task& task) {
 awaitable<void> TaskQueue::retry(const Task& task, Millis delay, const std::string& error) {
   std::vector<Command> c;
   c.push_back(add_command(settings_.stream, task, task.attempt + 1, task.deferrals,
-                          unix_ms() + delay.count(), error));
+                          domain::unix_ms() + delay.count(), error));
   c.push_back(cmd("XACK", settings_.stream, settings_.group, task.entry_id));
   c.push_back(cmd("XDEL", settings_.stream, task.entry_id));
   co_await transaction(std::move(c));
@@ -178,7 +105,7 @@ awaitable<void> TaskQueue::retry(const Task& task, Millis delay, const std::stri
 awaitable<void> TaskQueue::defer(const Task& task, Millis delay, const std::string& error) {
   std::vector<Command> c;
   c.push_back(add_command(settings_.stream, task, task.attempt, task.deferrals + 1,
-                          unix_ms() + delay.count(), error));
+                          domain::unix_ms() + delay.count(), error));
   c.push_back(cmd("XACK", settings_.stream, settings_.group, task.entry_id));
   c.push_back(cmd("XDEL", settings_.stream, task.entry_id));
   co_await transaction(std::move(c));
@@ -188,7 +115,7 @@ awaitable<std::vector<Task>> TaskQueue::dead_letters(int count) {
   const auto r = co_await redis_.command(
       cmd("XRANGE", settings_.dead_stream, "-", "+", "COUNT", std::to_string(count)));
   throw_if_error(r);
-  co_return parse_entries(r);
+  co_return parse_task_entries(r);
 }
 
 awaitable<std::vector<std::string>> TaskQueue::replay(const std::vector<Task>& dead) {
@@ -201,7 +128,7 @@ awaitable<std::vector<std::string>> TaskQueue::replay(const std::vector<Task>& d
   std::vector<std::string> moved;
   for (const auto& task : dead) {
     Task fresh = task;
-    fresh.enqueued_ms = unix_ms();
+    fresh.enqueued_ms = domain::unix_ms();
     const auto add = add_command(settings_.stream, fresh, 0, 0, 0, "");
     Command c = cmd("EVAL", kMove, "2", settings_.dead_stream, settings_.stream, task.entry_id);
     c.insert(c.end(), add.begin() + 3, add.end());  // the field/value pairs after "XADD s *"
@@ -218,7 +145,7 @@ awaitable<void> TaskQueue::dead_letter(const Task& task, const std::string& erro
   entry.emplace_back("reason");
   entry.push_back(error);
   entry.emplace_back("dead_lettered_ms");
-  entry.push_back(std::to_string(unix_ms()));
+  entry.push_back(std::to_string(domain::unix_ms()));
   c.push_back(std::move(entry));
   c.push_back(cmd("XACK", settings_.stream, settings_.group, task.entry_id));
   c.push_back(cmd("XDEL", settings_.stream, task.entry_id));

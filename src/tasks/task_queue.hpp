@@ -6,29 +6,11 @@
 
 #include "cache/redis_client.hpp"
 #include "config/settings.hpp"
+#include "domain/clock.hpp"
+#include "domain/new_order_event.hpp"
+#include "tasks/task.hpp"
 
 namespace os::tasks {
-
-// What enqueueing needs: which order, which event asked for it, and its trace.
-struct NewTask {
-  std::string order_id;
-  std::string event_id;
-  std::string trace_id;  // "" when unknown (e.g. the reconciler's)
-};
-
-struct Task {
-  std::string entry_id;  // stream entry id
-  std::string name;      // "process_order"
-  std::string order_id;
-  std::string event_id;
-  std::string trace_id;
-  int attempt = 0;                 // runs that failed for an unknown reason so far
-  int deferrals = 0;               // runs put off because a dependency was down
-  std::int64_t not_before_ms = 0;  // unix ms; a retry waits until then
-  std::int64_t enqueued_ms = 0;
-  std::string last_error;             // why the previous run failed, if it did
-  std::int64_t dead_lettered_ms = 0;  // entries of the dead-letter stream only
-};
 
 class TaskQueue {
  public:
@@ -37,7 +19,7 @@ class TaskQueue {
 
   // Entries are appended with XADD in one pipelined round trip per call.
   // One process_order task per (order_id, event_id), in one pipelined round trip.
-  awaitable<void> enqueue_process_orders(const std::vector<NewTask>& tasks);
+  awaitable<void> enqueue_process_orders(const std::vector<domain::NewOrderEvent>& events);
   // Creates the consumer group (reading from the start of the stream) if missing.
   awaitable<void> ensure_group();
   // New tasks for this consumer; blocks up to `block` when there are none.
@@ -68,8 +50,6 @@ class TaskQueue {
   const config::TaskSettings& settings_;
   Clock::time_point next_unreplicated_warning_{};  // at most one warning a minute
 };
-
-std::int64_t unix_ms();
 
 // Reads the task-queue Redis' eviction and persistence settings and logs a warning naming
 // each one that lets tasks vanish (maxmemory-policy other than noeviction; appendonly off

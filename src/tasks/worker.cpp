@@ -9,19 +9,21 @@
 
 #include "core/logging.hpp"
 #include "core/sleep.hpp"
+#include "core/supervisor.hpp"
 
 namespace os::tasks {
 namespace {
 constexpr Millis kReadBlock{1000};
-constexpr Millis kErrorPause{1000};
+constexpr auto kGaugesEvery = std::chrono::seconds(5);
 constexpr Millis kRetryBase{1000};
 constexpr Millis kUnknownRetryCap{60'000};
 }  // namespace
 
 awaitable<void> Worker::execute(Task task) {
-  const auto wait_ms = task.not_before_ms - unix_ms();
+  const auto wait_ms = task.not_before_ms - domain::unix_ms();
   if (wait_ms > 0) co_await sleep_for(Millis(wait_ms));
-  if (cancelled_) co_return;  // shutting down: leave it pending for another worker
+  // Cancelled (the grace ran out): leave it pending for another worker.
+  if (co_await stop_requested()) co_return;
   std::exception_ptr error;
   try {
     if (task.name != "process_order") {
@@ -32,7 +34,7 @@ awaitable<void> Worker::execute(Task task) {
   } catch (...) {
     error = std::current_exception();
   }
-  if (cancelled_) co_return;
+  if (co_await stop_requested()) co_return;
   try {
     co_await settle(task, error);
   } catch (...) {
@@ -89,69 +91,66 @@ void Worker::start(Task task) {
                  asio::bind_cancellation_slot(signal->slot(), [this, signal](std::exception_ptr) {
                    cancel_signals_.erase(signal);
                    --running_;
-                   if (slot_waiter_ != nullptr) slot_waiter_->cancel();
+                   if (task_end_waiter_ != nullptr) task_end_waiter_->cancel();
                  }));
 }
 
-awaitable<void> Worker::wait_for_slot(const std::atomic<bool>& stopping) {
-  while (running_ >= settings_.concurrency && !stopping) {
-    asio::steady_timer timer(co_await asio::this_coro::executor, Millis(500));
-    slot_waiter_ = &timer;
-    boost::system::error_code ec;
-    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-    slot_waiter_ = nullptr;
+awaitable<void> Worker::wait_for_task_end(Clock::time_point until) {
+  asio::steady_timer timer(co_await asio::this_coro::executor, until);
+  task_end_waiter_ = &timer;
+  boost::system::error_code ec;  // cancelled: a task ended, or the stop
+  co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  task_end_waiter_ = nullptr;
+}
+
+awaitable<void> Worker::pass() {
+  while (running_ >= settings_.concurrency && !co_await stop_requested()) {
+    co_await wait_for_task_end(Clock::now() + std::chrono::hours(1));
+  }
+  if (co_await stop_requested()) co_return;
+  if (!group_ready_) co_await queue_.ensure_group();
+  group_ready_ = true;
+  if (Clock::now() - last_reclaim_ > settings_.visibility_timeout / 2) {
+    last_reclaim_ = Clock::now();
+    for (auto& task : co_await queue_.reclaim(name_, settings_.concurrency - running_)) {
+      log::warn("reclaimed a task left by a stopped worker",
+                {{"order_id", task.order_id}, {"entry", task.entry_id}});
+      metrics_.add("tasks_reclaimed_total", "");
+      start(std::move(task));
+    }
+  }
+  if (Clock::now() >= next_gauges_) {
+    next_gauges_ = Clock::now() + kGaugesEvery;
+    metrics_.set("task_queue_depth", "", static_cast<double>(co_await queue_.depth()));
+    metrics_.set("task_queue_dead_letters", "", static_cast<double>(co_await queue_.dead_depth()));
+  }
+  const int free = settings_.concurrency - running_;
+  if (free > 0) {
+    for (auto& task : co_await queue_.read(name_, free, kReadBlock)) start(std::move(task));
   }
 }
 
-awaitable<void> Worker::run(const std::atomic<bool>& stopping, Millis grace) {
+awaitable<void> Worker::drain(Millis grace) {
+  const auto deadline = Clock::now() + grace;
+  while (running_ > 0 && Clock::now() < deadline) co_await wait_for_task_end(deadline);
+  if (running_ == 0) co_return;
+  log::warn("stopping with tasks still running; they stay pending and will be reclaimed",
+            {{"running", running_}});
+  for (auto& signal : cancel_signals_) signal.emit(asio::cancellation_type::terminal);
+  while (running_ > 0) co_await wait_for_task_end(Clock::now() + Millis(100));
+}
+
+awaitable<void> Worker::run(Millis grace) {
   queue_executor_ = co_await asio::this_coro::executor;
   co_await warn_if_tasks_can_be_lost(queue_);
-  auto last_reclaim = Clock::now() - settings_.visibility_timeout;
-  auto next_gauges = Clock::now();
-  bool group_ready = false;  // makes the first pass create the consumer group
-  while (!stopping) {
-    co_await wait_for_slot(stopping);
-    if (stopping) break;
-    bool failed = false;
-    try {
-      if (!group_ready) co_await queue_.ensure_group();
-      group_ready = true;
-      if (Clock::now() - last_reclaim > settings_.visibility_timeout / 2) {
-        last_reclaim = Clock::now();
-        for (auto& task : co_await queue_.reclaim(name_, settings_.concurrency - running_)) {
-          log::warn("reclaimed a task left by a stopped worker",
-                    {{"order_id", task.order_id}, {"entry", task.entry_id}});
-          metrics_.add("tasks_reclaimed_total", "");
-          start(std::move(task));
-        }
-      }
-      if (Clock::now() >= next_gauges) {
-        next_gauges = Clock::now() + std::chrono::seconds(5);
-        metrics_.set("task_queue_depth", "", static_cast<double>(co_await queue_.depth()));
-        metrics_.set("task_queue_dead_letters", "",
-                     static_cast<double>(co_await queue_.dead_depth()));
-      }
-      const int free = settings_.concurrency - running_;
-      if (free > 0) {
-        for (auto& task : co_await queue_.read(name_, free, kReadBlock)) start(std::move(task));
-      }
-      health_.up("redis");
-    } catch (...) {
-      health_.down(classify(std::current_exception()));
-      group_ready = false;
-      failed = true;
-    }
-    if (failed) co_await sleep_for(kErrorPause);
-  }
-  const auto deadline = Clock::now() + grace;
-  while (running_ > 0 && Clock::now() < deadline) co_await sleep_for(Millis(50));
-  if (running_ > 0) {
-    log::warn("stopping with tasks still running; they stay pending and will be reclaimed",
-              {{"running", running_}});
-    cancelled_ = true;
-    for (auto& signal : cancel_signals_) signal.emit(asio::cancellation_type::terminal);
-    while (running_ > 0) co_await sleep_for(Millis(10));
-  }
+  last_reclaim_ = Clock::now() - settings_.visibility_timeout;
+  DutyLoop loop{.duty = "worker",
+                .pass = [this] { return pass(); },
+                .on_failure = [this](const Failure&) { group_ready_ = false; },
+                .retry = {.base = Millis(250), .cap = Millis(2000)},
+                .proves = {"redis"}};
+  co_await supervise(std::move(loop), health_);
+  co_await drain(grace);
 }
 
 }  // namespace os::tasks

@@ -5,7 +5,6 @@
 // any other failure is retried up to TASK_MAX_ATTEMPTS. Tasks that a crashed worker left
 // pending are reclaimed after the visibility timeout.
 #pragma once
-#include <atomic>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -30,15 +29,19 @@ class Worker {
         name_(std::move(name)),
         health_("worker") {}
 
-  // Returns after `stopping` is set and in-flight tasks finished; those still running
-  // when the grace runs out are cancelled and stay pending (another worker reclaims
-  // them). Nothing it started outlives this call.
-  awaitable<void> run(const std::atomic<bool>& stopping, Millis grace);
+  // Runs until stopped (core/supervisor.hpp), then waits up to `grace` for the tasks in
+  // flight; those still running then are cancelled and stay pending (another worker
+  // reclaims them). Nothing it started outlives this call.
+  awaitable<void> run(Millis grace);
 
  private:
+  // One round: waits for a free slot, reclaims and reports when due, reads new tasks.
+  awaitable<void> pass();
   awaitable<void> execute(Task task);
   awaitable<void> settle(const Task& task, std::exception_ptr error);
-  awaitable<void> wait_for_slot(const std::atomic<bool>& stopping);
+  // Waits until a running task finishes, or `until`, or the stop.
+  awaitable<void> wait_for_task_end(Clock::time_point until);
+  awaitable<void> drain(Millis grace);
   void start(Task task);
 
   TaskQueue& queue_;
@@ -48,10 +51,12 @@ class Worker {
   std::string name_;
   DependencyHealth health_;
   int running_ = 0;
-  bool cancelled_ = false;
-  std::list<asio::cancellation_signal> cancel_signals_;
-  asio::steady_timer* slot_waiter_ = nullptr;
+  std::list<asio::cancellation_signal> cancel_signals_;  // one per running task
+  asio::steady_timer* task_end_waiter_ = nullptr;
   asio::any_io_executor queue_executor_;
+  bool group_ready_ = false;  // false: the next pass creates the consumer group if missing
+  Clock::time_point last_reclaim_{};
+  Clock::time_point next_gauges_{};
 };
 
 }  // namespace os::tasks

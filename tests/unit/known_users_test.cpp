@@ -1,11 +1,11 @@
-// db::KnownUsers: the user-existence cache the authenticator consults before PostgreSQL.
-#include "db/known_users.hpp"
+// api::KnownUsers: the user-existence cache the authenticator consults before PostgreSQL.
+#include "api/known_users.hpp"
 
 #include <gtest/gtest.h>
 
 #include <thread>
 
-namespace os::db {
+namespace os::api {
 namespace {
 
 struct TrustedCache : KnownUsers {
@@ -78,4 +78,4 @@ TEST(KnownUsers, EntriesExpireAfterTheTtl) {
 }
 
 }  // namespace
-}  // namespace os::db
+}  // namespace os::api

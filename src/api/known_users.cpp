@@ -1,15 +1,15 @@
-#include "db/known_users.hpp"
+#include "api/known_users.hpp"
 
 #include <boost/asio/this_coro.hpp>
 #include <charconv>
 
 #include "core/dependency_health.hpp"
 #include "core/logging.hpp"
-#include "core/sleep.hpp"
+#include "core/supervisor.hpp"
 #include "db/pg_connection.hpp"
 #include "domain/uuid.hpp"
 
-namespace os::db {
+namespace os::api {
 
 bool KnownUsers::contains(std::int64_t user_id) {
   const auto now = Clock::now();
@@ -60,7 +60,6 @@ namespace {
 
 constexpr Millis kPingInterval{250};
 constexpr Millis kPingTimeout{500};
-constexpr Millis kReconnectPause{1000};
 constexpr std::string_view kPingPrefix = "ping:";
 
 // A deletion's payload is the user id, or "*" when the table was truncated; pings of
@@ -79,13 +78,14 @@ void apply(KnownUsers& users, const std::string& payload) {
 // NOTIFYs `payload` and applies every notification until it comes back. PostgreSQL
 // delivers notifications in commit order, so by then every deletion committed before the
 // ping has been applied.
-awaitable<void> ping(PgConnection& conn, KnownUsers& users, const std::string& payload) {
+awaitable<void> ping(db::PgConnection& conn, KnownUsers& users, const std::string& payload) {
   const auto deadline = Clock::now() + kPingTimeout;
   const std::string sql = "SELECT pg_notify('users_deleted', '" + payload + "')";
   co_await conn.query(sql, kPingTimeout);
   for (bool echoed = false; !echoed;) {
     const auto left = std::chrono::duration_cast<Millis>(deadline - Clock::now());
-    if (left <= Millis(0)) throw PgUnavailable("the user deletion listener's ping did not return");
+    if (left <= Millis(0))
+      throw db::PgUnavailable("the user deletion listener's ping did not return");
     for (const auto& p : co_await conn.wait_notifications(left)) {
       if (p == payload) echoed = true;
       apply(users, p);
@@ -96,33 +96,36 @@ awaitable<void> ping(PgConnection& conn, KnownUsers& users, const std::string& p
 }  // namespace
 
 awaitable<void> follow_user_deletions(std::string conninfo, Millis connect_timeout,
-                                      KnownUsers& users, const std::atomic<bool>& stopping) {
+                                      KnownUsers& users) {
   const auto ex = co_await asio::this_coro::executor;
   conninfo += " application_name='order-service user-deletions'";
   const std::string prefix = std::string(kPingPrefix) + domain::random_hex(8) + ":";
   DependencyHealth health("user deletion listener");
+  std::unique_ptr<db::PgConnection> conn;
   std::uint64_t seq = 0;
-  while (!stopping) {
-    try {
-      auto conn = co_await PgConnection::connect(ex, conninfo, connect_timeout);
-      co_await conn->query("LISTEN users_deleted", connect_timeout);
-      while (!stopping) {
-        const auto pinged_at = Clock::now();
-        co_await ping(*conn, users, prefix + std::to_string(++seq));
-        users.vouch(pinged_at);
-        health.all_up();
-        const auto next = pinged_at + kPingInterval;
-        while (!stopping && Clock::now() < next) {
-          const auto left = std::chrono::duration_cast<Millis>(next - Clock::now());
-          for (const auto& p : co_await conn->wait_notifications(left)) apply(users, p);
-        }
-      }
-    } catch (...) {
-      health.down(classify(std::current_exception()));
-    }
-    users.distrust();
-    if (!stopping) co_await sleep_for(kReconnectPause);
-  }
+  DutyLoop loop{.duty = "user deletion listener",
+                .pass = [&]() -> awaitable<void> {
+                  if (!conn) {
+                    conn = co_await db::PgConnection::connect(ex, conninfo, connect_timeout);
+                    co_await conn->query("LISTEN users_deleted", connect_timeout);
+                  }
+                  const auto pinged_at = Clock::now();
+                  co_await ping(*conn, users, prefix + std::to_string(++seq));
+                  users.vouch(pinged_at);
+                  const auto next = pinged_at + kPingInterval;
+                  while (Clock::now() < next && !co_await stop_requested()) {
+                    const auto left = std::chrono::duration_cast<Millis>(next - Clock::now());
+                    for (const auto& p : co_await conn->wait_notifications(left)) apply(users, p);
+                  }
+                },
+                .on_failure =
+                    [&](const Failure&) {
+                      conn.reset();
+                      users.distrust();
+                    },
+                .retry = {.base = Millis(100), .cap = Millis(1000)}};
+  co_await supervise(std::move(loop), health);
+  users.distrust();
 }
 
-}  // namespace os::db
+}  // namespace os::api

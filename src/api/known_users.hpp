@@ -15,7 +15,7 @@
 
 #include "core/async.hpp"
 
-namespace os::db {
+namespace os::api {
 
 class KnownUsers {
  public:
@@ -58,9 +58,10 @@ class KnownUsers {
   std::array<Shard, kShards> shards_;
 };
 
-// LISTENs on `users_deleted`, applies each deletion to `users`, and every 250 ms pings
-// itself through the same NOTIFY queue to vouch for the cache; reconnects by itself.
+// Until stopped (a supervised duty, core/supervisor.hpp): LISTENs on `users_deleted`,
+// applies each deletion to `users`, and every 250 ms pings itself through the same NOTIFY
+// queue to vouch for the cache; reconnects by itself, distrusting the cache meanwhile.
 awaitable<void> follow_user_deletions(std::string conninfo, Millis connect_timeout,
-                                      KnownUsers& users, const std::atomic<bool>& stopping);
+                                      KnownUsers& users);
 
-}  // namespace os::db
+}  // namespace os::api

@@ -1,0 +1,44 @@
+// The RabbitMQ connection a relay or a consumer works through, written once for both:
+// opened on first use (to the first node of RABBITMQ_HOSTS that answers, with the topology
+// declared and, for a consumer, its subscription), dropped when anything on it fails, and
+// opened again by the next use. The duty's supervised loop (core/supervisor.hpp) backs off
+// between failed attempts.
+#pragma once
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "events/amqp_client.hpp"
+#include "events/topology.hpp"
+
+namespace os::events {
+
+class BrokerSession {
+ public:
+  // `on_open` runs on each new connection after the topology is declared (a consumer
+  // subscribes there); `duty` names the session in logs ("relay connected to RabbitMQ").
+  BrokerSession(std::string duty, const config::RabbitSettings& settings,
+                std::function<void(AmqpConnection&)> on_open = {});
+
+  // The open connection, opened now if there is none. Throws AmqpError.
+  AmqpConnection& connection();
+  bool is_open() const { return connection_ != nullptr; }
+  // After an error: unacked deliveries go back to their queue, unconfirmed publishes
+  // have an unknown outcome.
+  void drop() { connection_.reset(); }
+  // Services heartbeats on an idle open connection; drops it if it is gone. Never throws.
+  void keep_alive();
+  // Waits up to `timeout`, without blocking the thread, until the open connection has
+  // input to read; false after the timeout or the stop. Throws AmqpError if none is open.
+  awaitable<bool> wait_readable(Millis timeout);
+  const Topology& topology() const { return topology_; }
+
+ private:
+  std::string duty_;
+  const config::RabbitSettings& settings_;
+  Topology topology_;
+  std::function<void(AmqpConnection&)> on_open_;
+  std::unique_ptr<AmqpConnection> connection_;
+};
+
+}  // namespace os::events
