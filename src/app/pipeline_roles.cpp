@@ -34,7 +34,7 @@ class ThreadRole : public Role {
       : name_(std::move(name)), settings_(settings), metrics_(metrics) {}
 
   void start() override {
-    asio::co_spawn(io_, body(io_), stop_.bind([this](std::exception_ptr e) {
+    asio::co_spawn(io_, wound_down_by_stop(), stop_.bind([this](std::exception_ptr e) {
       if (!e) return;
       log::error("role stopped by an error; shutting down",
                  {{"role", name_}, {"error", classify(e).reason}});
@@ -53,6 +53,13 @@ class ThreadRole : public Role {
 
  protected:
   virtual awaitable<void> body(asio::io_context& io) = 0;
+
+  // The stop cancels what the body awaits (the duty's loop then ends); it never makes a
+  // later co_await throw, so the body still finishes its clean-up.
+  awaitable<void> wound_down_by_stop() {
+    co_await asio::this_coro::throw_if_cancelled(false);
+    co_await body(io_);
+  }
 
   std::string name_;
   const config::Settings& settings_;
