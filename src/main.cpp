@@ -6,7 +6,7 @@
 #include "app/api_role.hpp"
 #include "app/dlq.hpp"
 #include "app/migrate.hpp"
-#include "app/pipeline_roles.hpp"
+#include "app/background_roles.hpp"
 #include "app/role.hpp"
 #include "app/services.hpp"
 #include "config/settings.hpp"
@@ -120,7 +120,7 @@ int main(int argc, char** argv) {
       m.set("redis_circuit_breaker_state", "", static_cast<double>(shared_cache.breaker.state()));
     });
     std::vector<std::unique_ptr<os::app::Role>> roles;
-    os::app::describe_pipeline_metrics(metrics);
+    os::app::describe_background_metrics(metrics);
     if (*api || *all) roles.push_back(os::app::make_api_role(settings, metrics, shared_cache));
     if (*relay || *all) roles.push_back(os::app::make_relay_role(settings, metrics));
     if (*consumer || *all) roles.push_back(os::app::make_consumer_role(settings, metrics));

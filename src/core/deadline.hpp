@@ -1,5 +1,7 @@
-// Runs `on_expire` if the scope is still alive after `timeout`: how every outbound
-// call gets its timeout without racing two coroutines.
+// Runs `on_expire` if the scope is still alive after `timeout`: how the clients bound a
+// socket operation. The callback cancels (or closes) the socket and the one coroutine
+// awaiting it sees the error; no second coroutine is involved. (core/timeout.hpp's
+// with_timeout races two awaitables instead, for a call that owns no socket.)
 #pragma once
 #include <boost/asio/steady_timer.hpp>
 #include <functional>

@@ -1,5 +1,6 @@
 // A blocking RabbitMQ connection (rabbitmq-c) with one channel, publisher confirms and
-// timeouts on every call. Used from dedicated relay/consumer threads, never io threads.
+// timeouts on every call. Used on the relay's and the consumer's own threads (and by the
+// dlq command), never on the api's io threads.
 #pragma once
 #include <cstdint>
 #include <map>

@@ -1,4 +1,4 @@
-#include "app/pipeline_roles.hpp"
+#include "app/background_roles.hpp"
 
 #include <unistd.h>
 
@@ -220,7 +220,7 @@ std::unique_ptr<Role> make_metrics_role(const config::Settings& s, Metrics& m, i
   return std::make_unique<MetricsRole>(s, m, port);
 }
 
-void describe_pipeline_metrics(Metrics& m) {
+void describe_background_metrics(Metrics& m) {
   events::describe_relay_metrics(m);
   events::describe_consumer_metrics(m);
   tasks::describe_reconciler_metrics(m);

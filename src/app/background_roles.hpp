@@ -1,5 +1,5 @@
-// The event-pipeline roles (relay, consumer, worker, reconcile) and the metrics endpoint that
-// standalone roles expose.
+// The background roles (relay, consumer, worker, reconcile), each a supervised duty on
+// its own thread, and the metrics endpoint that roles without the api expose.
 #pragma once
 #include "app/role.hpp"
 #include "app/shared_cache.hpp"
@@ -17,6 +17,6 @@ std::unique_ptr<Role> make_reconcile_role(const config::Settings& settings, Metr
 std::unique_ptr<Role> make_metrics_role(const config::Settings& settings, Metrics& metrics,
                                         int port);
 
-void describe_pipeline_metrics(Metrics& metrics);
+void describe_background_metrics(Metrics& metrics);
 
 }  // namespace os::app
