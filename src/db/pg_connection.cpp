@@ -1,5 +1,6 @@
 #include "db/pg_connection.hpp"
 
+#include <libpq-fe.h>
 #include <poll.h>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -79,6 +80,21 @@ void PgConnection::fail(const std::string& what) {
   broken_ = true;
   throw PgUnavailable(what + ": " + trim_message(PQerrorMessage(conn_)));
 }
+
+PgResult::PgResult(pg_result* r) : result_(r, &PQclear) {}
+
+int PgResult::rows() const { return result_ ? PQntuples(result_.get()) : 0; }
+
+bool PgResult::null(int row, int col) const {
+  return PQgetisnull(result_.get(), row, col) != 0;
+}
+
+std::string_view PgResult::text(int row, int col) const {
+  return {PQgetvalue(result_.get(), row, col),
+          static_cast<std::size_t>(PQgetlength(result_.get(), row, col))};
+}
+
+bool PgConnection::broken() const { return broken_ || PQstatus(conn_) != CONNECTION_OK; }
 
 bool PgConnection::usable() {
   if (broken()) return false;

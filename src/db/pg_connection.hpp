@@ -1,7 +1,5 @@
 // One non-blocking libpq connection driven from an Asio executor.
 #pragma once
-#include <libpq-fe.h>
-
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <cstdint>
@@ -15,6 +13,10 @@
 
 #include "core/async.hpp"
 #include "core/failure.hpp"
+
+// libpq's handles (PGconn, PGresult), declared so that its header stays in the .cpp.
+struct pg_conn;
+struct pg_result;
 
 namespace os::db {
 
@@ -46,14 +48,11 @@ bool is_transient_sqlstate(const std::string& state);
 class PgResult {
  public:
   PgResult() = default;
-  explicit PgResult(PGresult* r) : result_(r, &PQclear) {}
+  explicit PgResult(pg_result* r);
 
-  int rows() const { return result_ ? PQntuples(result_.get()) : 0; }
-  bool null(int row, int col) const { return PQgetisnull(result_.get(), row, col) != 0; }
-  std::string_view text(int row, int col) const {
-    return {PQgetvalue(result_.get(), row, col),
-            static_cast<std::size_t>(PQgetlength(result_.get(), row, col))};
-  }
+  int rows() const;
+  bool null(int row, int col) const;
+  std::string_view text(int row, int col) const;
   std::optional<std::string> optional_text(int row, int col) const {
     if (null(row, col)) return std::nullopt;
     return std::string(text(row, col));
@@ -63,7 +62,7 @@ class PgResult {
   std::int64_t affected() const;
 
  private:
-  std::shared_ptr<PGresult> result_;
+  std::shared_ptr<pg_result> result_;
 };
 
 struct Statement {
@@ -101,18 +100,18 @@ class PgConnection {
   // The NOTIFY payloads that have arrived, without waiting; throws PgUnavailable.
   std::vector<std::string> take_notifications();
 
-  bool broken() const { return broken_ || PQstatus(conn_) != CONNECTION_OK; }
+  bool broken() const;
   // False when the server closed this idle connection (nothing else should be readable).
   bool usable();
 
  private:
-  PgConnection(const asio::any_io_executor& ex, PGconn* conn);
+  PgConnection(const asio::any_io_executor& ex, pg_conn* conn);
   void bind_socket();
   awaitable<void> wait(bool for_write);
   awaitable<PgResult> collect(Millis timeout);
   [[noreturn]] void fail(const std::string& what);
 
-  PGconn* conn_;
+  pg_conn* conn_;
   asio::posix::stream_descriptor socket_;
   std::unordered_set<const char*> prepared_;
   bool broken_ = false;
