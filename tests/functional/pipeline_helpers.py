@@ -527,8 +527,12 @@ class ProcessedAtWatch:
         self._conn = None
 
     def assert_stable(self):
-        """Final sample, then: no processed_at changed after it was first seen."""
+        """Two final samples, then: no processed_at changed after it was first seen.
+        (Two, so that a pipeline fast enough to finish before the background thread
+        sampled the ids added last is still compared at least once.)"""
         self.stop()
+        self.sample()
+        time.sleep(self.interval)
         self.sample()
         if self._conn is not None:
             self._conn.close()
