@@ -54,7 +54,7 @@ def curve(r, kind):
 WEAK_COMMIT = re.compile(r"synchronous_commit\W{0,6}(off|local|remote_write|false|0)\b", re.I)
 # Where that is allowed: the relay's and the consumer's own sessions (a lost published_at
 # only republishes; a lost inbox row only lets a republished event enqueue a no-op task).
-WEAK_COMMIT_ALLOWED = ("src/app/pipeline_roles.cpp",)
+WEAK_COMMIT_ALLOWED = ("src/app/background_roles.cpp",)
 
 
 def weak_commits(root="."):
@@ -93,7 +93,7 @@ def main():
     loaded = max(r["all_rss_pipeline"], r["all_rss_get"], r["all_rss_post"])
     weak = weak_commits()
     weak_api = [f"{p}:{i}" for p, i in weak if p not in WEAK_COMMIT_ALLOWED]
-    weak_text = ", ".join(f"{p}:{i}" + (" (pipeline roles, not the api)" if p in WEAK_COMMIT_ALLOWED else "") for p, i in weak) or "nowhere"
+    weak_text = ", ".join(f"{p}:{i}" + (" (background roles, not the api)" if p in WEAK_COMMIT_ALLOWED else "") for p, i in weak) or "nowhere"
     durable = r["synchronous_commit"] == "on" and r["fsync"] == "on" and not weak_api
 
     png_ok = draw(r, get_curve, post_curve, png_path)

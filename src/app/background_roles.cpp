@@ -76,6 +76,19 @@ config::PostgresSettings small_pool(config::PostgresSettings pg) {
   return pg;
 }
 
+// For the relay and the consumer, whose commits need not wait for the WAL flush: a write
+// lost in a database crash only makes the pipeline do again what it already did, which
+// it deduplicates (see the two roles).
+config::PostgresSettings unflushed_small_pool(const config::PostgresSettings& pg) {
+  auto settings = small_pool(pg);
+  settings.conninfo += " options='-c synchronous_commit=off'";
+  return settings;
+}
+
+// The task-queue Redis is on the pipeline's path only, never a request's: it may take
+// longer than REDIS_TIMEOUT_MS (the cache's budget) before it counts as down.
+constexpr Millis kTaskRedisTimeout{2000};
+
 class RelayRole : public ThreadRole {
  public:
   using ThreadRole::ThreadRole;
@@ -83,11 +96,8 @@ class RelayRole : public ThreadRole {
  protected:
   awaitable<void> body(asio::io_context& io) override {
     // The relay's writes (claims, published marks) may be lost in a database crash without
-    // harm: the row is published again and the consumer deduplicates. So they need not
-    // wait for the WAL flush.
-    auto pg = small_pool(settings_.postgres);
-    pg.conninfo += " options='-c synchronous_commit=off'";
-    db::PgPool pool(io.get_executor(), pg);
+    // harm: the row is published again and the consumer deduplicates.
+    db::PgPool pool(io.get_executor(), unflushed_small_pool(settings_.postgres));
     events::Relay relay(settings_.outbox, settings_.rabbit, settings_.retention, settings_.postgres,
                         pool, metrics_);
     co_await relay.run();
@@ -100,15 +110,13 @@ class ConsumerRole : public ThreadRole {
 
  protected:
   awaitable<void> body(asio::io_context& io) override {
-    // The inbox commit need not wait for the WAL flush either: it is acked only after the
-    // task is on the (fsynced) task queue, so losing the inbox row in a database crash at
-    // worst lets a republished event enqueue a second task, which process_order turns
-    // into a no-op (processed_at is set once; task_runs counts one effective run).
-    auto pg = small_pool(settings_.postgres);
-    pg.conninfo += " options='-c synchronous_commit=off'";
-    db::PgPool pool(io.get_executor(), pg);
+    // The inbox row is acked only after the task is on the (fsynced) task queue, so losing
+    // it in a database crash at worst lets a republished event enqueue a second task,
+    // which process_order turns into a no-op (processed_at is set once; task_runs counts
+    // one effective run).
+    db::PgPool pool(io.get_executor(), unflushed_small_pool(settings_.postgres));
     db::InboxRepository inbox(pool);
-    cache::RedisClient redis(io.get_executor(), settings_.redis.tasks, kPoolSize, Millis(2000),
+    cache::RedisClient redis(io.get_executor(), settings_.redis.tasks, kPoolSize, kTaskRedisTimeout,
                              nullptr);
     tasks::TaskQueue queue(redis, settings_.tasks);
     events::NewOrderConsumer consumer(settings_.rabbit, inbox, queue, metrics_);
@@ -137,7 +145,7 @@ class WorkerRole : public ThreadRole {
     cache::RedisClient cache_redis(io.get_executor(), settings_.redis.cache, kPoolSize,
                                    settings_.redis.timeout, &shared_.breaker);
     cache::OrderCache cache(cache_redis, settings_.redis.orders_ttl, metrics_, shared_.stale_keys);
-    cache::RedisClient task_redis(io.get_executor(), settings_.redis.tasks, 8, Millis(2000),
+    cache::RedisClient task_redis(io.get_executor(), settings_.redis.tasks, 8, kTaskRedisTimeout,
                                   nullptr);
     tasks::TaskQueue queue(task_redis, settings_.tasks);
     const auto name = worker_name();
@@ -145,7 +153,6 @@ class WorkerRole : public ThreadRole {
     tasks::Worker worker(queue, processor, settings_.tasks, metrics_, name);
     log::info("worker started", {{"worker", name}, {"concurrency", settings_.tasks.concurrency}});
     co_await worker.run(std::chrono::duration_cast<Millis>(settings_.http.shutdown_grace));
-    log::info("worker stopped", {{"worker", name}});
   }
 
  private:
@@ -161,7 +168,8 @@ class ReconcileRole : public ThreadRole {
     db::PgPool pool(io.get_executor(), small_pool(settings_.postgres));
     db::ReconcileRepository repository(pool);
     db::OutboxRepository outbox(pool);
-    cache::RedisClient redis(io.get_executor(), settings_.redis.tasks, 1, Millis(2000), nullptr);
+    cache::RedisClient redis(io.get_executor(), settings_.redis.tasks, 1, kTaskRedisTimeout,
+                             nullptr);
     tasks::TaskQueue queue(redis, settings_.tasks);
     tasks::Reconciler reconciler(settings_.reconcile, settings_.tasks.visibility_timeout,
                                  repository, outbox, queue, metrics_);
