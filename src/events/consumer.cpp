@@ -32,33 +32,22 @@ NewOrderConsumer::NewOrderConsumer(const config::RabbitSettings& settings,
       inbox_(inbox),
       queue_(queue),
       metrics_(metrics),
-      broker_("consumer", settings, [this](AmqpConnection& connection) {
-        connection.consume(broker_.topology().queue, settings_.prefetch);
-      }) {}
-
-AmqpConnection& NewOrderConsumer::publisher() {
-  if (!retry_publisher_) retry_publisher_ = std::make_unique<AmqpConnection>(settings_);
-  return *retry_publisher_;
-}
-
-void NewOrderConsumer::keep_publisher_alive() {
-  if (!retry_publisher_) return;
-  try {
-    retry_publisher_->keep_alive();
-  } catch (const AmqpError&) {
-    retry_publisher_.reset();  // reopened when next needed
-  }
-}
+      broker_("consumer", settings,
+              [this](AmqpConnection& connection) {
+                connection.consume(broker_.topology().queue, settings_.prefetch);
+              }),
+      publisher_("consumer (retry publisher)", settings) {}
 
 void NewOrderConsumer::report_dead_letters() {
   const auto now = Clock::now();
   if (now < next_dead_letter_check_) return;
   next_dead_letter_check_ = now + kDeadLetterCheckInterval;
   try {
-    metrics_.set("events_dead_letter_queue_depth", "",
-                 static_cast<double>(publisher().message_count(broker_.topology().dlq)));
+    metrics_.set(
+        "events_dead_letter_queue_depth", "",
+        static_cast<double>(publisher_.connection().message_count(broker_.topology().dlq)));
   } catch (const AmqpError&) {
-    retry_publisher_.reset();  // reopened when next needed; the gauge keeps its last value
+    publisher_.drop();  // reopened when next needed; the gauge keeps its last value
   }
 }
 
@@ -75,7 +64,7 @@ void NewOrderConsumer::dead_letter(const Delivery& d, const std::string& reason)
   m.headers.erase("x-retry-count");
   m.headers["x-dead-letter-reason"] = reason;
   m.headers["x-dead-lettered-at"] = std::to_string(domain::unix_ms());
-  const auto result = publisher().publish_confirmed({m});
+  const auto result = publisher_.connection().publish_confirmed({m});
   if (!result.front().confirmed()) {
     throw AmqpError("RabbitMQ did not take the dead letter: " + result.front().reason);
   }
@@ -102,7 +91,7 @@ void NewOrderConsumer::retry_later(const Pending& p, const std::string& reason) 
                         d.retry_count + 1,
                         delay_ms};
   if (d.headers.contains("traceparent")) retry.headers["traceparent"] = d.headers.at("traceparent");
-  const auto result = publisher().publish_confirmed({retry});
+  const auto result = publisher_.connection().publish_confirmed({retry});
   if (!result.front().confirmed()) {
     throw AmqpError("RabbitMQ did not take the retry message: " + result.front().reason);
   }
@@ -190,7 +179,7 @@ awaitable<void> NewOrderConsumer::pass() {
   for (auto d = connection.next_delivery(Millis(0)); d; d = connection.next_delivery(Millis(0))) {
     admit(std::move(*d));
   }
-  keep_publisher_alive();
+  publisher_.keep_alive();
   report_dead_letters();
   co_await handle_batch();
 }
@@ -208,7 +197,7 @@ awaitable<void> NewOrderConsumer::run() {
             }
             // Its unacked deliveries go back to the queue when it closes.
             broker_.drop();
-            retry_publisher_.reset();
+            publisher_.drop();
             batch_.clear();
           },
       .retry = {.base = kBrokerRetryBase, .cap = kBrokerRetryCap},

@@ -44,8 +44,6 @@ class NewOrderConsumer {
   void acknowledge(const std::vector<domain::NewOrderEvent>& fresh);
   void retry_later(const Pending& pending, const std::string& reason);
   void dead_letter(const Delivery& delivery, const std::string& reason);
-  AmqpConnection& publisher();
-  void keep_publisher_alive();
   // Sets events_dead_letter_queue_depth, at most every few seconds.
   void report_dead_letters();
 
@@ -56,7 +54,7 @@ class NewOrderConsumer {
   BrokerSession broker_;
   // Retries are published on their own connection: waiting for publisher confirms on the
   // consuming connection would swallow deliveries that arrive meanwhile.
-  std::unique_ptr<AmqpConnection> retry_publisher_;
+  BrokerSession publisher_;
   std::vector<Pending> batch_;  // taken, not acked yet
   DependencyHealth health_{"consumer"};
   Clock::time_point next_dead_letter_check_{};
