@@ -16,14 +16,14 @@ std::string encode_index(std::int64_t i) {
 }
 
 // json::parser's own handler (a value_stack), plus the path of the value being parsed.
-class Handler {
+class ValueBuilder {
  public:
   constexpr static std::size_t max_object_size = std::size_t(-1);
   constexpr static std::size_t max_array_size = std::size_t(-1);
   constexpr static std::size_t max_key_size = std::size_t(-1);
   constexpr static std::size_t max_string_size = std::size_t(-1);
 
-  explicit Handler(ParsedJson& out) : out_(out) {}
+  explicit ValueBuilder(ParsedJson& out) : out_(out) {}
 
   json::value_stack stack;
 
@@ -157,7 +157,7 @@ bool parse_json_keeping_numbers(std::string_view text, int max_depth, ParsedJson
                                 boost::system::error_code& ec) {
   json::parse_options options;
   options.max_depth = static_cast<std::size_t>(max_depth);
-  json::basic_parser<Handler> parser(options, out);
+  json::basic_parser<ValueBuilder> parser(options, out);
   const auto n = parser.write_some(false, text.data(), text.size(), ec);
   if (!ec && n < text.size()) ec = json::error::extra_data;
   if (ec) return false;

@@ -22,10 +22,10 @@ class Authenticator {
                                                               std::string& failure) = 0;
 };
 
-class Pipeline {
+class MiddlewareChain {
  public:
-  Pipeline(const Router& router, Authenticator& auth, const Cors& cors, RateLimit* limiter,
-           Metrics& metrics, const std::vector<std::string>& trusted_proxies);
+  MiddlewareChain(const Router& router, Authenticator& auth, const Cors& cors, RateLimit* limiter,
+                  Metrics& metrics, const std::vector<std::string>& trusted_proxies);
 
   awaitable<Response> handle(Request& request);
 
