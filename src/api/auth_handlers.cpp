@@ -51,10 +51,11 @@ awaitable<http::Response> issue_token(ApiContext& ctx, http::Request& request) {
   auto creds = std::get<domain::Credentials>(std::move(parsed));
 
   const auto user = co_await ctx.users.find_by_email(creds.email);
-  // Unknown emails verify against a decoy hash: the answer takes as long either way.
-  auto verify_job = [hash = user ? user->hashed_password : security::decoy_hash(),
+  // Unknown emails verify against a decoy hash: the answer takes as long either way. The
+  // decoy is read (and, the first time, computed) on the hashing thread too.
+  auto verify_job = [hash = user ? std::optional<std::string>(user->hashed_password) : std::nullopt,
                      password = creds.password] {
-    return security::verify_password(hash, password);
+    return security::verify_password(hash ? *hash : security::decoy_hash(), password);
   };
   const auto valid = co_await ctx.hashing.run(std::move(verify_job), request.client_connected);
   if (!valid) co_return hashing_busy();
