@@ -4,7 +4,6 @@
 #include <optional>
 #include <string>
 
-#include "config/settings.hpp"
 #include "core/metrics.hpp"
 #include "domain/ip_networks.hpp"
 #include "http/cors.hpp"
