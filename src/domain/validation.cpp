@@ -220,23 +220,62 @@ std::optional<std::string> normalize_email(std::string_view raw) {
   return email;
 }
 
+namespace {
+
+// The readers of the JSON bodies, for read_object.
+
+Credentials read_register(const ParsedJson&, const json::object& obj, Errors& errors) {
+  Credentials creds;
+  if (auto email = string_field(obj, "email", {}, errors)) {
+    if (auto normalized = normalize_email(*email)) {
+      creds.email = std::move(*normalized);
+    } else {
+      errors.add({"email"}, Problem::NotAnEmail);
+    }
+  }
+  if (auto password = string_field(obj, "password", {}, errors)) {
+    check_password(*password, {"password"}, errors);
+    creds.password = std::move(*password);
+  }
+  return creds;
+}
+
+CreateOrder read_create_order(const ParsedJson& doc, const json::object& obj, Errors& errors) {
+  const FieldPath path{"items"};
+  CreateOrder order;
+  const auto* items = field(obj, "items", {}, errors);
+  if (items == nullptr) return order;
+  if (!items->is_array()) {
+    errors.add(path, Problem::NotAList);
+    return order;
+  }
+  const auto& array = items->as_array();
+  if (array.empty()) {
+    errors.add(path, Problem::EmptyList);
+  } else if (array.size() > kMaxItems) {
+    errors.add(path, Problem::TooManyItems, kMaxItems);
+  } else {
+    for (std::size_t i = 0; i < array.size(); ++i) {
+      const auto index = static_cast<std::int64_t>(i);
+      if (auto item = parse_item(doc, index, at(path, index), errors)) {
+        order.items.push_back(*item);
+      }
+    }
+  }
+  return order;
+}
+
+OrderStatus read_status_update(const ParsedJson&, const json::object& obj, Errors& errors) {
+  const auto text = string_field(obj, "status", {}, errors);
+  const auto status = text ? parse_status(*text) : std::nullopt;
+  if (text && !status) errors.add({"status"}, Problem::UnknownStatus);
+  return status.value_or(OrderStatus::Pending);  // with a violation recorded, unused
+}
+
+}  // namespace
+
 Validated<Credentials> parse_register(std::string_view body) {
-  return read_object<Credentials>(body,
-                                  [](const ParsedJson&, const json::object& obj, Errors& errors) {
-                                    Credentials creds;
-                                    if (auto email = string_field(obj, "email", {}, errors)) {
-                                      if (auto normalized = normalize_email(*email)) {
-                                        creds.email = std::move(*normalized);
-                                      } else {
-                                        errors.add({"email"}, Problem::NotAnEmail);
-                                      }
-                                    }
-                                    if (auto password = string_field(obj, "password", {}, errors)) {
-                                      check_password(*password, {"password"}, errors);
-                                      creds.password = std::move(*password);
-                                    }
-                                    return creds;
-                                  });
+  return read_object<Credentials>(body, read_register);
 }
 
 Validated<Credentials> parse_token_fields(
@@ -260,41 +299,11 @@ Validated<Credentials> parse_token_fields(
 }
 
 Validated<CreateOrder> parse_create_order(std::string_view body) {
-  return read_object<CreateOrder>(
-      body, [](const ParsedJson& doc, const json::object& obj, Errors& errors) {
-        const FieldPath path{"items"};
-        CreateOrder order;
-        const auto* items = field(obj, "items", {}, errors);
-        if (items == nullptr) return order;
-        if (!items->is_array()) {
-          errors.add(path, Problem::NotAList);
-          return order;
-        }
-        const auto& array = items->as_array();
-        if (array.empty()) {
-          errors.add(path, Problem::EmptyList);
-        } else if (array.size() > kMaxItems) {
-          errors.add(path, Problem::TooManyItems, kMaxItems);
-        } else {
-          for (std::size_t i = 0; i < array.size(); ++i) {
-            const auto index = static_cast<std::int64_t>(i);
-            if (auto item = parse_item(doc, index, at(path, index), errors)) {
-              order.items.push_back(*item);
-            }
-          }
-        }
-        return order;
-      });
+  return read_object<CreateOrder>(body, read_create_order);
 }
 
 Validated<OrderStatus> parse_status_update(std::string_view body) {
-  return read_object<OrderStatus>(
-      body, [](const ParsedJson&, const json::object& obj, Errors& errors) {
-        const auto text = string_field(obj, "status", {}, errors);
-        const auto status = text ? parse_status(*text) : std::nullopt;
-        if (text && !status) errors.add({"status"}, Problem::UnknownStatus);
-        return status.value_or(OrderStatus::Pending);  // with a violation recorded, unused
-      });
+  return read_object<OrderStatus>(body, read_status_update);
 }
 
 }  // namespace os::domain
