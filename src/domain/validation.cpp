@@ -7,6 +7,7 @@
 
 #include "domain/json_numbers.hpp"
 #include "domain/money.hpp"
+#include "domain/text.hpp"
 
 namespace os::domain {
 namespace json = boost::json;
@@ -202,11 +203,8 @@ std::optional<OrderItem> parse_item(const ParsedJson& doc, std::int64_t index,
 }  // namespace
 
 std::optional<std::string> normalize_email(std::string_view raw) {
-  while (!raw.empty() && std::isspace(static_cast<unsigned char>(raw.front())))
-    raw.remove_prefix(1);
-  while (!raw.empty() && std::isspace(static_cast<unsigned char>(raw.back()))) raw.remove_suffix(1);
-  if (raw.empty() || raw.size() > kMaxEmailLength) return std::nullopt;
-  std::string email(raw);
+  std::string email = trim(raw, " \t\n\v\f\r");  // what isspace() calls space
+  if (email.empty() || email.size() > kMaxEmailLength) return std::nullopt;
   std::transform(email.begin(), email.end(), email.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   const auto atpos = email.find('@');

@@ -24,6 +24,7 @@ Validated<Credentials> parse_token_form(std::string_view body) {
 
 TEST(Email, NormalizesAndValidates) {
   EXPECT_EQ(normalize_email("  John.Doe@Example.COM "), "john.doe@example.com");
+  EXPECT_EQ(normalize_email("\n\tA@B.co\v\f\r "), "a@b.co");
   EXPECT_FALSE(normalize_email("no-at-sign.example.com"));
   EXPECT_FALSE(normalize_email("a@b"));
   EXPECT_FALSE(normalize_email("a@@b.com"));
