@@ -82,9 +82,8 @@ class Reader {
     auto value = text(name, std::move(fallback));
     std::transform(value.begin(), value.end(), value.begin(), ::tolower);
     if (std::find(allowed.begin(), allowed.end(), value) == allowed.end()) {
-      std::string list;
-      for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
-      throw ConfigError(name, "must be one of " + list + ", got '" + value + "'");
+      throw ConfigError(name,
+                        "must be one of " + domain::join(allowed, ", ") + ", got '" + value + "'");
     }
     return value;
   }
