@@ -1,5 +1,6 @@
-// The request path around every handler: request id, CORS, rate limit, routing,
-// authentication, error mapping, metrics and the access log. Handlers stay thin.
+// The middleware chain around every handler: request id and trace context, client
+// address, CORS, routing, rate limit, authentication, error mapping, metrics and the
+// access log. Handlers stay thin.
 #pragma once
 #include <optional>
 #include <string>
