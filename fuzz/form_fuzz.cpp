@@ -1,13 +1,13 @@
-// The form / query-string decoder, domain::parse_form and decode_form_component, as used
+// The form / query-string decoder, http::parse_form and decode_form_component, as used
 // for /token/ bodies (FormSyntax::Form) and every query string (FormSyntax::Query: limit,
 // cursor). The header promises: decoding never fails and the result is valid UTF-8.
 // First input byte picks the syntax; the rest is the text.
 #include <string>
 
-#include "domain/form.hpp"
 #include "fuzz_common.hpp"
+#include "http/form.hpp"
 
-using namespace os::domain;
+using namespace os::http;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size == 0) return 0;

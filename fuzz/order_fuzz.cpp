@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <variant>
 
+#include "api/validation_errors.hpp"
 #include "domain/money.hpp"
 #include "domain/order.hpp"
 #include "domain/order_json.hpp"
@@ -16,14 +17,15 @@ using namespace os::domain;
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const auto body = fuzz::as_text(data, size);
   auto parsed = parse_create_order(body);
-  if (auto* errors = std::get_if<ValidationErrors>(&parsed)) {
+  if (auto* errors = std::get_if<Violations>(&parsed)) {
     FUZZ_CHECK(!errors->empty(), fuzz::printable(body));
-    for (const auto& e : *errors) {
+    for (const auto& violation : *errors) {
+      const auto e = os::api::body_error_item(violation);
       FUZZ_CHECK(!e.loc.empty() && e.loc[0] == "body", e.msg);
       FUZZ_CHECK(!e.msg.empty() && !e.type.empty(), e.msg);
     }
     boost::system::error_code ec;
-    const auto rendered = render_validation_errors(*errors);
+    const auto rendered = os::api::render_violations(*errors);
     json::parse(rendered, ec);
     FUZZ_CHECK(!ec, rendered);
     return 0;

@@ -2,6 +2,7 @@
 #include <boost/json.hpp>
 #include <variant>
 
+#include "api/validation_errors.hpp"
 #include "domain/order.hpp"
 #include "domain/validation.hpp"
 #include "fuzz_common.hpp"
@@ -11,10 +12,10 @@ using namespace os::domain;
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const auto body = fuzz::as_text(data, size);
   auto parsed = parse_status_update(body);
-  if (auto* errors = std::get_if<ValidationErrors>(&parsed)) {
+  if (auto* errors = std::get_if<Violations>(&parsed)) {
     FUZZ_CHECK(!errors->empty(), fuzz::printable(body));
     boost::system::error_code ec;
-    boost::json::parse(render_validation_errors(*errors), ec);
+    boost::json::parse(os::api::render_violations(*errors), ec);
     FUZZ_CHECK(!ec, fuzz::printable(body));
     return 0;
   }

@@ -1,5 +1,5 @@
 // Client address from the TCP peer and every X-Forwarded-For header line:
-// domain::client_address, the function Pipeline::client_ip calls, and bucket_key.
+// domain::client_address, the function MiddlewareChain::client_ip calls, and bucket_key.
 //
 // Input: first line = TCP peer, each further line = one X-Forwarded-For header line.
 #include <string>

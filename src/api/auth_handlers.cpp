@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 
 #include "api/errors.hpp"
+#include "http/form.hpp"
 #include "security/password.hpp"
 
 namespace os::api {
@@ -23,8 +24,7 @@ http::Response hashing_busy() {
 awaitable<http::Response> register_user(ApiContext& ctx, http::Request& request) {
   if (!request.has_json_body()) co_return body_not_json();
   auto parsed = domain::parse_register(request.body);
-  if (auto* errors = std::get_if<domain::ValidationErrors>(&parsed))
-    co_return validation_error(*errors);
+  if (auto* errors = std::get_if<domain::Violations>(&parsed)) co_return validation_error(*errors);
   auto creds = std::get<domain::Credentials>(std::move(parsed));
 
   // Cheap check first so a duplicate does not cost an Argon2 hash; the insert
@@ -45,16 +45,17 @@ awaitable<http::Response> register_user(ApiContext& ctx, http::Request& request)
 
 awaitable<http::Response> issue_token(ApiContext& ctx, http::Request& request) {
   // Like FastAPI's Form(): a body that is not a form has no fields (so: Field required).
-  auto parsed = domain::parse_token_form(request.has_form_body() ? request.body : "");
-  if (auto* errors = std::get_if<domain::ValidationErrors>(&parsed))
-    co_return validation_error(*errors);
+  const auto fields = http::parse_form(request.has_form_body() ? request.body : "");
+  auto parsed = domain::parse_token_fields(fields);
+  if (auto* errors = std::get_if<domain::Violations>(&parsed)) co_return validation_error(*errors);
   auto creds = std::get<domain::Credentials>(std::move(parsed));
 
   const auto user = co_await ctx.users.find_by_email(creds.email);
-  // Unknown emails verify against a decoy hash: the answer takes as long either way.
-  auto verify_job = [hash = user ? user->hashed_password : security::decoy_hash(),
+  // Unknown emails verify against a decoy hash: the answer takes as long either way. The
+  // decoy is read (and, the first time, computed) on the hashing thread too.
+  auto verify_job = [hash = user ? std::optional<std::string>(user->hashed_password) : std::nullopt,
                      password = creds.password] {
-    return security::verify_password(hash, password);
+    return security::verify_password(hash ? *hash : security::decoy_hash(), password);
   };
   const auto valid = co_await ctx.hashing.run(std::move(verify_job), request.client_connected);
   if (!valid) co_return hashing_busy();

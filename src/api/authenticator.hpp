@@ -2,7 +2,7 @@
 #pragma once
 #include "api/known_users.hpp"
 #include "db/user_repository.hpp"
-#include "http/pipeline.hpp"
+#include "http/middleware.hpp"
 #include "security/jwt.hpp"
 
 namespace os::api {

@@ -53,8 +53,7 @@ awaitable<void> cache_order(ApiContext& ctx, const domain::Order& order, const s
 awaitable<Response> create_order(ApiContext& ctx, Request& request) {
   if (!request.has_json_body()) co_return body_not_json();
   auto parsed = domain::parse_create_order(request.body);
-  if (auto* errors = std::get_if<domain::ValidationErrors>(&parsed))
-    co_return validation_error(*errors);
+  if (auto* errors = std::get_if<domain::Violations>(&parsed)) co_return validation_error(*errors);
   const auto input = std::get<domain::CreateOrder>(std::move(parsed));
 
   std::optional<db::IdempotencyKey> key;
@@ -119,8 +118,7 @@ awaitable<Response> update_order_status(ApiContext& ctx, Request& request) {
   if (!id) co_return bad_order_id();
   if (!request.has_json_body()) co_return body_not_json();
   auto parsed = domain::parse_status_update(request.body);
-  if (auto* errors = std::get_if<domain::ValidationErrors>(&parsed))
-    co_return validation_error(*errors);
+  if (auto* errors = std::get_if<domain::Violations>(&parsed)) co_return validation_error(*errors);
   const auto target = std::get<domain::OrderStatus>(parsed);
 
   // Compare-and-set on the status, retried if another request changed it meanwhile.

@@ -1,5 +1,6 @@
-// Token bucket per client address. Buckets live in Redis (one atomic script call) so
-// every api instance shares them; a local bucket takes over while Redis is down.
+// Token bucket per client address. With RATE_LIMIT_BACKEND=redis (the default) buckets
+// live in Redis (one atomic script call) so every api instance shares them, and a local
+// bucket takes over while Redis is down; with `memory` every process keeps its own.
 #pragma once
 #include <array>
 #include <list>

@@ -7,12 +7,13 @@
 
 namespace os::api {
 
-using HandlerFn = awaitable<http::Response> (*)(ApiContext&, http::Request&);
+// An api handler: an http::Handler that is also given its io thread's services.
+using Handler = awaitable<http::Response> (*)(ApiContext&, http::Request&);
 
 struct RouteSpec {
   const char* method;
   const char* pattern;
-  HandlerFn handler;
+  Handler handler;
   http::RouteOptions options;
 };
 

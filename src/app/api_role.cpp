@@ -23,11 +23,11 @@ class ApiRole : public Role {
                       ? settings.http.threads
                       : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     threads_ = std::make_unique<IoThreads>(n);
-    std::vector<http::RequestHandler> handlers;
+    std::vector<http::Handler> handlers;
     for (std::size_t i = 0; i < threads_->size(); ++i) {
       per_thread_.push_back(std::make_unique<ApiThreadServices>(process_, threads_->context(i)));
-      auto* pipeline = &per_thread_.back()->pipeline;
-      handlers.emplace_back([pipeline](http::Request& r) { return pipeline->handle(r); });
+      auto* middleware = &per_thread_.back()->middleware;
+      handlers.emplace_back([middleware](http::Request& r) { return middleware->handle(r); });
     }
     server_ = std::make_unique<http::HttpServer>(settings.http, threads_->contexts(),
                                                  std::move(handlers));

@@ -182,7 +182,7 @@ class MetricsRole : public Role {
   MetricsRole(const config::Settings& settings, Metrics& metrics, int port) : threads_(1) {
     auto http = settings.http;
     http.port = port;
-    std::vector<http::RequestHandler> handlers;
+    std::vector<http::Handler> handlers;
     handlers.emplace_back([&metrics](http::Request& r) -> awaitable<http::Response> {
       if (r.path == "/health") co_return http::json_response(200, R"({"status":"ok"})");
       if (r.path != "/metrics") co_return http::error_response(404, "Not Found");

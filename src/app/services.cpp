@@ -61,8 +61,8 @@ ApiThreadServices::ApiThreadServices(ProcessServices& p, asio::io_context& io)
                                                                                          : nullptr,
                         p.local_buckets)
                   : std::nullopt),
-      pipeline(router, authenticator, p.cors, limiter ? &*limiter : nullptr, p.metrics,
-               p.settings.rate_limit.trusted_proxies) {
+      middleware(router, authenticator, p.cors, limiter ? &*limiter : nullptr, p.metrics,
+                 p.settings.rate_limit.trusted_proxies) {
   api::add_routes(router, context);
 }
 

@@ -11,7 +11,7 @@
 #include "cache/circuit_breaker.hpp"
 #include "api/known_users.hpp"
 #include "http/cors.hpp"
-#include "http/pipeline.hpp"
+#include "http/middleware.hpp"
 #include "http/router.hpp"
 
 namespace os::app {
@@ -43,7 +43,7 @@ struct ApiThreadServices {
   api::JwtAuthenticator authenticator;
   std::optional<api::RateLimiter> limiter;
   http::Router router;
-  http::Pipeline pipeline;
+  http::MiddlewareChain middleware;
 };
 
 void describe_metrics(Metrics& metrics);

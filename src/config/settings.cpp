@@ -82,11 +82,60 @@ class Reader {
     auto value = text(name, std::move(fallback));
     std::transform(value.begin(), value.end(), value.begin(), ::tolower);
     if (std::find(allowed.begin(), allowed.end(), value) == allowed.end()) {
-      std::string list;
-      for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
-      throw ConfigError(name, "must be one of " + list + ", got '" + value + "'");
+      throw ConfigError(name,
+                        "must be one of " + domain::join(allowed, ", ") + ", got '" + value + "'");
     }
     return value;
+  }
+
+  // The setters below leave `field` alone when the variable is unset: its member
+  // initialiser in settings.hpp is the one place a default is written.
+  void set(const std::string& name, std::string& field) const { field = text(name, field); }
+  template <typename Int>
+  void set_integer(const std::string& name, Int& field, long long min, long long max) const {
+    field = static_cast<Int>(integer(name, static_cast<long long>(field), min, max));
+  }
+  void set_number(const std::string& name, double& field, double min, double max) const {
+    field = number(name, field, min, max);
+  }
+  void set_boolean(const std::string& name, bool& field) const { field = boolean(name, field); }
+  // An integer count of the field's own unit (REDIS_TIMEOUT_MS into milliseconds).
+  template <typename Rep, typename Period>
+  void set_count(const std::string& name, std::chrono::duration<Rep, Period>& field, long long min,
+                 long long max) const {
+    field = std::chrono::duration<Rep, Period>(integer(name, field.count(), min, max));
+  }
+  // A number of `Unit`s, fractions allowed, into the field's finer unit
+  // (OUTBOX_POLL_SECONDS=0.5 into milliseconds); `min` and `max` are in `Unit`s.
+  template <typename Unit, typename Field>
+  void set_fraction(const std::string& name, Field& field, double min, double max) const {
+    if (raw(name) == nullptr) return;
+    constexpr double kFieldsPerUnit =
+        static_cast<double>(std::ratio_divide<typename Unit::period, typename Field::period>::num) /
+        std::ratio_divide<typename Unit::period, typename Field::period>::den;
+    field = Field(static_cast<long long>(kFieldsPerUnit * number(name, 0, min, max)));
+  }
+  void set_choice(const std::string& name, std::string& field,
+                  const std::vector<std::string>& allowed) const {
+    field = choice(name, field, allowed);
+  }
+  // A choice by name, stored as an enum.
+  template <typename Enum>
+  void set_choice(const std::string& name, Enum& field,
+                  const std::vector<std::pair<std::string, Enum>>& options) const {
+    std::vector<std::string> names;
+    std::string current;
+    for (const auto& [option, value] : options) {
+      names.push_back(option);
+      if (value == field) current = option;
+    }
+    const auto picked = choice(name, current, names);
+    for (const auto& [option, value] : options) {
+      if (option == picked) field = value;
+    }
+  }
+  void set_list(const std::string& name, std::vector<std::string>& field) const {
+    field = list(name, field);
   }
 
   // Comma-separated, or a JSON list as in the original's .env.example.
@@ -152,11 +201,11 @@ PostgresSettings load_postgres(const Reader& r) {
   }
   // With several hosts, connect only to the one that accepts writes (the primary).
   if (hosts.size() > 1) parameters.try_emplace("target_session_attrs", "read-write");
-  pg.pool_size = static_cast<int>(r.integer("POSTGRES_POOL_SIZE", 16, 1, 256));
-  pg.connect_timeout = std::chrono::milliseconds(
-      static_cast<long long>(1000 * r.number("POSTGRES_CONNECT_TIMEOUT_SECONDS", 3, 0.1, 600)));
-  pg.query_timeout = std::chrono::milliseconds(
-      static_cast<long long>(1000 * r.number("POSTGRES_QUERY_TIMEOUT_SECONDS", 5, 0.1, 3600)));
+  r.set_integer("POSTGRES_POOL_SIZE", pg.pool_size, 1, 256);
+  r.set_fraction<std::chrono::seconds>("POSTGRES_CONNECT_TIMEOUT_SECONDS", pg.connect_timeout, 0.1,
+                                       600);
+  r.set_fraction<std::chrono::seconds>("POSTGRES_QUERY_TIMEOUT_SECONDS", pg.query_timeout, 0.1,
+                                       3600);
   std::vector<std::string> host_names;
   std::vector<std::string> ports;
   for (const auto& h : hosts) {
@@ -220,10 +269,10 @@ RedisSettings load_redis(const Reader& r) {
   if (const auto* url = r.raw("REDIS_URL")) {
     redis.cache = parse_redis_url("REDIS_URL", *url);
   } else {
-    redis.cache.host = r.text("REDIS_HOST", "127.0.0.1");
-    redis.cache.port = static_cast<int>(r.integer("REDIS_PORT", 6379, 1, 65535));
-    redis.cache.db = static_cast<int>(r.integer("REDIS_DB", 0, 0, 15));
-    redis.cache.password = r.text("REDIS_PASSWORD", "");
+    r.set("REDIS_HOST", redis.cache.host);
+    r.set_integer("REDIS_PORT", redis.cache.port, 1, 65535);
+    r.set_integer("REDIS_DB", redis.cache.db, 0, 15);
+    r.set("REDIS_PASSWORD", redis.cache.password);
   }
   follow_sentinels(r, "REDIS_SENTINELS", "REDIS_MASTER_NAME", redis.cache);
   redis.tasks = redis.cache;
@@ -231,38 +280,35 @@ RedisSettings load_redis(const Reader& r) {
     redis.tasks = parse_redis_url("CELERY_BROKER_URL", *url);
   }
   follow_sentinels(r, "TASK_REDIS_SENTINELS", "TASK_REDIS_MASTER_NAME", redis.tasks);
-  redis.orders_ttl =
-      std::chrono::seconds(r.integer("REDIS_ORDERS_TTL_SECONDS", 300, 1, 86400 * 30));
-  redis.timeout = std::chrono::milliseconds(r.integer("REDIS_TIMEOUT_MS", 100, 1, 60000));
-  redis.breaker_open =
-      std::chrono::milliseconds(r.integer("REDIS_BREAKER_OPEN_MS", 5000, 10, 600000));
+  r.set_count("REDIS_ORDERS_TTL_SECONDS", redis.orders_ttl, 1, 86400 * 30);
+  r.set_count("REDIS_TIMEOUT_MS", redis.timeout, 1, 60000);
+  r.set_count("REDIS_BREAKER_OPEN_MS", redis.breaker_open, 10, 600000);
   return redis;
 }
 
 RabbitSettings load_rabbit(const Reader& r) {
   RabbitSettings rabbit;
-  const int port = static_cast<int>(r.integer("RABBITMQ_PORT", 5672, 1, 65535));
+  // RABBITMQ_HOST and RABBITMQ_PORT default to the one host of `hosts`' default.
+  HostPort single = rabbit.hosts.front();
+  r.set_integer("RABBITMQ_PORT", single.port, 1, 65535);
   const auto* hosts = r.raw("RABBITMQ_HOSTS");
   rabbit.hosts =
-      hosts ? parse_host_ports("RABBITMQ_HOSTS", *hosts, port)
-            : parse_host_ports("RABBITMQ_HOST", r.text("RABBITMQ_HOST", "127.0.0.1"), port);
-  rabbit.queue_type = r.choice("RABBITMQ_QUEUE_TYPE", "quorum", {"quorum", "classic"}) == "quorum"
-                          ? QueueType::Quorum
-                          : QueueType::Classic;
-  rabbit.user = r.text("RABBITMQ_USER", rabbit.user);
-  rabbit.password = r.text("RABBITMQ_PASSWORD", rabbit.password);
-  rabbit.vhost = r.text("RABBITMQ_VHOST", rabbit.vhost);
-  rabbit.exchange = r.text("RABBITMQ_EXCHANGE", rabbit.exchange);
-  rabbit.new_order_queue = r.text("RABBITMQ_NEW_ORDER_QUEUE", rabbit.new_order_queue);
-  rabbit.routing_key = r.text("RABBITMQ_NEW_ORDER_ROUTING_KEY", rabbit.routing_key);
-  rabbit.consumer_max_retries =
-      static_cast<int>(r.integer("RABBITMQ_CONSUMER_MAX_RETRIES", 5, 0, 100));
-  rabbit.consumer_retry_base_seconds =
-      r.number("RABBITMQ_CONSUMER_RETRY_BASE_SECONDS", 1.0, 0.001, 3600);
-  rabbit.prefetch = static_cast<int>(r.integer("RABBITMQ_PREFETCH", 32, 1, 65535));
-  rabbit.timeout = std::chrono::milliseconds(
-      static_cast<long long>(1000 * r.number("RABBITMQ_TIMEOUT_SECONDS", 5, 0.1, 600)));
-  rabbit.heartbeat_seconds = static_cast<int>(r.integer("RABBITMQ_HEARTBEAT_SECONDS", 30, 0, 3600));
+      hosts ? parse_host_ports("RABBITMQ_HOSTS", *hosts, single.port)
+            : parse_host_ports("RABBITMQ_HOST", r.text("RABBITMQ_HOST", single.host), single.port);
+  r.set_choice("RABBITMQ_QUEUE_TYPE", rabbit.queue_type,
+               {{"quorum", QueueType::Quorum}, {"classic", QueueType::Classic}});
+  r.set("RABBITMQ_USER", rabbit.user);
+  r.set("RABBITMQ_PASSWORD", rabbit.password);
+  r.set("RABBITMQ_VHOST", rabbit.vhost);
+  r.set("RABBITMQ_EXCHANGE", rabbit.exchange);
+  r.set("RABBITMQ_NEW_ORDER_QUEUE", rabbit.new_order_queue);
+  r.set("RABBITMQ_NEW_ORDER_ROUTING_KEY", rabbit.routing_key);
+  r.set_integer("RABBITMQ_CONSUMER_MAX_RETRIES", rabbit.consumer_max_retries, 0, 100);
+  r.set_number("RABBITMQ_CONSUMER_RETRY_BASE_SECONDS", rabbit.consumer_retry_base_seconds, 0.001,
+               3600);
+  r.set_integer("RABBITMQ_PREFETCH", rabbit.prefetch, 1, 65535);
+  r.set_fraction<std::chrono::seconds>("RABBITMQ_TIMEOUT_SECONDS", rabbit.timeout, 0.1, 600);
+  r.set_integer("RABBITMQ_HEARTBEAT_SECONDS", rabbit.heartbeat_seconds, 0, 3600);
   return rabbit;
 }
 
@@ -271,12 +317,11 @@ RabbitSettings load_rabbit(const Reader& r) {
 Settings load_settings(const EnvMap& env) {
   const Reader r(env);
   Settings s;
-  s.app_name = r.text("APP_NAME", s.app_name);
-  s.log_level = r.choice("LOG_LEVEL", "info",
-                         {"trace", "debug", "info", "warning", "warn", "error", "critical"});
-  s.log_format = r.choice("LOG_FORMAT", "json", {"json", "text"}) == "json" ? LogFormat::Json
-                                                                            : LogFormat::Text;
-  s.run_migrations_on_startup = r.boolean("RUN_MIGRATIONS_ON_STARTUP", false);
+  r.set("APP_NAME", s.app_name);
+  r.set_choice("LOG_LEVEL", s.log_level,
+               {"trace", "debug", "info", "warning", "warn", "error", "critical"});
+  r.set_choice("LOG_FORMAT", s.log_format, {{"json", LogFormat::Json}, {"text", LogFormat::Text}});
+  r.set_boolean("RUN_MIGRATIONS_ON_STARTUP", s.run_migrations_on_startup);
 
   const auto* secret = r.raw("SECRET_KEY");
   if (secret == nullptr) throw ConfigError("SECRET_KEY", "is required (at least 32 characters)");
@@ -296,29 +341,28 @@ Settings load_settings(const EnvMap& env) {
                                         "`head -c 32 /dev/urandom | base64`");
   }
   s.secret_key = *secret;
-  s.algorithm = r.text("ALGORITHM", "HS256");
-  if (s.algorithm != "HS256") throw ConfigError("ALGORITHM", "only HS256 is supported");
-  s.access_token_ttl =
-      std::chrono::minutes(r.integer("ACCESS_TOKEN_EXPIRE_MINUTES", 30, 1, 60 * 24 * 30));
+  // Accepted for the original's .env files; tokens are always HS256 (security/jwt).
+  if (const auto algorithm = r.text("ALGORITHM", "HS256"); algorithm != "HS256") {
+    throw ConfigError("ALGORITHM", "only HS256 is supported");
+  }
+  r.set_count("ACCESS_TOKEN_EXPIRE_MINUTES", s.access_token_ttl, 1, 60 * 24 * 30);
 
-  s.metrics_port = static_cast<int>(r.integer("METRICS_PORT", 0, 0, 65535));
-  s.auth_user_cache = std::chrono::seconds(r.integer("AUTH_USER_CACHE_SECONDS", 60, 0, 3600));
-  s.http.host = r.text("API_HOST", s.http.host);
-  s.http.port = static_cast<int>(r.integer("API_PORT", 8000, 0, 65535));
-  s.http.threads = static_cast<int>(r.integer("API_THREADS", 0, 0, 256));
-  s.http.max_body_bytes =
-      static_cast<std::size_t>(r.integer("HTTP_MAX_BODY_BYTES", 1 << 20, 1024, 1LL << 30));
-  s.http.max_header_bytes =
-      static_cast<std::size_t>(r.integer("HTTP_MAX_HEADER_BYTES", 16 << 10, 1024, 1 << 20));
-  s.http.read_timeout = std::chrono::seconds(r.integer("HTTP_READ_TIMEOUT_SECONDS", 30, 1, 3600));
-  s.http.shutdown_grace = std::chrono::seconds(r.integer("SHUTDOWN_GRACE_SECONDS", 10, 0, 3600));
-  s.http.max_connections = static_cast<int>(r.integer("HTTP_MAX_CONNECTIONS", 10000, 1, 1'000'000));
-  s.http.swagger_ui_dir = r.text("SWAGGER_UI_DIR", "");
+  r.set_integer("METRICS_PORT", s.metrics_port, 0, 65535);
+  r.set_count("AUTH_USER_CACHE_SECONDS", s.auth_user_cache, 0, 3600);
+  r.set("API_HOST", s.http.host);
+  r.set_integer("API_PORT", s.http.port, 0, 65535);
+  r.set_integer("API_THREADS", s.http.threads, 0, 256);
+  r.set_integer("HTTP_MAX_BODY_BYTES", s.http.max_body_bytes, 1024, 1LL << 30);
+  r.set_integer("HTTP_MAX_HEADER_BYTES", s.http.max_header_bytes, 1024, 1 << 20);
+  r.set_count("HTTP_READ_TIMEOUT_SECONDS", s.http.read_timeout, 1, 3600);
+  r.set_count("SHUTDOWN_GRACE_SECONDS", s.http.shutdown_grace, 0, 3600);
+  r.set_integer("HTTP_MAX_CONNECTIONS", s.http.max_connections, 1, 1'000'000);
+  r.set("SWAGGER_UI_DIR", s.http.swagger_ui_dir);
 
-  s.cors.origins = r.list("CORS_ALLOW_ORIGINS", {"*"});
-  s.cors.methods = r.list("CORS_ALLOW_METHODS", {"*"});
-  s.cors.headers = r.list("CORS_ALLOW_HEADERS", {"*"});
-  s.cors.credentials = r.boolean("CORS_ALLOW_CREDENTIALS", false);
+  r.set_list("CORS_ALLOW_ORIGINS", s.cors.origins);
+  r.set_list("CORS_ALLOW_METHODS", s.cors.methods);
+  r.set_list("CORS_ALLOW_HEADERS", s.cors.headers);
+  r.set_boolean("CORS_ALLOW_CREDENTIALS", s.cors.credentials);
   if (s.cors.credentials &&
       std::find(s.cors.origins.begin(), s.cors.origins.end(), "*") != s.cors.origins.end()) {
     throw ConfigError("CORS_ALLOW_CREDENTIALS",
@@ -326,13 +370,12 @@ Settings load_settings(const EnvMap& env) {
                       "credentialed wildcard responses); list the origins explicitly");
   }
 
-  s.rate_limit.enabled = r.boolean("RATE_LIMIT_ENABLED", true);
-  s.rate_limit.backend = r.choice("RATE_LIMIT_BACKEND", "redis", {"redis", "memory"}) == "redis"
-                             ? RateLimitBackend::Redis
-                             : RateLimitBackend::Memory;
-  s.rate_limit.capacity = r.number("RATE_LIMIT_CAPACITY", 100, 1, 1e9);
-  s.rate_limit.refill_per_second = r.number("RATE_LIMIT_REFILL_RATE", 20, 0.001, 1e9);
-  s.rate_limit.trusted_proxies = r.list("TRUSTED_PROXIES", {});
+  r.set_boolean("RATE_LIMIT_ENABLED", s.rate_limit.enabled);
+  r.set_choice("RATE_LIMIT_BACKEND", s.rate_limit.backend,
+               {{"redis", RateLimitBackend::Redis}, {"memory", RateLimitBackend::Memory}});
+  r.set_number("RATE_LIMIT_CAPACITY", s.rate_limit.capacity, 1, 1e9);
+  r.set_number("RATE_LIMIT_REFILL_RATE", s.rate_limit.refill_per_second, 0.001, 1e9);
+  r.set_list("TRUSTED_PROXIES", s.rate_limit.trusted_proxies);
   std::string bad_proxy;
   if (!domain::IpNetworks::parse(s.rate_limit.trusted_proxies, &bad_proxy)) {
     throw ConfigError("TRUSTED_PROXIES",
@@ -343,32 +386,26 @@ Settings load_settings(const EnvMap& env) {
   s.redis = load_redis(r);
   s.rabbit = load_rabbit(r);
 
-  s.outbox.poll_interval = std::chrono::milliseconds(
-      static_cast<long long>(1000 * r.number("OUTBOX_POLL_SECONDS", 5, 0.01, 3600)));
-  s.outbox.batch_size = static_cast<int>(r.integer("OUTBOX_BATCH_SIZE", 100, 1, 10000));
-  s.outbox.lease = std::chrono::seconds(r.integer("OUTBOX_LEASE_SECONDS", 30, 1, 3600));
-  s.outbox.retention = std::chrono::hours(r.integer("OUTBOX_RETENTION_HOURS", 168, 1, 24 * 365));
-  s.outbox.max_backoff =
-      std::chrono::seconds(r.integer("OUTBOX_MAX_BACKOFF_SECONDS", 300, 1, 86400));
+  r.set_fraction<std::chrono::seconds>("OUTBOX_POLL_SECONDS", s.outbox.poll_interval, 0.01, 3600);
+  r.set_integer("OUTBOX_BATCH_SIZE", s.outbox.batch_size, 1, 10000);
+  r.set_count("OUTBOX_LEASE_SECONDS", s.outbox.lease, 1, 3600);
+  r.set_count("OUTBOX_RETENTION_HOURS", s.outbox.retention, 1, 24 * 365);
+  r.set_count("OUTBOX_MAX_BACKOFF_SECONDS", s.outbox.max_backoff, 1, 86400);
 
-  s.tasks.concurrency = static_cast<int>(r.integer("WORKER_CONCURRENCY", 64, 1, 10000));
-  s.tasks.visibility_timeout =
-      std::chrono::seconds(r.integer("TASK_VISIBILITY_TIMEOUT_SECONDS", 30, 1, 86400));
-  s.tasks.max_attempts = static_cast<int>(r.integer("TASK_MAX_ATTEMPTS", 5, 1, 100));
-  s.tasks.retry_max_backoff = std::chrono::milliseconds(
-      static_cast<long long>(1000 * r.number("TASK_RETRY_MAX_BACKOFF_SECONDS", 10, 0.01, 3600)));
-  s.reconcile.after =
-      std::chrono::seconds(r.integer("RECONCILE_AFTER_SECONDS", 300, 1, 30 * 86400));
-  s.reconcile.interval =
-      std::chrono::seconds(r.integer("RECONCILE_INTERVAL_SECONDS", 60, 1, 86400));
-  s.retention.inbox = std::chrono::seconds(
-      static_cast<long long>(3600 * r.number("INBOX_RETENTION_HOURS", 168, 0.0003, 24 * 3650)));
-  s.retention.task_runs = std::chrono::seconds(
-      static_cast<long long>(3600 * r.number("TASK_RUNS_RETENTION_HOURS", 168, 0.0003, 24 * 3650)));
-  s.reconcile.batch_size = static_cast<int>(r.integer("RECONCILE_BATCH_SIZE", 500, 1, 100000));
-  s.tasks.process_order_delay = std::chrono::milliseconds(
-      static_cast<long long>(1000 * r.number("PROCESS_ORDER_DELAY_SECONDS", 2, 0, 3600)));
-  s.tasks.stream = r.text("TASK_STREAM", s.tasks.stream);
+  r.set_integer("WORKER_CONCURRENCY", s.tasks.concurrency, 1, 10000);
+  r.set_count("TASK_VISIBILITY_TIMEOUT_SECONDS", s.tasks.visibility_timeout, 1, 86400);
+  r.set_integer("TASK_MAX_ATTEMPTS", s.tasks.max_attempts, 1, 100);
+  r.set_fraction<std::chrono::seconds>("TASK_RETRY_MAX_BACKOFF_SECONDS", s.tasks.retry_max_backoff,
+                                       0.01, 3600);
+  r.set_count("RECONCILE_AFTER_SECONDS", s.reconcile.after, 1, 30 * 86400);
+  r.set_count("RECONCILE_INTERVAL_SECONDS", s.reconcile.interval, 1, 86400);
+  r.set_fraction<std::chrono::hours>("INBOX_RETENTION_HOURS", s.retention.inbox, 0.0003, 24 * 3650);
+  r.set_fraction<std::chrono::hours>("TASK_RUNS_RETENTION_HOURS", s.retention.task_runs, 0.0003,
+                                     24 * 3650);
+  r.set_integer("RECONCILE_BATCH_SIZE", s.reconcile.batch_size, 1, 100000);
+  r.set_fraction<std::chrono::seconds>("PROCESS_ORDER_DELAY_SECONDS", s.tasks.process_order_delay,
+                                       0, 3600);
+  r.set("TASK_STREAM", s.tasks.stream);
   s.tasks.dead_stream = s.tasks.stream + ":dead";
   if (s.tasks.process_order_delay >= s.tasks.visibility_timeout) {
     throw ConfigError("TASK_VISIBILITY_TIMEOUT_SECONDS",

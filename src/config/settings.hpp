@@ -1,4 +1,6 @@
-// All settings, read once from the environment (and .env) and validated at startup.
+// All settings, read once from the environment (and .env) and validated at startup. A
+// setting's default is its member initialiser here; the reader keeps it when the
+// variable is unset or empty.
 #pragma once
 #include <chrono>
 #include <cstdint>
@@ -87,9 +89,9 @@ struct HttpSettings {
 };
 
 struct CorsSettings {
-  std::vector<std::string> origins;  // "*" allowed
-  std::vector<std::string> methods;
-  std::vector<std::string> headers;
+  std::vector<std::string> origins{"*"};  // "*": any origin
+  std::vector<std::string> methods{"*"};
+  std::vector<std::string> headers{"*"};
   bool credentials = false;
 };
 
@@ -111,7 +113,7 @@ struct OutboxSettings {
 
 struct TaskSettings {
   std::string stream = "tasks:process_order";
-  std::string dead_stream = "tasks:process_order:dead";
+  std::string dead_stream = stream + ":dead";  // follows TASK_STREAM
   std::string group = "workers";
   int concurrency = 64;
   std::chrono::seconds visibility_timeout{30};
@@ -138,7 +140,6 @@ struct Settings {
   LogFormat log_format = LogFormat::Json;
   bool run_migrations_on_startup = false;
   std::string secret_key;
-  std::string algorithm = "HS256";
   int metrics_port = 0;  // for roles without the api
   std::chrono::minutes access_token_ttl{30};
   // 0: every authenticated request checks that the user still exists. >0: remember

@@ -3,6 +3,7 @@
 #include <map>
 
 #include "core/logging.hpp"
+#include "db/transaction.hpp"
 #include "security/digest.hpp"
 
 namespace os::db {
@@ -38,19 +39,11 @@ awaitable<int> apply_pending(PgConnection& conn) {
       }
       continue;
     }
-    co_await conn.query("BEGIN", kTimeout);
-    std::exception_ptr error;
-    try {
+    const std::function<awaitable<void>()> apply = [&]() -> awaitable<void> {
       co_await conn.query(file.content, kTimeout);
       co_await conn.execute(kRecord, params(file.name, checksum), kTimeout);
-      co_await conn.query("COMMIT", kTimeout);
-    } catch (...) {
-      error = std::current_exception();
-    }
-    if (error) {
-      if (!conn.broken()) co_await conn.query("ROLLBACK", kTimeout);
-      std::rethrow_exception(error);
-    }
+    };
+    co_await in_transaction(conn, kTimeout, apply);
     log::info("migration applied", {{"version", file.name}});
     ++count;
   }

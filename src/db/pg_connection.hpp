@@ -26,21 +26,20 @@ class PgError : public std::runtime_error {
   PgError(std::string sqlstate, const std::string& message)
       : std::runtime_error(message), sqlstate_(std::move(sqlstate)) {}
   const std::string& sqlstate() const { return sqlstate_; }
-  bool unique_violation() const { return sqlstate_ == "23505"; }
 
  private:
   std::string sqlstate_;
 };
 
 // The database could not be reached or did not answer in time.
-// A PostgreSQL array literal ({"a","b"}) with every element quoted, for `$1::text[]` /
-// `$1::uuid[]` parameters.
-std::string array_literal(const std::vector<std::string>& items);
-
 class PgUnavailable : public DependencyUnavailable {
  public:
   explicit PgUnavailable(const std::string& what) : DependencyUnavailable("postgres", what) {}
 };
+
+// A PostgreSQL array literal ({"a","b"}) with every element quoted, for `$1::text[]` /
+// `$1::uuid[]` parameters.
+std::string array_literal(const std::vector<std::string>& items);
 
 // SQLSTATEs that say the server cannot serve now, whatever the query.
 bool is_transient_sqlstate(const std::string& state);

@@ -1,5 +1,7 @@
 #include "db/pg_pool.hpp"
 
+#include "db/transaction.hpp"
+
 namespace os::db {
 
 PgPool::PgPool(asio::any_io_executor ex, config::PostgresSettings settings)
@@ -24,24 +26,8 @@ awaitable<PgResult> PgPool::query(Lease& lease, std::string_view sql) {
 
 awaitable<void> PgPool::in_transaction(const std::function<awaitable<void>(Lease&)>& body) {
   auto conn = co_await acquire();
-  co_await query(conn, "BEGIN");
-  std::exception_ptr error;
-  try {
-    co_await body(conn);
-    co_await query(conn, "COMMIT");
-  } catch (...) {
-    error = std::current_exception();
-  }
-  if (error) {
-    if (!conn->broken()) {
-      try {
-        co_await query(conn, "ROLLBACK");
-      } catch (...) {
-        // the connection is dropped by the pool; the server rolls back on its own
-      }
-    }
-    std::rethrow_exception(error);
-  }
+  const std::function<awaitable<void>()> run = [&] { return body(conn); };
+  co_await db::in_transaction(*conn, settings_.query_timeout, run);
 }
 
 }  // namespace os::db

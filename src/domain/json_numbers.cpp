@@ -16,14 +16,14 @@ std::string encode_index(std::int64_t i) {
 }
 
 // json::parser's own handler (a value_stack), plus the path of the value being parsed.
-class Handler {
+class ValueBuilder {
  public:
   constexpr static std::size_t max_object_size = std::size_t(-1);
   constexpr static std::size_t max_array_size = std::size_t(-1);
   constexpr static std::size_t max_key_size = std::size_t(-1);
   constexpr static std::size_t max_string_size = std::size_t(-1);
 
-  explicit Handler(ParsedJson& out) : out_(out) {}
+  explicit ValueBuilder(ParsedJson& out) : out_(out) {}
 
   json::value_stack stack;
 
@@ -32,37 +32,23 @@ class Handler {
     return true;
   }
   bool on_document_end(json::error_code&) { return true; }
-  bool on_array_begin(json::error_code&) {
-    enter();
-    frames_.push_back({false, "", 0});
-    return true;
-  }
+  bool on_array_begin(json::error_code&) { return open(false); }
   bool on_array_end(std::size_t n, json::error_code&) {
     stack.push_array(n);
-    frames_.pop_back();
-    leave();
-    return true;
+    return close();
   }
-  bool on_object_begin(json::error_code&) {
-    enter();
-    frames_.push_back({true, "", 0});
-    return true;
-  }
+  bool on_object_begin(json::error_code&) { return open(true); }
   bool on_object_end(std::size_t n, json::error_code&) {
     stack.push_object(n);
-    frames_.pop_back();
-    leave();
-    return true;
+    return close();
   }
   bool on_string_part(json::string_view s, std::size_t, json::error_code&) {
     stack.push_chars(s);
     return true;
   }
   bool on_string(json::string_view s, std::size_t, json::error_code&) {
-    enter();
     stack.push_string(s);
-    leave();
-    return true;
+    return leave();
   }
   bool on_key_part(json::string_view s, std::size_t, json::error_code&) {
     stack.push_chars(s);
@@ -83,32 +69,25 @@ class Handler {
   bool on_int64(std::int64_t v, json::string_view s, json::error_code&) {
     number(s);
     stack.push_int64(v);
-    leave();
-    return true;
+    return leave();
   }
   bool on_uint64(std::uint64_t v, json::string_view s, json::error_code&) {
     number(s);
     stack.push_uint64(v);
-    leave();
-    return true;
+    return leave();
   }
   bool on_double(double v, json::string_view s, json::error_code&) {
     number(s);
     stack.push_double(v);
-    leave();
-    return true;
+    return leave();
   }
   bool on_bool(bool v, json::error_code&) {
-    enter();
     stack.push_bool(v);
-    leave();
-    return true;
+    return leave();
   }
   bool on_null(json::error_code&) {
-    enter();
     stack.push_null();
-    leave();
-    return true;
+    return leave();
   }
   bool on_comment_part(json::string_view, json::error_code&) { return true; }
   bool on_comment(json::string_view, json::error_code&) { return true; }
@@ -125,10 +104,18 @@ class Handler {
     for (const auto& f : frames_) p += f.object ? encode_key(f.key) : encode_index(f.index);
     return p;
   }
-  void enter() {}
+  bool open(bool object) {
+    frames_.push_back({object, "", 0});
+    return true;
+  }
+  bool close() {
+    frames_.pop_back();
+    return leave();
+  }
   // A value ended: the enclosing array moves to its next index.
-  void leave() {
+  bool leave() {
     if (!frames_.empty() && !frames_.back().object) ++frames_.back().index;
+    return true;
   }
   void number(json::string_view last_part) {
     number_.append(last_part.data(), last_part.size());
@@ -157,7 +144,7 @@ bool parse_json_keeping_numbers(std::string_view text, int max_depth, ParsedJson
                                 boost::system::error_code& ec) {
   json::parse_options options;
   options.max_depth = static_cast<std::size_t>(max_depth);
-  json::basic_parser<Handler> parser(options, out);
+  json::basic_parser<ValueBuilder> parser(options, out);
   const auto n = parser.write_some(false, text.data(), text.size(), ec);
   if (!ec && n < text.size()) ec = json::error::extra_data;
   if (ec) return false;

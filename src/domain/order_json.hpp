@@ -1,4 +1,5 @@
-// The one serializer for an order (API responses, cache values, events).
+// The one serializer for an order (API responses and cached values), and the items as
+// stored in jsonb. The new_order event is built in SQL, in db/order_repository.
 #pragma once
 #include <optional>
 #include <string>

@@ -5,9 +5,9 @@
 #include <cctype>
 #include <cmath>
 
-#include "domain/form.hpp"
 #include "domain/json_numbers.hpp"
 #include "domain/money.hpp"
+#include "domain/text.hpp"
 
 namespace os::domain {
 namespace json = boost::json;
@@ -15,32 +15,44 @@ namespace json = boost::json;
 namespace {
 
 struct Errors {
-  ValidationErrors list;
-  void add(json::array loc, std::string msg, std::string type) {
-    list.push_back({std::move(loc), std::move(msg), std::move(type)});
+  Violations list;
+  void add(FieldPath path, Problem problem, std::int64_t limit = 0, std::string detail = {}) {
+    list.push_back({std::move(path), problem, limit, std::move(detail)});
   }
 };
 
-json::array at(json::array base, json::value part) {
+FieldPath at(FieldPath base, FieldPath::value_type part) {
   base.push_back(std::move(part));
   return base;
 }
 
-// Parses the body as a JSON object; on failure records the FastAPI-style error.
+// Parses the body as a JSON object; on failure records why.
 const json::object* parse_object(std::string_view body, ParsedJson& doc, Errors& errors) {
   boost::system::error_code ec;
   parse_json_keeping_numbers(body, kMaxJsonDepth, doc, ec);
   json::value& storage = doc.value;
   if (ec) {
-    errors.add({"body"}, "JSON decode error: " + ec.message(), "json_invalid");
+    errors.add({}, Problem::InvalidJson, 0, ec.message());
     return nullptr;
   }
   if (!storage.is_object()) {
-    errors.add({"body"}, "Input should be a valid dictionary or object to extract fields from",
-               "model_attributes_type");
+    errors.add({}, Problem::NotAnObject);
     return nullptr;
   }
   return &storage.as_object();
+}
+
+// A body that must be a JSON object, read by `read(doc, object, errors)`: its value, or
+// every violation found.
+template <typename T, typename Read>
+Validated<T> read_object(std::string_view body, Read read) {
+  Errors errors;
+  ParsedJson doc;
+  const auto* obj = parse_object(body, doc, errors);
+  if (obj == nullptr) return std::move(errors.list);
+  T value = read(doc, *obj, errors);
+  if (!errors.list.empty()) return std::move(errors.list);
+  return value;
 }
 
 // Strict integer: JSON integers, or floats with no fraction (as pydantic accepts).
@@ -62,32 +74,32 @@ bool is_number(const json::value& v) {
   return v.is_double() || v.is_int64() || v.is_uint64();
 }
 
-const json::value* field(const json::object& obj, std::string_view name, const json::array& loc,
+const json::value* field(const json::object& obj, std::string_view name, const FieldPath& path,
                          Errors& errors) {
   const auto* v = obj.if_contains(name);
   if (v == nullptr || v->is_null()) {
-    errors.add(at(loc, json::string(name)), "Field required", "missing");
+    errors.add(at(path, std::string(name)), Problem::Missing);
     return nullptr;
   }
   return v;
 }
 
 std::optional<std::string> string_field(const json::object& obj, std::string_view name,
-                                        const json::array& loc, Errors& errors) {
-  const auto* v = field(obj, name, loc, errors);
+                                        const FieldPath& path, Errors& errors) {
+  const auto* v = field(obj, name, path, errors);
   if (v == nullptr) return std::nullopt;
   if (!v->is_string()) {
-    errors.add(at(loc, json::string(name)), "Input should be a valid string", "string_type");
+    errors.add(at(path, std::string(name)), Problem::NotAString);
     return std::nullopt;
   }
   return std::string(v->as_string());
 }
 
-void check_password(std::string_view password, const json::array& loc, Errors& errors) {
+void check_password(std::string_view password, const FieldPath& path, Errors& errors) {
   if (password.size() < kMinPasswordLength) {
-    errors.add(loc, "String should have at least 8 characters", "string_too_short");
+    errors.add(path, Problem::TooShort, kMinPasswordLength);
   } else if (password.size() > kMaxPasswordLength) {
-    errors.add(loc, "String should have at most 128 characters", "string_too_long");
+    errors.add(path, Problem::TooLong, kMaxPasswordLength);
   }
 }
 
@@ -128,48 +140,39 @@ bool valid_local(std::string_view local) {
   return local.find("..") == std::string_view::npos;
 }
 
-template <typename T>
-Validated<T> result(Errors& errors, T value) {
-  if (!errors.list.empty()) return std::move(errors.list);
-  return value;
-}
-
 std::optional<OrderItem> parse_item(const ParsedJson& doc, std::int64_t index,
-                                    const json::array& loc, Errors& errors) {
+                                    const FieldPath& path, Errors& errors) {
   const json::value& raw = doc.value.as_object().at("items").as_array().at(index);
   if (!raw.is_object()) {
-    errors.add(loc, "Input should be a valid dictionary or object to extract fields from",
-               "model_attributes_type");
+    errors.add(path, Problem::NotAnObject);
     return std::nullopt;
   }
   const auto& obj = raw.as_object();
   const auto before = errors.list.size();
   OrderItem item;
-  if (const auto* v = field(obj, "product_id", loc, errors)) {
+  if (const auto* v = field(obj, "product_id", path, errors)) {
     const auto n = as_integer(*v);
     if (!n || v->is_bool()) {
-      errors.add(at(loc, "product_id"), "Input should be a valid integer", "int_type");
+      errors.add(at(path, "product_id"), Problem::NotAnInteger);
     } else if (*n <= 0) {
-      errors.add(at(loc, "product_id"), "Input should be greater than 0", "greater_than");
+      errors.add(at(path, "product_id"), Problem::NotAboveLimit, 0);
     } else {
       item.product_id = *n;
     }
   }
-  if (const auto* v = field(obj, "quantity", loc, errors)) {
+  if (const auto* v = field(obj, "quantity", path, errors)) {
     const auto n = as_integer(*v);
     if (!n) {
-      errors.add(at(loc, "quantity"), "Input should be a valid integer", "int_type");
+      errors.add(at(path, "quantity"), Problem::NotAnInteger);
     } else if (*n < 1) {
-      errors.add(at(loc, "quantity"), "Input should be greater than or equal to 1",
-                 "greater_than_equal");
+      errors.add(at(path, "quantity"), Problem::BelowLimit, 1);
     } else if (*n > kMaxQuantity) {
-      errors.add(at(loc, "quantity"), "Input should be less than or equal to 10000",
-                 "less_than_equal");
+      errors.add(at(path, "quantity"), Problem::AboveLimit, kMaxQuantity);
     } else {
       item.quantity = *n;
     }
   }
-  if (const auto* v = field(obj, "price", loc, errors)) {
+  if (const auto* v = field(obj, "price", path, errors)) {
     // Judged from the number's text, exactly (no double in between).
     const auto money =
         is_number(*v)
@@ -177,18 +180,16 @@ std::optional<OrderItem> parse_item(const ParsedJson& doc, std::int64_t index,
             : MoneyParse{};
     switch (money.problem) {
       case MoneyProblem::NotANumber:
-        errors.add(at(loc, "price"), "Input should be a valid number", "float_type");
+        errors.add(at(path, "price"), Problem::NotANumber);
         break;
       case MoneyProblem::NotPositive:
-        errors.add(at(loc, "price"), "Input should be greater than 0", "greater_than");
+        errors.add(at(path, "price"), Problem::NotAboveLimit, 0);
         break;
       case MoneyProblem::TooManyDecimals:
-        errors.add(at(loc, "price"), "Decimal input should have no more than 2 decimal places",
-                   "decimal_max_places");
+        errors.add(at(path, "price"), Problem::TooManyDecimals, 2);
         break;
       case MoneyProblem::TooLarge:
-        errors.add(at(loc, "price"), "Input should be less than or equal to 1000000",
-                   "less_than_equal");
+        errors.add(at(path, "price"), Problem::AboveLimit, kMaxPriceCents / 100);
         break;
       case MoneyProblem::None:
         item.price_cents = money.cents;
@@ -202,11 +203,8 @@ std::optional<OrderItem> parse_item(const ParsedJson& doc, std::int64_t index,
 }  // namespace
 
 std::optional<std::string> normalize_email(std::string_view raw) {
-  while (!raw.empty() && std::isspace(static_cast<unsigned char>(raw.front())))
-    raw.remove_prefix(1);
-  while (!raw.empty() && std::isspace(static_cast<unsigned char>(raw.back()))) raw.remove_suffix(1);
-  if (raw.empty() || raw.size() > kMaxEmailLength) return std::nullopt;
-  std::string email(raw);
+  std::string email = trim(raw, " \t\n\v\f\r");  // what isspace() calls space
+  if (email.empty() || email.size() > kMaxEmailLength) return std::nullopt;
   std::transform(email.begin(), email.end(), email.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   const auto atpos = email.find('@');
@@ -220,103 +218,90 @@ std::optional<std::string> normalize_email(std::string_view raw) {
   return email;
 }
 
-Validated<Credentials> parse_register(std::string_view body) {
-  Errors errors;
-  ParsedJson storage;
-  const auto* obj = parse_object(body, storage, errors);
-  if (obj == nullptr) return std::move(errors.list);
+namespace {
+
+// The readers of the JSON bodies, for read_object.
+
+Credentials read_register(const ParsedJson&, const json::object& obj, Errors& errors) {
   Credentials creds;
-  const json::array loc{"body"};
-  if (auto email = string_field(*obj, "email", loc, errors)) {
+  if (auto email = string_field(obj, "email", {}, errors)) {
     if (auto normalized = normalize_email(*email)) {
       creds.email = std::move(*normalized);
     } else {
-      errors.add(at(loc, "email"), "value is not a valid email address", "value_error");
+      errors.add({"email"}, Problem::NotAnEmail);
     }
   }
-  if (auto password = string_field(*obj, "password", loc, errors)) {
-    check_password(*password, at(loc, "password"), errors);
+  if (auto password = string_field(obj, "password", {}, errors)) {
+    check_password(*password, {"password"}, errors);
     creds.password = std::move(*password);
   }
-  return result(errors, std::move(creds));
+  return creds;
 }
 
-Validated<Credentials> parse_token_form(std::string_view body) {
-  Errors errors;
-  std::optional<std::string> username;
-  std::optional<std::string> password;
-  for (const auto& [key, value] : parse_form(body)) {  // the last of a repeated key wins
-    if (key == "username") username = value;
-    if (key == "password") password = value;
-  }
-  if (!username || username->empty()) {
-    errors.add({"body", "username"}, "Field required", "missing");
-  } else if (username->find('\0') != std::string::npos) {
-    // It is looked up in PostgreSQL, whose text cannot hold NUL (libpq would cut it there).
-    errors.add({"body", "username"}, "String should not contain NUL characters", "value_error");
-  }
-  if (!password || password->empty()) errors.add({"body", "password"}, "Field required", "missing");
-  Credentials creds;
-  if (username) creds.email = normalize_email(*username).value_or(*username);
-  if (password) creds.password = *password;
-  return result(errors, std::move(creds));
-}
-
-Validated<CreateOrder> parse_create_order(std::string_view body) {
-  Errors errors;
-  ParsedJson storage;
-  const auto* obj = parse_object(body, storage, errors);
-  if (obj == nullptr) return std::move(errors.list);
-  const json::array loc{"body", "items"};
+CreateOrder read_create_order(const ParsedJson& doc, const json::object& obj, Errors& errors) {
+  const FieldPath path{"items"};
   CreateOrder order;
-  const auto* items = field(*obj, "items", {"body"}, errors);
-  if (items == nullptr) return std::move(errors.list);
+  const auto* items = field(obj, "items", {}, errors);
+  if (items == nullptr) return order;
   if (!items->is_array()) {
-    errors.add(loc, "Input should be a valid list", "list_type");
-    return std::move(errors.list);
+    errors.add(path, Problem::NotAList);
+    return order;
   }
   const auto& array = items->as_array();
   if (array.empty()) {
-    errors.add(loc, "List should have at least 1 item after validation, not 0", "too_short");
+    errors.add(path, Problem::EmptyList);
   } else if (array.size() > kMaxItems) {
-    errors.add(loc, "List should have at most 100 items after validation", "too_long");
+    errors.add(path, Problem::TooManyItems, kMaxItems);
   } else {
     for (std::size_t i = 0; i < array.size(); ++i) {
       const auto index = static_cast<std::int64_t>(i);
-      if (auto item = parse_item(storage, index, at(loc, index), errors)) {
+      if (auto item = parse_item(doc, index, at(path, index), errors)) {
         order.items.push_back(*item);
       }
     }
   }
-  return result(errors, std::move(order));
+  return order;
+}
+
+OrderStatus read_status_update(const ParsedJson&, const json::object& obj, Errors& errors) {
+  const auto text = string_field(obj, "status", {}, errors);
+  const auto status = text ? parse_status(*text) : std::nullopt;
+  if (text && !status) errors.add({"status"}, Problem::UnknownStatus);
+  return status.value_or(OrderStatus::Pending);  // with a violation recorded, unused
+}
+
+}  // namespace
+
+Validated<Credentials> parse_register(std::string_view body) {
+  return read_object<Credentials>(body, read_register);
+}
+
+Validated<Credentials> parse_token_fields(
+    const std::vector<std::pair<std::string, std::string>>& fields) {
+  Errors errors;
+  std::optional<std::string> username;
+  std::optional<std::string> password;
+  for (const auto& [key, value] : fields) {  // the last of a repeated key wins
+    if (key == "username") username = value;
+    if (key == "password") password = value;
+  }
+  if (!username || username->empty()) {
+    errors.add({"username"}, Problem::Missing);
+  } else if (username->find('\0') != std::string::npos) {
+    // It is looked up in PostgreSQL, whose text cannot hold NUL (libpq would cut it there).
+    errors.add({"username"}, Problem::ContainsNul);
+  }
+  if (!password || password->empty()) errors.add({"password"}, Problem::Missing);
+  if (!errors.list.empty()) return std::move(errors.list);
+  return Credentials{normalize_email(*username).value_or(*username), *password};
+}
+
+Validated<CreateOrder> parse_create_order(std::string_view body) {
+  return read_object<CreateOrder>(body, read_create_order);
 }
 
 Validated<OrderStatus> parse_status_update(std::string_view body) {
-  Errors errors;
-  ParsedJson storage;
-  const auto* obj = parse_object(body, storage, errors);
-  if (obj == nullptr) return std::move(errors.list);
-  auto text = string_field(*obj, "status", {"body"}, errors);
-  if (!text) return std::move(errors.list);
-  auto status = parse_status(*text);
-  if (!status) {
-    errors.add({"body", "status"}, "Input should be 'PENDING', 'PAID', 'SHIPPED' or 'CANCELED'",
-               "enum");
-    return std::move(errors.list);
-  }
-  return *status;
-}
-
-std::string render_validation_errors(const ValidationErrors& errors) {
-  json::array detail;
-  for (const auto& e : errors) {
-    detail.push_back(json::object{{"loc", e.loc}, {"msg", e.msg}, {"type", e.type}});
-  }
-  return json::serialize(json::object{{"detail", std::move(detail)}});
-}
-
-ValidationErrors single_error(json::array loc, std::string msg, std::string type) {
-  return {FieldError{std::move(loc), std::move(msg), std::move(type)}};
+  return read_object<OrderStatus>(body, read_status_update);
 }
 
 }  // namespace os::domain

@@ -1,8 +1,11 @@
-// Request-body parsing and validation with FastAPI/pydantic-shaped errors.
+// Request-body parsing and validation: what is wrong with which field, as plain data.
+// api/validation_errors renders it in FastAPI/pydantic's 422 shape.
 #pragma once
-#include <boost/json/array.hpp>
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -10,15 +13,41 @@
 
 namespace os::domain {
 
-struct FieldError {
-  boost::json::array loc;  // e.g. ["body","items",0,"quantity"]
-  std::string msg;
-  std::string type;
+// Where in the body: field names and list indexes, e.g. items, 0, quantity. Empty: the
+// body as a whole.
+using FieldPath = std::vector<std::variant<std::string, std::int64_t>>;
+
+enum class Problem {
+  InvalidJson,  // `detail` is the parser's message
+  NotAnObject,
+  Missing,
+  NotAString,
+  TooShort,  // a string of fewer than `limit` characters
+  TooLong,   // a string of more than `limit` characters
+  NotAnEmail,
+  ContainsNul,
+  NotAList,
+  EmptyList,
+  TooManyItems,  // a list of more than `limit` items
+  NotAnInteger,
+  NotANumber,
+  NotAboveLimit,    // must be greater than `limit`
+  BelowLimit,       // must be at least `limit`
+  AboveLimit,       // must be at most `limit`
+  TooManyDecimals,  // more than `limit` decimal places
+  UnknownStatus,
 };
-using ValidationErrors = std::vector<FieldError>;
+
+struct Violation {
+  FieldPath path;
+  Problem problem;
+  std::int64_t limit = 0;
+  std::string detail;
+};
+using Violations = std::vector<Violation>;
 
 template <typename T>
-using Validated = std::variant<T, ValidationErrors>;
+using Validated = std::variant<T, Violations>;
 
 inline constexpr std::size_t kMaxItems = 100;
 inline constexpr std::int64_t kMaxQuantity = 10'000;
@@ -40,15 +69,11 @@ struct CreateOrder {
 std::optional<std::string> normalize_email(std::string_view raw);
 
 Validated<Credentials> parse_register(std::string_view body);
-// OAuth2 password flow form: username + password (grant_type, scope ignored).
-Validated<Credentials> parse_token_form(std::string_view body);
+// OAuth2 password flow form fields (decoded by http::parse_form): username + password;
+// grant_type and scope are ignored, the last of a repeated field wins.
+Validated<Credentials> parse_token_fields(
+    const std::vector<std::pair<std::string, std::string>>& fields);
 Validated<CreateOrder> parse_create_order(std::string_view body);
 Validated<OrderStatus> parse_status_update(std::string_view body);
-
-// Renders {"detail":[{"loc":…,"msg":…,"type":…}]}.
-std::string render_validation_errors(const ValidationErrors& errors);
-
-// A single error at the given location, for path and query parameters.
-ValidationErrors single_error(boost::json::array loc, std::string msg, std::string type);
 
 }  // namespace os::domain

@@ -1,4 +1,4 @@
-// What the request pipeline asks of a rate limiter (implemented by api::RateLimiter); the
+// What the middleware chain asks of a rate limiter (implemented by api::RateLimiter); the
 // transport knows only the decision and the RateLimit-* headers it turns into.
 #pragma once
 #include <string>

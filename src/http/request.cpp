@@ -5,7 +5,7 @@
 
 #include <cctype>
 
-#include "domain/form.hpp"
+#include "http/form.hpp"
 
 namespace os::http {
 
@@ -26,7 +26,7 @@ std::vector<std::string_view> Request::header_values(std::string_view lower_name
 
 std::optional<std::string> Request::query_param(std::string_view name) const {
   std::optional<std::string> found;  // the last of a repeated parameter, as Starlette does
-  for (auto& [key, value] : domain::parse_form(query, domain::FormSyntax::Query)) {
+  for (auto& [key, value] : parse_form(query, FormSyntax::Query)) {
     if (key == name) found = std::move(value);
   }
   return found;

@@ -9,6 +9,8 @@
 
 namespace os::http {
 
+// Turns a request into a response: a route's handler, and the whole middleware chain as
+// the server sees it.
 using Handler = std::function<awaitable<Response>(Request&)>;
 
 struct RouteOptions {

@@ -48,19 +48,19 @@ Request to_request(const bhttp::request<bhttp::string_body>& in, const std::stri
 }  // namespace
 
 struct HttpServer::Impl {
-  struct Worker {
+  struct Listener {
     asio::io_context* context;
-    RequestHandler handler;
+    Handler handler;
     std::unique_ptr<tcp::acceptor> acceptor;
     std::list<beast::tcp_stream*> idle;  // sessions waiting for their next request
   };
   config::HttpSettings settings;
-  std::vector<Worker> workers;
+  std::vector<Listener> listeners;
   std::shared_ptr<std::atomic<int>> active;
   std::atomic<bool> stopping{false};
 
-  awaitable<void> accept_loop(Worker& w);
-  awaitable<void> session(Worker& w, tcp::socket socket);
+  awaitable<void> accept_loop(Listener& w);
+  awaitable<void> session(Listener& w, tcp::socket socket);
   awaitable<void> write_simple(beast::tcp_stream& stream, bhttp::status status,
                                std::string_view detail);
 };
@@ -78,7 +78,7 @@ awaitable<void> HttpServer::Impl::write_simple(beast::tcp_stream& stream, bhttp:
   co_await bhttp::async_write(stream, out, kUseTuple);
 }
 
-awaitable<void> HttpServer::Impl::session(Worker& w, tcp::socket socket) {
+awaitable<void> HttpServer::Impl::session(Listener& w, tcp::socket socket) {
   struct Count {
     std::shared_ptr<std::atomic<int>> n;
     explicit Count(std::shared_ptr<std::atomic<int>> c) : n(std::move(c)) { ++*n; }
@@ -158,7 +158,7 @@ awaitable<void> HttpServer::Impl::session(Worker& w, tcp::socket socket) {
   stream.socket().shutdown(tcp::socket::shutdown_send, ec);
 }
 
-awaitable<void> HttpServer::Impl::accept_loop(Worker& w) {
+awaitable<void> HttpServer::Impl::accept_loop(Listener& w) {
   Millis pause{0};  // grows while accept keeps failing (EMFILE, ENFILE, ENOBUFS)
   for (;;) {
     auto [ec, socket] = co_await w.acceptor->async_accept(kUseTuple);
@@ -197,12 +197,12 @@ awaitable<void> HttpServer::Impl::accept_loop(Worker& w) {
 }
 
 HttpServer::HttpServer(config::HttpSettings settings, std::vector<asio::io_context*> contexts,
-                       std::vector<RequestHandler> handlers)
+                       std::vector<Handler> handlers)
     : impl_(std::make_unique<Impl>()), active_(std::make_shared<std::atomic<int>>(0)) {
   impl_->settings = std::move(settings);
   impl_->active = active_;
   for (std::size_t i = 0; i < contexts.size(); ++i) {
-    impl_->workers.push_back({contexts[i], std::move(handlers[i]), nullptr, {}});
+    impl_->listeners.push_back({contexts[i], std::move(handlers[i]), nullptr, {}});
   }
 }
 
@@ -213,7 +213,7 @@ void HttpServer::start() {
   const auto address = asio::ip::make_address(impl_->settings.host, ec);
   if (ec) throw std::runtime_error("API_HOST: not an IP address: " + impl_->settings.host);
   port_ = static_cast<unsigned short>(impl_->settings.port);
-  for (auto& w : impl_->workers) {
+  for (auto& w : impl_->listeners) {
     auto acceptor = std::make_unique<tcp::acceptor>(*w.context);
     const tcp::endpoint endpoint(address, port_);
     acceptor->open(endpoint.protocol());
@@ -229,14 +229,14 @@ void HttpServer::start() {
     port_ = acceptor->local_endpoint().port();  // resolves port 0 for the next acceptors
     w.acceptor = std::move(acceptor);
   }
-  for (auto& w : impl_->workers) {
+  for (auto& w : impl_->listeners) {
     asio::co_spawn(*w.context, impl_->accept_loop(w), asio::detached);
   }
 }
 
 void HttpServer::stop() {
   impl_->stopping = true;
-  for (auto& w : impl_->workers) {
+  for (auto& w : impl_->listeners) {
     asio::post(*w.context, [&w] {
       boost::system::error_code ec;
       if (w.acceptor) w.acceptor->close(ec);

@@ -2,23 +2,20 @@
 // coroutines, request limits, graceful shutdown.
 #pragma once
 #include <atomic>
-#include <functional>
 #include <memory>
 #include <vector>
 
 #include "config/settings.hpp"
 #include "core/async.hpp"
-#include "http/request.hpp"
+#include "http/router.hpp"
 
 namespace os::http {
 
-// Turns a request into a response; one instance per io thread.
-using RequestHandler = std::function<awaitable<Response>(Request&)>;
-
 class HttpServer {
  public:
+  // handlers[i] serves the connections accepted on contexts[i].
   HttpServer(config::HttpSettings settings, std::vector<asio::io_context*> contexts,
-             std::vector<RequestHandler> handlers);
+             std::vector<Handler> handlers);
   ~HttpServer();
 
   // Binds every acceptor (throws std::system_error naming the address on failure).

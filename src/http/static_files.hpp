@@ -1,4 +1,5 @@
-// Serves the files of one folder (Swagger UI assets), read once and kept in memory.
+// Serves the files of one folder (Swagger UI assets), each read on its first request and
+// then kept in memory.
 #pragma once
 #include <map>
 #include <memory>

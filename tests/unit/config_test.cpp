@@ -150,3 +150,60 @@ TEST(Config, SentinelsForCacheAndTaskQueue) {
   EXPECT_EQ(failing_variable(with({{"REDIS_MASTER_NAME", "x"}})), "REDIS_MASTER_NAME");
   EXPECT_EQ(failing_variable(with({{"REDIS_SENTINELS", "a:b"}})), "REDIS_SENTINELS");
 }
+
+TEST(Config, AlgorithmIsHs256Only) {
+  EXPECT_EQ(failing_variable(with({{"ALGORITHM", "HS256"}})), "");
+  for (const char* other : {"none", "hs256", "HS512", "RS256", "HS256 "}) {
+    EXPECT_EQ(failing_variable(with({{"ALGORITHM", other}})), "ALGORITHM") << other;
+  }
+}
+
+// The member initialisers in settings.hpp are the defaults: nothing else restates them.
+TEST(Config, UnsetVariablesKeepTheDeclaredDefaults) {
+  const Settings declared;
+  for (const auto& env : {base(), with({{"API_PORT", ""},
+                                        {"OUTBOX_POLL_SECONDS", ""},
+                                        {"LOG_FORMAT", ""},
+                                        {"CORS_ALLOW_ORIGINS", ""}})}) {
+    const auto s = load_settings(env);
+    EXPECT_EQ(s.app_name, declared.app_name);
+    EXPECT_EQ(s.log_level, declared.log_level);
+    EXPECT_EQ(s.log_format, declared.log_format);
+    EXPECT_EQ(s.access_token_ttl, declared.access_token_ttl);
+    EXPECT_EQ(s.http.port, declared.http.port);
+    EXPECT_EQ(s.http.max_body_bytes, declared.http.max_body_bytes);
+    EXPECT_EQ(s.cors.origins, declared.cors.origins);
+    EXPECT_EQ(s.rate_limit.backend, declared.rate_limit.backend);
+    EXPECT_EQ(s.rate_limit.capacity, declared.rate_limit.capacity);
+    EXPECT_EQ(s.postgres.pool_size, declared.postgres.pool_size);
+    EXPECT_EQ(s.postgres.connect_timeout, declared.postgres.connect_timeout);
+    EXPECT_EQ(s.redis.cache.host, declared.redis.cache.host);
+    EXPECT_EQ(s.redis.cache.port, declared.redis.cache.port);
+    EXPECT_EQ(s.redis.timeout, declared.redis.timeout);
+    EXPECT_EQ(s.rabbit.hosts, declared.rabbit.hosts);
+    EXPECT_EQ(s.rabbit.queue_type, declared.rabbit.queue_type);
+    EXPECT_EQ(s.rabbit.timeout, declared.rabbit.timeout);
+    EXPECT_EQ(s.outbox.poll_interval, declared.outbox.poll_interval);
+    EXPECT_EQ(s.outbox.retention, declared.outbox.retention);
+    EXPECT_EQ(s.tasks.dead_stream, declared.tasks.dead_stream);
+    EXPECT_EQ(s.tasks.process_order_delay, declared.tasks.process_order_delay);
+    EXPECT_EQ(s.retention.inbox, declared.retention.inbox);
+    EXPECT_EQ(s.reconcile.batch_size, declared.reconcile.batch_size);
+  }
+}
+
+TEST(Config, UnitsAndFractions) {
+  const auto s = load_settings(with({{"OUTBOX_POLL_SECONDS", "0.5"},
+                                     {"INBOX_RETENTION_HOURS", "0.5"},
+                                     {"REDIS_TIMEOUT_MS", "250"},
+                                     {"OUTBOX_RETENTION_HOURS", "2"},
+                                     {"TASK_STREAM", "tasks:x"},
+                                     {"LOG_FORMAT", "TEXT"}}));
+  EXPECT_EQ(s.outbox.poll_interval, std::chrono::milliseconds(500));
+  EXPECT_EQ(s.retention.inbox, std::chrono::seconds(1800));
+  EXPECT_EQ(s.redis.timeout, std::chrono::milliseconds(250));
+  EXPECT_EQ(s.outbox.retention, std::chrono::hours(2));
+  EXPECT_EQ(s.tasks.dead_stream, "tasks:x:dead");
+  EXPECT_EQ(s.log_format, LogFormat::Text);
+  EXPECT_EQ(failing_variable(with({{"OUTBOX_POLL_SECONDS", "0.001"}})), "OUTBOX_POLL_SECONDS");
+}

@@ -4,20 +4,27 @@
 
 #include <boost/json.hpp>
 
+#include "api/validation_errors.hpp"
+#include "http/form.hpp"
+
 using namespace os::domain;
 
 namespace {
-ValidationErrors errors_of(const Validated<CreateOrder>& v) {
-  return std::holds_alternative<ValidationErrors>(v) ? std::get<ValidationErrors>(v)
-                                                     : ValidationErrors{};
+Violations errors_of(const Validated<CreateOrder>& v) {
+  return std::holds_alternative<Violations>(v) ? std::get<Violations>(v) : Violations{};
 }
-std::string loc(const FieldError& e) {
-  return boost::json::serialize(e.loc);
+// As the response shows it (api/validation_errors).
+std::string loc(const Violation& e) {
+  return boost::json::serialize(os::api::body_error_item(e).loc);
+}
+Validated<Credentials> parse_token_form(std::string_view body) {
+  return parse_token_fields(os::http::parse_form(body));
 }
 }  // namespace
 
 TEST(Email, NormalizesAndValidates) {
   EXPECT_EQ(normalize_email("  John.Doe@Example.COM "), "john.doe@example.com");
+  EXPECT_EQ(normalize_email("\n\tA@B.co\v\f\r "), "a@b.co");
   EXPECT_FALSE(normalize_email("no-at-sign.example.com"));
   EXPECT_FALSE(normalize_email("a@b"));
   EXPECT_FALSE(normalize_email("a@@b.com"));
@@ -28,10 +35,10 @@ TEST(Email, NormalizesAndValidates) {
 
 TEST(Register, RejectsShortAndLongPasswords) {
   auto r = parse_register(R"({"email":"a@b.co","password":"short"})");
-  ASSERT_TRUE(std::holds_alternative<ValidationErrors>(r));
-  EXPECT_EQ(loc(std::get<ValidationErrors>(r)[0]), R"(["body","password"])");
+  ASSERT_TRUE(std::holds_alternative<Violations>(r));
+  EXPECT_EQ(loc(std::get<Violations>(r)[0]), R"(["body","password"])");
   r = parse_register(R"({"email":"a@b.co","password":")" + std::string(129, 'x') + "\"}");
-  EXPECT_TRUE(std::holds_alternative<ValidationErrors>(r));
+  EXPECT_TRUE(std::holds_alternative<Violations>(r));
   r = parse_register(R"({"email":"A@B.co","password":"12345678"})");
   ASSERT_TRUE(std::holds_alternative<Credentials>(r));
   EXPECT_EQ(std::get<Credentials>(r).email, "a@b.co");
@@ -82,9 +89,8 @@ TEST(CreateOrderValidation, LimitsItemCount) {
 
 TEST(StatusUpdate, AcceptsOnlyKnownStatuses) {
   EXPECT_TRUE(std::holds_alternative<OrderStatus>(parse_status_update(R"({"status":"PAID"})")));
-  EXPECT_TRUE(
-      std::holds_alternative<ValidationErrors>(parse_status_update(R"({"status":"paid"})")));
-  EXPECT_TRUE(std::holds_alternative<ValidationErrors>(parse_status_update(R"({})")));
+  EXPECT_TRUE(std::holds_alternative<Violations>(parse_status_update(R"({"status":"paid"})")));
+  EXPECT_TRUE(std::holds_alternative<Violations>(parse_status_update(R"({})")));
 }
 
 TEST(TokenForm, ReadsUrlEncodedFields) {
@@ -92,5 +98,5 @@ TEST(TokenForm, ReadsUrlEncodedFields) {
   ASSERT_TRUE(std::holds_alternative<Credentials>(r));
   EXPECT_EQ(std::get<Credentials>(r).email, "a@b.co");
   EXPECT_EQ(std::get<Credentials>(r).password, "p&ss word");
-  EXPECT_TRUE(std::holds_alternative<ValidationErrors>(parse_token_form("username=a%40b.co")));
+  EXPECT_TRUE(std::holds_alternative<Violations>(parse_token_form("username=a%40b.co")));
 }

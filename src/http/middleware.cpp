@@ -1,4 +1,4 @@
-#include "http/pipeline.hpp"
+#include "http/middleware.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -35,8 +35,9 @@ void describe_http_metrics(Metrics& m) {
   m.describe("http_rate_limited_total", Metrics::Type::Counter, "Requests refused with 429.");
 }
 
-Pipeline::Pipeline(const Router& router, Authenticator& auth, const Cors& cors, RateLimit* limiter,
-                   Metrics& metrics, const std::vector<std::string>& trusted_proxies)
+MiddlewareChain::MiddlewareChain(const Router& router, Authenticator& auth, const Cors& cors,
+                                 RateLimit* limiter, Metrics& metrics,
+                                 const std::vector<std::string>& trusted_proxies)
     : router_(router),
       auth_(auth),
       cors_(cors),
@@ -45,12 +46,12 @@ Pipeline::Pipeline(const Router& router, Authenticator& auth, const Cors& cors, 
       // Validated at startup (config), so parsing cannot fail here.
       trusted_proxies_(domain::IpNetworks::parse(trusted_proxies).value_or(domain::IpNetworks{})) {}
 
-std::string Pipeline::client_ip(const Request& request) const {
+std::string MiddlewareChain::client_ip(const Request& request) const {
   return domain::client_address(request.peer, request.header_values("x-forwarded-for"),
                                 trusted_proxies_);
 }
 
-awaitable<Response> Pipeline::dispatch(Request& request) {
+awaitable<Response> MiddlewareChain::dispatch(Request& request) {
   if (auto preflight = cors_.preflight(request)) co_return std::move(*preflight);
 
   const auto match = router_.match(request);
@@ -94,7 +95,7 @@ awaitable<Response> Pipeline::dispatch(Request& request) {
   co_return response;
 }
 
-awaitable<Response> Pipeline::handle(Request& request) {
+awaitable<Response> MiddlewareChain::handle(Request& request) {
   const auto started = Clock::now();
   const auto given_id = request.header("x-request-id");
   request.request_id = given_id && acceptable_request_id(*given_id) ? std::string(*given_id)

@@ -1,11 +1,11 @@
-#include "domain/form.hpp"
+#include "http/form.hpp"
 
 #include <optional>
 
 #include "domain/text.hpp"
 #include "domain/utf8.hpp"
 
-namespace os::domain {
+namespace os::http {
 namespace {
 
 void append_latin1(std::string& out, unsigned char c) {
@@ -26,13 +26,15 @@ std::string decode_form_component(std::string_view text) {
   while (i < text.size()) {
     // A run of %XX escapes is one byte string, decoded as UTF-8 as a whole.
     std::string bytes;
-    while (i + 2 < text.size() && text[i] == '%' && hex_value(text[i + 1]) &&
-           hex_value(text[i + 2])) {
-      bytes += static_cast<char>((*hex_value(text[i + 1]) << 4) | *hex_value(text[i + 2]));
+    while (i + 2 < text.size() && text[i] == '%') {
+      const auto high = domain::hex_value(text[i + 1]);
+      const auto low = domain::hex_value(text[i + 2]);
+      if (!high || !low) break;
+      bytes += static_cast<char>((*high << 4) | *low);
       i += 3;
     }
     if (!bytes.empty()) {
-      out += utf8_with_replacement(bytes);
+      out += domain::utf8_with_replacement(bytes);
       continue;
     }
     const auto c = static_cast<unsigned char>(text[i++]);
@@ -62,4 +64,4 @@ FormFields parse_form(std::string_view text, FormSyntax syntax) {
   return out;
 }
 
-}  // namespace os::domain
+}  // namespace os::http

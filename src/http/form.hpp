@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-namespace os::domain {
+namespace os::http {
 using FormFields = std::vector<std::pair<std::string, std::string>>;
 
 enum class FormSyntax {
@@ -24,4 +24,4 @@ FormFields parse_form(std::string_view text, FormSyntax syntax = FormSyntax::For
 
 // One component: '+' → space, %XX → bytes, then UTF-8 with replacement (see above).
 std::string decode_form_component(std::string_view text);
-}  // namespace os::domain
+}  // namespace os::http

@@ -1,10 +1,10 @@
-// The request path around every handler: request id, CORS, rate limit, routing,
-// authentication, error mapping, metrics and the access log. Handlers stay thin.
+// The middleware chain around every handler: request id and trace context, client
+// address, CORS, routing, rate limit, authentication, error mapping, metrics and the
+// access log. Handlers stay thin.
 #pragma once
 #include <optional>
 #include <string>
 
-#include "config/settings.hpp"
 #include "core/metrics.hpp"
 #include "domain/ip_networks.hpp"
 #include "http/cors.hpp"
@@ -22,10 +22,10 @@ class Authenticator {
                                                               std::string& failure) = 0;
 };
 
-class Pipeline {
+class MiddlewareChain {
  public:
-  Pipeline(const Router& router, Authenticator& auth, const Cors& cors, RateLimit* limiter,
-           Metrics& metrics, const std::vector<std::string>& trusted_proxies);
+  MiddlewareChain(const Router& router, Authenticator& auth, const Cors& cors, RateLimit* limiter,
+                  Metrics& metrics, const std::vector<std::string>& trusted_proxies);
 
   awaitable<Response> handle(Request& request);
 

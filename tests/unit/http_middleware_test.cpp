@@ -1,6 +1,6 @@
-// http::Pipeline with fake authenticator and rate limiter: what the transport adds around
+// http::MiddlewareChain with fake authenticator and rate limiter: what the transport adds around
 // a handler (401, 429 + RateLimit-*, 503 for an unavailable dependency, 500, request ids).
-#include "http/pipeline.hpp"
+#include "http/middleware.hpp"
 
 #include <gtest/gtest.h>
 
@@ -48,7 +48,7 @@ struct Fixture {
   config::CorsSettings cors_settings{{"*"}, {"*"}, {"*"}, false};
   Cors cors{cors_settings};
   Metrics metrics;
-  Pipeline pipeline{router, auth, cors, &limit, metrics, {}};
+  MiddlewareChain middleware{router, auth, cors, &limit, metrics, {}};
 
   Fixture() {
     describe_http_metrics(metrics);
@@ -79,7 +79,7 @@ struct Fixture {
     r.path = path;
     r.peer = "127.0.0.1";
     r.headers = std::move(headers);
-    auto future = asio::co_spawn(io, pipeline.handle(r), asio::use_future);
+    auto future = asio::co_spawn(io, middleware.handle(r), asio::use_future);
     io.run();
     return future.get();
   }
@@ -87,7 +87,7 @@ struct Fixture {
 
 }  // namespace
 
-TEST(HttpPipeline, AuthenticatedRouteNeedsAValidToken) {
+TEST(HttpMiddleware, AuthenticatedRouteNeedsAValidToken) {
   Fixture f;
   const auto denied = f.run("/me");
   EXPECT_EQ(denied.status, 401);
@@ -100,7 +100,7 @@ TEST(HttpPipeline, AuthenticatedRouteNeedsAValidToken) {
   EXPECT_EQ(header(ok, "RateLimit-Reset"), "3");
 }
 
-TEST(HttpPipeline, RateLimitedRequestGets429WithRetryAfter) {
+TEST(HttpMiddleware, RateLimitedRequestGets429WithRetryAfter) {
   Fixture f;
   f.limit.allow = false;
   const auto r = f.run("/me", {{"authorization", "Bearer good"}});
@@ -109,7 +109,7 @@ TEST(HttpPipeline, RateLimitedRequestGets429WithRetryAfter) {
   EXPECT_EQ(header(r, "RateLimit-Remaining"), "0");
 }
 
-TEST(HttpPipeline, UnavailableDatabaseIs503AndABugIs500) {
+TEST(HttpMiddleware, UnavailableDatabaseIs503AndABugIs500) {
   Fixture f;
   const auto db = f.run("/db");
   EXPECT_EQ(db.status, 503);
@@ -121,7 +121,7 @@ TEST(HttpPipeline, UnavailableDatabaseIs503AndABugIs500) {
   EXPECT_EQ(f.run("/odd").status, 500);
 }
 
-TEST(HttpPipeline, RequestIdsAreKeptWhenSaneAndMadeOtherwise) {
+TEST(HttpMiddleware, RequestIdsAreKeptWhenSaneAndMadeOtherwise) {
   Fixture f;
   EXPECT_EQ(header(f.run("/nowhere", {{"x-request-id", "abc-123"}}), "X-Request-ID"), "abc-123");
   const auto made = header(f.run("/nowhere", {{"x-request-id", "bad id\x01"}}), "X-Request-ID");
