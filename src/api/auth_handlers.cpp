@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 
 #include "api/errors.hpp"
+#include "domain/clock.hpp"
 #include "http/form.hpp"
 #include "security/password.hpp"
 
@@ -64,9 +65,7 @@ awaitable<http::Response> issue_token(ApiContext& ctx, http::Request& request) {
     r.set_header("WWW-Authenticate", "Bearer");
     co_return r;
   }
-  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
-                       std::chrono::system_clock::now().time_since_epoch())
-                       .count();
+  const auto now = domain::unix_seconds();
   co_return http::json_response(
       200, json::serialize(json::object{{"access_token", ctx.jwt.issue(user->id, now)},
                                         {"token_type", "bearer"},

@@ -1,5 +1,7 @@
 #include "api/authenticator.hpp"
 
+#include "domain/clock.hpp"
+
 #include <boost/beast/core/string.hpp>
 
 namespace os::api {
@@ -13,9 +15,7 @@ awaitable<std::optional<std::int64_t>> JwtAuthenticator::authenticate(const http
     failure = "Not authenticated";
     co_return std::nullopt;
   }
-  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
-                       std::chrono::system_clock::now().time_since_epoch())
-                       .count();
+  const auto now = domain::unix_seconds();
   const auto claims = jwt_.verify(header->substr(kScheme.size()), now);
   if (!claims) {
     failure = "Could not validate credentials";

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "domain/client_address.hpp"
+#include "domain/clock.hpp"
 
 namespace os::api {
 namespace {
@@ -28,14 +29,10 @@ redis.call('EXPIRE', KEYS[1], math.ceil(capacity / rate) + 1)
 return {allowed, tostring(tokens)}
 )lua";
 
-double now_seconds() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
 }  // namespace
 
 RateDecision LocalBuckets::take(const std::string& client, double capacity, double rate) {
-  const double now = now_seconds();
+  const double now = domain::monotonic_seconds();
   auto& shard = shards_[std::hash<std::string>{}(client) % kShards];
   std::lock_guard lock(shard.mutex);
   auto [it, inserted] = shard.buckets.try_emplace(client, Bucket{capacity, now, {}});

@@ -10,6 +10,7 @@
 
 #include "core/logging.hpp"
 #include "core/timeout.hpp"
+#include "http/probes.hpp"
 
 namespace os::api {
 namespace {
@@ -79,7 +80,7 @@ awaitable<std::string> check_rabbitmq(ApiContext& ctx) {
 }  // namespace
 
 awaitable<http::Response> health(ApiContext&, http::Request&) {
-  co_return http::json_response(200, R"({"status":"ok"})");
+  co_return http::liveness_response();
 }
 
 awaitable<http::Response> ready(ApiContext& ctx, http::Request&) {
@@ -114,10 +115,7 @@ awaitable<http::Response> ready(ApiContext& ctx, http::Request&) {
 }
 
 awaitable<http::Response> metrics(ApiContext& ctx, http::Request&) {
-  http::Response r;
-  r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-  r.body = ctx.metrics.render();
-  co_return r;
+  co_return http::metrics_response(ctx.metrics);
 }
 
 }  // namespace os::api

@@ -16,6 +16,7 @@
 #include "domain/uuid.hpp"
 #include "events/consumer.hpp"
 #include "events/relay.hpp"
+#include "http/probes.hpp"
 #include "http/server.hpp"
 #include "tasks/reconciler.hpp"
 #include "tasks/worker.hpp"
@@ -184,12 +185,9 @@ class MetricsRole : public Role {
     http.port = port;
     std::vector<http::Handler> handlers;
     handlers.emplace_back([&metrics](http::Request& r) -> awaitable<http::Response> {
-      if (r.path == "/health") co_return http::json_response(200, R"({"status":"ok"})");
-      if (r.path != "/metrics") co_return http::error_response(404, "Not Found");
-      http::Response res;
-      res.content_type = "text/plain; version=0.0.4; charset=utf-8";
-      res.body = metrics.render();
-      co_return res;
+      if (r.path == "/health") co_return http::liveness_response();
+      if (r.path == "/metrics") co_return http::metrics_response(metrics);
+      co_return http::error_response(404, "Not Found");
     });
     server_ = std::make_unique<http::HttpServer>(http, threads_.contexts(), std::move(handlers));
   }

@@ -1,5 +1,6 @@
-// Wall-clock time as the system stores and logs it: Unix milliseconds and seconds.
-// (Intervals and deadlines use std::chrono::steady_clock, `os::Clock`, instead.)
+// "Now", in the few forms the code needs: wall-clock time as the system stores, signs and
+// logs it (Unix milliseconds and seconds), and monotonic seconds for token buckets. Deadlines and
+// intervals use std::chrono::steady_clock (`os::Clock`) directly.
 #pragma once
 #include <chrono>
 #include <cstdint>
@@ -14,6 +15,12 @@ inline std::int64_t unix_ms() {
 
 inline std::int64_t unix_seconds() {
   return unix_ms() / 1000;
+}
+
+// Seconds on the monotonic clock, as a fraction: never goes back, meaningful within one
+// process only (the local rate-limit buckets; the Redis ones use Redis' TIME).
+inline double monotonic_seconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
 }  // namespace os::domain

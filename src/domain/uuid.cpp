@@ -1,4 +1,5 @@
 #include "domain/uuid.hpp"
+#include "domain/clock.hpp"
 #include "domain/text.hpp"
 
 #include <openssl/rand.h>
@@ -20,10 +21,7 @@ void random_bytes(unsigned char* out, std::size_t n) {
 std::string uuid_v7() {
   std::array<unsigned char, 16> b{};
   random_bytes(b.data(), b.size());
-  const auto ms =
-      static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                     std::chrono::system_clock::now().time_since_epoch())
-                                     .count());
+  const auto ms = static_cast<std::uint64_t>(unix_ms());
   for (int i = 0; i < 6; ++i) b[i] = static_cast<unsigned char>(ms >> (40 - 8 * i));
   b[6] = static_cast<unsigned char>((b[6] & 0x0F) | 0x70);
   b[8] = static_cast<unsigned char>((b[8] & 0x3F) | 0x80);
