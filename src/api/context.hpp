@@ -17,7 +17,7 @@ struct ApiContext {
   BlockingPool& hashing;  // Argon2 runs here, never on an io thread
   Metrics& metrics;
   db::PgPool& pg;
-  cache::RedisClient& redis;
+  redis::RedisClient& redis;
   db::UserRepository& users;
   db::OrderRepository& orders;
   cache::OrderCache& order_cache;

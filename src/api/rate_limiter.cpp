@@ -71,15 +71,15 @@ awaitable<RateDecision> RateLimiter::check(const std::string& client) {
   const auto bucket = domain::bucket_key(client);  // IPv6 clients by their /64
   if (redis_ != nullptr) {
     try {
-      const auto eval = cache::cmd("EVAL", kTokenBucket, "1", "ratelimit:" + bucket,
+      const auto eval = redis::cmd("EVAL", kTokenBucket, "1", "ratelimit:" + bucket,
                                    std::to_string(settings_.capacity),
                                    std::to_string(settings_.refill_per_second));
       const auto reply = co_await redis_->command(eval);
-      if (reply.type == cache::RedisReply::Type::Array && reply.elements.size() == 2) {
+      if (reply.type == redis::RedisReply::Type::Array && reply.elements.size() == 2) {
         co_return decide(std::strtod(reply.elements[1].str.c_str(), nullptr),
                          reply.elements[0].integer == 1);
       }
-    } catch (const cache::RedisUnavailable&) {
+    } catch (const redis::RedisUnavailable&) {
       // fall through to the local bucket
     }
   }

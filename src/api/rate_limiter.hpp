@@ -8,9 +8,9 @@
 #include <string>
 #include <unordered_map>
 
-#include "cache/redis_client.hpp"
 #include "config/settings.hpp"
 #include "http/rate_limit.hpp"
+#include "redis/client.hpp"
 
 namespace os::api {
 
@@ -44,7 +44,7 @@ class LocalBuckets {
 class RateLimiter final : public http::RateLimit {
  public:
   // `redis` is null for RATE_LIMIT_BACKEND=memory.
-  RateLimiter(const config::RateLimitSettings& settings, cache::RedisClient* redis,
+  RateLimiter(const config::RateLimitSettings& settings, redis::RedisClient* redis,
               LocalBuckets& local)
       : settings_(settings), redis_(redis), local_(local) {}
 
@@ -55,7 +55,7 @@ class RateLimiter final : public http::RateLimit {
   RateDecision decide(double tokens_left, bool allowed) const;
 
   const config::RateLimitSettings& settings_;
-  cache::RedisClient* redis_;
+  redis::RedisClient* redis_;
   LocalBuckets& local_;
 };
 

@@ -43,7 +43,7 @@ awaitable<std::string> check_postgres(ApiContext& ctx) {
 
 awaitable<std::string> check_redis(ApiContext& ctx) {
   try {
-    auto reply = co_await with_timeout(ctx.redis.command(cache::cmd("PING")), kCheckTimeout);
+    auto reply = co_await with_timeout(ctx.redis.command(redis::cmd("PING")), kCheckTimeout);
     co_return reply ? "ok" : "timeout";
   } catch (const std::exception& e) {
     co_return unavailable("check failed", e);

@@ -117,7 +117,7 @@ class ConsumerRole : public ThreadRole {
     // one effective run).
     db::PgPool pool(io.get_executor(), unflushed_small_pool(settings_.postgres));
     db::InboxRepository inbox(pool);
-    cache::RedisClient redis(io.get_executor(), settings_.redis.tasks, kPoolSize, kTaskRedisTimeout,
+    redis::RedisClient redis(io.get_executor(), settings_.redis.tasks, kPoolSize, kTaskRedisTimeout,
                              nullptr);
     tasks::TaskQueue queue(redis, settings_.tasks);
     events::NewOrderConsumer consumer(settings_.rabbit, inbox, queue, metrics_);
@@ -143,10 +143,10 @@ class WorkerRole : public ThreadRole {
     db::PgPool pool(io.get_executor(), pg);
     co_await pool.warm_up(pg.pool_size / 2);
     db::OrderRepository orders(pool);
-    cache::RedisClient cache_redis(io.get_executor(), settings_.redis.cache, kPoolSize,
+    redis::RedisClient cache_redis(io.get_executor(), settings_.redis.cache, kPoolSize,
                                    settings_.redis.timeout, &shared_.breaker);
     cache::OrderCache cache(cache_redis, settings_.redis.orders_ttl, metrics_, shared_.stale_keys);
-    cache::RedisClient task_redis(io.get_executor(), settings_.redis.tasks, 8, kTaskRedisTimeout,
+    redis::RedisClient task_redis(io.get_executor(), settings_.redis.tasks, 8, kTaskRedisTimeout,
                                   nullptr);
     tasks::TaskQueue queue(task_redis, settings_.tasks);
     const auto name = worker_name();
@@ -169,7 +169,7 @@ class ReconcileRole : public ThreadRole {
     db::PgPool pool(io.get_executor(), small_pool(settings_.postgres));
     db::ReconcileRepository repository(pool);
     db::OutboxRepository outbox(pool);
-    cache::RedisClient redis(io.get_executor(), settings_.redis.tasks, 1, kTaskRedisTimeout,
+    redis::RedisClient redis(io.get_executor(), settings_.redis.tasks, 1, kTaskRedisTimeout,
                              nullptr);
     tasks::TaskQueue queue(redis, settings_.tasks);
     tasks::Reconciler reconciler(settings_.reconcile, settings_.tasks.visibility_timeout,

@@ -7,9 +7,9 @@
 #include <iostream>
 #include <set>
 
-#include "cache/redis_client.hpp"
-#include "events/amqp_client.hpp"
+#include "amqp/client.hpp"
 #include "events/topology.hpp"
+#include "redis/client.hpp"
 #include "tasks/task_queue.hpp"
 
 namespace os::app {
@@ -40,12 +40,12 @@ std::string iso_time(std::int64_t unix_ms) {
   return out;
 }
 
-std::string header(const events::Delivery& d, const std::string& name) {
+std::string header(const amqp::Delivery& d, const std::string& name) {
   const auto it = d.headers.find(name);
   return it == d.headers.end() ? std::string{} : it->second;
 }
 
-DeadLetter from_event(const events::Delivery& d) {
+DeadLetter from_event(const amqp::Delivery& d) {
   DeadLetter l{"event", d.message_id, "", header(d, "x-dead-letter-reason"), d.retry_count, 0};
   boost::system::error_code ec;
   const auto body = boost::json::parse(d.body, ec);
@@ -107,9 +107,9 @@ T run_async(const std::function<awaitable<T>(asio::io_context&)>& job) {
 }
 
 tasks::TaskQueue* make_queue(asio::io_context& io, const config::Settings& s,
-                             std::unique_ptr<cache::RedisClient>& redis,
+                             std::unique_ptr<redis::RedisClient>& redis,
                              std::unique_ptr<tasks::TaskQueue>& queue) {
-  redis = std::make_unique<cache::RedisClient>(io.get_executor(), s.redis.tasks, 1,
+  redis = std::make_unique<redis::RedisClient>(io.get_executor(), s.redis.tasks, 1,
                                                std::chrono::milliseconds(3000), nullptr);
   queue = std::make_unique<tasks::TaskQueue>(*redis, s.tasks);
   return queue.get();
@@ -118,7 +118,7 @@ tasks::TaskQueue* make_queue(asio::io_context& io, const config::Settings& s,
 std::vector<tasks::Task> dead_tasks(const config::Settings& s, int limit) {
   return run_async<std::vector<tasks::Task>>(
       [&](asio::io_context& io) -> awaitable<std::vector<tasks::Task>> {
-        std::unique_ptr<cache::RedisClient> redis;
+        std::unique_ptr<redis::RedisClient> redis;
         std::unique_ptr<tasks::TaskQueue> queue;
         co_return co_await make_queue(io, s, redis, queue)->dead_letters(limit);
       });
@@ -136,10 +136,10 @@ int dlq_list(const config::Settings& s, int limit, bool json) {
     std::vector<DeadLetter> letters;
     {
       const auto topology = events::topology_for(s.rabbit);
-      auto amqp = events::connect_declared(s.rabbit, topology);
+      auto broker = events::connect_declared(s.rabbit, topology);
       // basic.get without ack; closing the connection puts every message back.
       while (static_cast<int>(letters.size()) < limit) {
-        auto d = amqp->get(topology.dlq);
+        auto d = broker->get(topology.dlq);
         if (!d) break;
         letters.push_back(from_event(*d));
       }
@@ -164,32 +164,32 @@ int dlq_replay(const config::Settings& s, const std::vector<std::string>& ids, b
   try {
     {
       const auto topology = events::topology_for(s.rabbit);
-      auto amqp = events::connect_declared(s.rabbit, topology);
-      auto publisher = std::make_unique<events::AmqpConnection>(s.rabbit);
+      auto broker = events::connect_declared(s.rabbit, topology);
+      auto publisher = std::make_unique<amqp::AmqpConnection>(s.rabbit);
       // Look at each message once: the ones replayed may come back (still malformed).
       std::uint32_t budget = 1;
       for (std::uint32_t seen = 0; seen < budget; ++seen) {
-        auto d = amqp->get(topology.dlq);
+        auto d = broker->get(topology.dlq);
         if (!d) break;
         if (seen == 0) budget = d->remaining + 1;
         const auto letter = from_event(*d);
         if (!selected(letter.id)) continue;  // left unacked: back in the queue at close
-        events::OutgoingMessage m{topology.exchange,
-                                  topology.routing_key,
-                                  d->body,
-                                  d->message_id,
-                                  d->type.empty() ? "new_order" : d->type,
-                                  0,
-                                  std::nullopt};
+        amqp::OutgoingMessage m{topology.exchange,
+                                topology.routing_key,
+                                d->body,
+                                d->message_id,
+                                d->type.empty() ? "new_order" : d->type,
+                                0,
+                                std::nullopt};
         if (d->headers.contains("traceparent")) {
           m.headers["traceparent"] = d->headers.at("traceparent");  // the trace goes on
         }
         const auto result = publisher->publish_confirmed({m});
         if (!result.front().confirmed()) {
-          throw events::AmqpError("RabbitMQ did not take the replayed event: " +
-                                  result.front().reason);
+          throw amqp::AmqpError("RabbitMQ did not take the replayed event: " +
+                                result.front().reason);
         }
-        amqp->ack(d->delivery_tag);
+        broker->ack(d->delivery_tag);
         found.insert(letter.id);
         ++events_replayed;
       }
@@ -200,7 +200,7 @@ int dlq_replay(const config::Settings& s, const std::vector<std::string>& ids, b
     }
     const auto moved = run_async<std::vector<std::string>>(
         [&](asio::io_context& io) -> awaitable<std::vector<std::string>> {
-          std::unique_ptr<cache::RedisClient> redis;
+          std::unique_ptr<redis::RedisClient> redis;
           std::unique_ptr<tasks::TaskQueue> queue;
           co_return co_await make_queue(io, s, redis, queue)->replay(chosen);
         });

@@ -6,10 +6,10 @@
 
 #include "api/authenticator.hpp"
 #include "api/context.hpp"
+#include "api/known_users.hpp"
 #include "api/rate_limiter.hpp"
 #include "app/shared_cache.hpp"
-#include "cache/circuit_breaker.hpp"
-#include "api/known_users.hpp"
+#include "core/circuit_breaker.hpp"
 #include "http/cors.hpp"
 #include "http/middleware.hpp"
 #include "http/router.hpp"
@@ -23,7 +23,7 @@ struct ProcessServices {
   Metrics& metrics;
   security::JwtCodec jwt;
   BlockingPool hashing;
-  cache::CircuitBreaker& redis_breaker;
+  CircuitBreaker& redis_breaker;
   api::LocalBuckets local_buckets;
   http::Cors cors;
   http::StaticFiles swagger_assets;
@@ -35,7 +35,7 @@ struct ApiThreadServices {
   ApiThreadServices(ProcessServices& process, asio::io_context& io);
 
   db::PgPool pg;
-  cache::RedisClient redis;
+  redis::RedisClient redis;
   cache::OrderCache order_cache;
   db::UserRepository users;
   db::OrderRepository orders;

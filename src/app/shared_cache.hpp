@@ -2,16 +2,16 @@
 // Redis and one set of stale keys, so that the api never serves an order whose newer
 // version the worker failed to write (and vice versa). Built once in main.
 #pragma once
-#include "cache/circuit_breaker.hpp"
 #include "cache/order_cache.hpp"
 #include "config/settings.hpp"
+#include "core/circuit_breaker.hpp"
 
 namespace os::app {
 
 struct SharedCache {
   explicit SharedCache(const config::RedisSettings& redis) : breaker("redis", redis.breaker_open) {}
 
-  cache::CircuitBreaker breaker;
+  CircuitBreaker breaker;
   cache::StaleKeys stale_keys;
 };
 

@@ -3,6 +3,10 @@
 #include <charconv>
 
 namespace os::cache {
+using redis::cmd;
+using redis::Command;
+using redis::RedisReply;
+using redis::RedisUnavailable;
 
 void StaleKeys::add(const std::string& key) {
   std::lock_guard lock(mutex_);

@@ -9,8 +9,8 @@
 #include <string_view>
 #include <vector>
 
-#include "cache/redis_client.hpp"
 #include "core/metrics.hpp"
+#include "redis/client.hpp"
 
 namespace os::cache {
 
@@ -42,7 +42,8 @@ class StaleKeys {
 
 class OrderCache {
  public:
-  OrderCache(RedisClient& redis, std::chrono::seconds ttl, Metrics& metrics, StaleKeys& stale)
+  OrderCache(redis::RedisClient& redis, std::chrono::seconds ttl, Metrics& metrics,
+             StaleKeys& stale)
       : redis_(redis), ttl_(ttl), metrics_(metrics), stale_(stale) {}
 
   awaitable<std::optional<CachedOrder>> get(const std::string& order_id);
@@ -58,7 +59,7 @@ class OrderCache {
  private:
   awaitable<void> purge_stale();
 
-  RedisClient& redis_;
+  redis::RedisClient& redis_;
   std::chrono::seconds ttl_;
   Metrics& metrics_;
   StaleKeys& stale_;

@@ -11,13 +11,13 @@
 namespace os::events {
 
 BrokerSession::BrokerSession(std::string duty, const config::RabbitSettings& settings,
-                             std::function<void(AmqpConnection&)> on_open)
+                             std::function<void(amqp::AmqpConnection&)> on_open)
     : duty_(std::move(duty)),
       settings_(settings),
       topology_(topology_for(settings)),
       on_open_(std::move(on_open)) {}
 
-AmqpConnection& BrokerSession::connection() {
+amqp::AmqpConnection& BrokerSession::connection() {
   if (connection_) return *connection_;
   auto opened = connect_declared(settings_, topology_);
   if (on_open_) on_open_(*opened);
@@ -32,13 +32,13 @@ void BrokerSession::keep_alive() {
   if (!connection_) return;
   try {
     connection_->keep_alive();
-  } catch (const AmqpError&) {
+  } catch (const amqp::AmqpError&) {
     connection_.reset();  // the next use reconnects (and reports the outage if it fails)
   }
 }
 
 awaitable<bool> BrokerSession::wait_readable(Millis timeout) {
-  if (!connection_) throw AmqpError("no RabbitMQ connection");
+  if (!connection_) throw amqp::AmqpError("no RabbitMQ connection");
   if (connection_->has_buffered_input()) co_return true;
   // Borrows rabbitmq-c's socket for the wait; released, never closed, afterwards.
   asio::posix::stream_descriptor socket(co_await asio::this_coro::executor, connection_->socket());

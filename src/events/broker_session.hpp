@@ -8,7 +8,7 @@
 #include <memory>
 #include <string>
 
-#include "events/amqp_client.hpp"
+#include "amqp/client.hpp"
 #include "events/topology.hpp"
 
 namespace os::events {
@@ -18,10 +18,10 @@ class BrokerSession {
   // `on_open` runs on each new connection after the topology is declared (a consumer
   // subscribes there); `duty` names the session in logs ("relay connected to RabbitMQ").
   BrokerSession(std::string duty, const config::RabbitSettings& settings,
-                std::function<void(AmqpConnection&)> on_open = {});
+                std::function<void(amqp::AmqpConnection&)> on_open = {});
 
-  // The open connection, opened now if there is none. Throws AmqpError.
-  AmqpConnection& connection();
+  // The open connection, opened now if there is none. Throws amqp::AmqpError.
+  amqp::AmqpConnection& connection();
   bool is_open() const { return connection_ != nullptr; }
   // After an error: unacked deliveries go back to their queue, unconfirmed publishes
   // have an unknown outcome.
@@ -29,7 +29,7 @@ class BrokerSession {
   // Services heartbeats on an idle open connection; drops it if it is gone. Never throws.
   void keep_alive();
   // Waits up to `timeout`, without blocking the thread, until the open connection has
-  // input to read; false after the timeout or the stop. Throws AmqpError if none is open.
+  // input to read; false after the timeout or the stop. Throws amqp::AmqpError if none is open.
   awaitable<bool> wait_readable(Millis timeout);
   const Topology& topology() const { return topology_; }
 
@@ -37,8 +37,8 @@ class BrokerSession {
   std::string duty_;
   const config::RabbitSettings& settings_;
   Topology topology_;
-  std::function<void(AmqpConnection&)> on_open_;
-  std::unique_ptr<AmqpConnection> connection_;
+  std::function<void(amqp::AmqpConnection&)> on_open_;
+  std::unique_ptr<amqp::AmqpConnection> connection_;
 };
 
 }  // namespace os::events

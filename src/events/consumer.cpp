@@ -33,7 +33,7 @@ NewOrderConsumer::NewOrderConsumer(const config::RabbitSettings& settings,
       queue_(queue),
       metrics_(metrics),
       broker_("consumer", settings,
-              [this](AmqpConnection& connection) {
+              [this](amqp::AmqpConnection& connection) {
                 connection.consume(broker_.topology().queue, settings_.prefetch);
               }),
       publisher_("consumer (retry publisher)", settings) {}
@@ -46,27 +46,27 @@ void NewOrderConsumer::report_dead_letters() {
     metrics_.set(
         "events_dead_letter_queue_depth", "",
         static_cast<double>(publisher_.connection().message_count(broker_.topology().dlq)));
-  } catch (const AmqpError&) {
+  } catch (const amqp::AmqpError&) {
     publisher_.drop();  // reopened when next needed; the gauge keeps its last value
   }
 }
 
-void NewOrderConsumer::dead_letter(const Delivery& d, const std::string& reason) {
+void NewOrderConsumer::dead_letter(const amqp::Delivery& d, const std::string& reason) {
   // Published with the reason, confirmed, and only then acked: never in neither queue.
-  OutgoingMessage m{"",
-                    broker_.topology().dlq,
-                    d.body,
-                    d.message_id,
-                    d.type.empty() ? "new_order" : d.type,
-                    d.retry_count,
-                    std::nullopt};
+  amqp::OutgoingMessage m{"",
+                          broker_.topology().dlq,
+                          d.body,
+                          d.message_id,
+                          d.type.empty() ? "new_order" : d.type,
+                          d.retry_count,
+                          std::nullopt};
   m.headers = d.headers;
   m.headers.erase("x-retry-count");
   m.headers["x-dead-letter-reason"] = reason;
   m.headers["x-dead-lettered-at"] = std::to_string(domain::unix_ms());
   const auto result = publisher_.connection().publish_confirmed({m});
   if (!result.front().confirmed()) {
-    throw AmqpError("RabbitMQ did not take the dead letter: " + result.front().reason);
+    throw amqp::AmqpError("RabbitMQ did not take the dead letter: " + result.front().reason);
   }
   broker_.connection().ack(d.delivery_tag);
   log::error("new_order message dead-lettered",
@@ -83,17 +83,17 @@ void NewOrderConsumer::retry_later(const Pending& p, const std::string& reason) 
   const auto delay_ms = static_cast<std::int64_t>(1000.0 * settings_.consumer_retry_base_seconds *
                                                   std::pow(2.0, d.retry_count));
   // Confirmed before the ack: the event is never in neither queue.
-  OutgoingMessage retry{"",
-                        broker_.topology().retry_queue,
-                        d.body,
-                        d.message_id.empty() ? p.event.event_id : d.message_id,
-                        d.type.empty() ? "new_order" : d.type,
-                        d.retry_count + 1,
-                        delay_ms};
+  amqp::OutgoingMessage retry{"",
+                              broker_.topology().retry_queue,
+                              d.body,
+                              d.message_id.empty() ? p.event.event_id : d.message_id,
+                              d.type.empty() ? "new_order" : d.type,
+                              d.retry_count + 1,
+                              delay_ms};
   if (d.headers.contains("traceparent")) retry.headers["traceparent"] = d.headers.at("traceparent");
   const auto result = publisher_.connection().publish_confirmed({retry});
   if (!result.front().confirmed()) {
-    throw AmqpError("RabbitMQ did not take the retry message: " + result.front().reason);
+    throw amqp::AmqpError("RabbitMQ did not take the retry message: " + result.front().reason);
   }
   broker_.connection().ack(d.delivery_tag);
   log::warn("event handling failed; retry scheduled", {{"event_id", p.event.event_id},
@@ -103,7 +103,7 @@ void NewOrderConsumer::retry_later(const Pending& p, const std::string& reason) 
   metrics_.add("events_consumed_total", label("outcome", "retried"));
 }
 
-void NewOrderConsumer::admit(Delivery d) {
+void NewOrderConsumer::admit(amqp::Delivery d) {
   auto event = domain::parse_new_order_event(d.body, d.message_id);
   if (!event) {
     dead_letter(d,

@@ -29,7 +29,7 @@ class NewOrderConsumer {
 
  private:
   struct Pending {
-    Delivery delivery;
+    amqp::Delivery delivery;
     domain::NewOrderEvent event;
   };
 
@@ -37,13 +37,13 @@ class NewOrderConsumer {
   // it is empty), then handles the batch.
   awaitable<void> pass();
   // Valid deliveries join `batch_`; malformed ones are dead-lettered at once.
-  void admit(Delivery delivery);
+  void admit(amqp::Delivery delivery);
   // Handles `batch_` in one transaction and one Redis round trip. A dependency outage
   // leaves the batch unacked for the next pass and rethrows.
   awaitable<void> handle_batch();
   void acknowledge(const std::vector<domain::NewOrderEvent>& fresh);
   void retry_later(const Pending& pending, const std::string& reason);
-  void dead_letter(const Delivery& delivery, const std::string& reason);
+  void dead_letter(const amqp::Delivery& delivery, const std::string& reason);
   // Sets events_dead_letter_queue_depth, at most every few seconds.
   void report_dead_letters();
 

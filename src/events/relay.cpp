@@ -64,13 +64,13 @@ awaitable<std::size_t> Relay::publish_due() {
   try {
     const auto& topology = broker_.topology();
     for (const auto& e : events) {
-      OutgoingMessage m{topology.exchange, topology.routing_key, e.payload, e.id, e.event_type, 0,
-                        std::nullopt};
+      amqp::OutgoingMessage m{
+          topology.exchange, topology.routing_key, e.payload, e.id, e.event_type, 0, std::nullopt};
       if (!e.traceparent.empty()) m.headers["traceparent"] = e.traceparent;
       in_flight_.emplace(broker_.connection().publish_unconfirmed(m), InFlight{e, Clock::now()});
       ++published;
     }
-  } catch (const AmqpError&) {
+  } catch (const amqp::AmqpError&) {
     broker_error = std::current_exception();
   }
   if (broker_error) {
@@ -84,14 +84,14 @@ awaitable<std::size_t> Relay::publish_due() {
 
 awaitable<void> Relay::settle(Millis wait) {
   if (in_flight_.empty()) co_return;
-  std::vector<AmqpConnection::Settled> settled;
+  std::vector<amqp::AmqpConnection::Settled> settled;
   std::exception_ptr broker_error;
   try {
     settled = broker_.connection().take_settled(wait);
     if (settled.empty() && Clock::now() - in_flight_.begin()->second.sent > rabbit_.timeout) {
-      throw AmqpError("RabbitMQ did not confirm in time");
+      throw amqp::AmqpError("RabbitMQ did not confirm in time");
     }
-  } catch (const AmqpError&) {
+  } catch (const amqp::AmqpError&) {
     broker_error = std::current_exception();
   }
   if (broker_error) {
@@ -107,7 +107,7 @@ awaitable<void> Relay::settle(Millis wait) {
     if (it == in_flight_.end()) continue;
     if (s.result.confirmed()) {
       confirmed.push_back(std::move(it->second.event));
-    } else if (s.result.status == PublishResult::Status::Returned) {
+    } else if (s.result.status == amqp::PublishResult::Status::Returned) {
       unroutable[s.result.reason].push_back(it->second.event.id);
     } else {
       nacked.push_back(it->second.event.id);
@@ -137,7 +137,7 @@ awaitable<void> Relay::settle(Millis wait) {
     // Nacked: the broker could not store them, e.g. a quorum queue electing a new leader
     // after a node died. A channel that published during the election keeps being nacked
     // (RabbitMQ 3.10), so a new connection, after a short backoff, publishes them again.
-    const auto error = std::make_exception_ptr(AmqpError(
+    const auto error = std::make_exception_ptr(amqp::AmqpError(
         "RabbitMQ nacked " + std::to_string(nacked.size()) +
         " publishes (a quorum queue without a leader, or a resource alarm); reconnecting"));
     co_await drop_broker(error, nacked);

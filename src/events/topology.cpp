@@ -11,22 +11,22 @@ Topology topology_for(const config::RabbitSettings& s) {
                   s.queue_type};
 }
 
-void declare_topology(AmqpConnection& amqp, const Topology& t) {
-  amqp.declare_topic_exchange(t.exchange);
+void declare_topology(amqp::AmqpConnection& broker, const Topology& t) {
+  broker.declare_topic_exchange(t.exchange);
   // "" is the default exchange: dead letters go straight to the named queue.
-  amqp.declare_queue(t.dlq, {.type = t.queue_type});
-  amqp.declare_queue(
+  broker.declare_queue(t.dlq, {.type = t.queue_type});
+  broker.declare_queue(
       t.queue,
       {.type = t.queue_type, .dead_letter_exchange = "", .dead_letter_routing_key = t.dlq});
-  amqp.declare_queue(
+  broker.declare_queue(
       t.retry_queue,
       {.type = t.queue_type, .dead_letter_exchange = "", .dead_letter_routing_key = t.queue});
-  amqp.bind_queue(t.queue, t.exchange, t.routing_key);
+  broker.bind_queue(t.queue, t.exchange, t.routing_key);
 }
 
-std::unique_ptr<AmqpConnection> connect_declared(const config::RabbitSettings& settings,
-                                                 const Topology& topology) {
-  auto conn = std::make_unique<AmqpConnection>(settings);
+std::unique_ptr<amqp::AmqpConnection> connect_declared(const config::RabbitSettings& settings,
+                                                       const Topology& topology) {
+  auto conn = std::make_unique<amqp::AmqpConnection>(settings);
   declare_topology(*conn, topology);
   return conn;
 }

@@ -3,8 +3,8 @@
 #include <memory>
 #include <string>
 
+#include "amqp/client.hpp"
 #include "config/settings.hpp"
-#include "events/amqp_client.hpp"
 
 namespace os::events {
 
@@ -25,9 +25,9 @@ struct Topology {
 };
 
 Topology topology_for(const config::RabbitSettings& settings);
-void declare_topology(AmqpConnection& amqp, const Topology& topology);
+void declare_topology(amqp::AmqpConnection& broker, const Topology& topology);
 // A new connection with the topology declared (relay, consumer and the dlq tool share it).
-std::unique_ptr<AmqpConnection> connect_declared(const config::RabbitSettings& settings,
-                                                 const Topology& topology);
+std::unique_ptr<amqp::AmqpConnection> connect_declared(const config::RabbitSettings& settings,
+                                                       const Topology& topology);
 
 }  // namespace os::events

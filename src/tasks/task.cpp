@@ -4,9 +4,9 @@
 
 namespace os::tasks {
 namespace {
-using cache::cmd;
-using cache::Command;
-using cache::RedisReply;
+using redis::cmd;
+using redis::Command;
+using redis::RedisReply;
 
 std::int64_t to_int(const std::string& s) {
   std::int64_t v = 0;

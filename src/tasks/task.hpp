@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "cache/redis_connection.hpp"
+#include "redis/connection.hpp"
 
 namespace os::tasks {
 
@@ -26,13 +26,13 @@ struct Task {
 
 // XADD `stream` * with the task's fields; `attempt`, `deferrals`, `not_before_ms` and
 // `error` (as last_error, when not empty) replace the task's own.
-cache::Command add_command(const std::string& stream, const Task& task, int attempt, int deferrals,
+redis::Command add_command(const std::string& stream, const Task& task, int attempt, int deferrals,
                            std::int64_t not_before_ms, const std::string& error);
 
 // One stream entry, [id, [field, value, ...]]; nullopt when it has not that shape.
 // Unknown fields are ignored; a number that does not parse reads as 0.
-std::optional<Task> parse_task_entry(const cache::RedisReply& entry);
+std::optional<Task> parse_task_entry(const redis::RedisReply& entry);
 // A list of entries; entries without the shape are skipped.
-std::vector<Task> parse_task_entries(const cache::RedisReply& list);
+std::vector<Task> parse_task_entries(const redis::RedisReply& list);
 
 }  // namespace os::tasks

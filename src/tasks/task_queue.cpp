@@ -6,12 +6,12 @@ namespace os::tasks {
 namespace {
 // How long an enqueue behind Sentinel waits for a replica to acknowledge the new tasks.
 constexpr const char* kReplicaWaitMs = "250";
-using cache::cmd;
-using cache::Command;
-using cache::RedisReply;
+using redis::cmd;
+using redis::Command;
+using redis::RedisReply;
 
 void throw_if_error(const RedisReply& r) {
-  if (r.is_error()) throw cache::RedisUnavailable("Redis refused a task-queue command: " + r.str);
+  if (r.is_error()) throw redis::RedisUnavailable("Redis refused a task-queue command: " + r.str);
 }
 }  // namespace
 
@@ -83,7 +83,7 @@ awaitable<void> TaskQueue::transaction(std::vector<Command> commands) {
   commands.push_back(cmd("EXEC"));
   const auto replies = co_await redis_.pipeline(commands);
   for (const auto& r : replies) throw_if_error(r);
-  if (replies.back().is_nil()) throw cache::RedisUnavailable("task-queue transaction aborted");
+  if (replies.back().is_nil()) throw redis::RedisUnavailable("task-queue transaction aborted");
 }
 
 awaitable<void> TaskQueue::ack(const Task& task) {

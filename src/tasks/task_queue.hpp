@@ -4,17 +4,17 @@
 #include <string>
 #include <vector>
 
-#include "cache/redis_client.hpp"
 #include "config/settings.hpp"
 #include "domain/clock.hpp"
 #include "domain/new_order_event.hpp"
+#include "redis/client.hpp"
 #include "tasks/task.hpp"
 
 namespace os::tasks {
 
 class TaskQueue {
  public:
-  TaskQueue(cache::RedisClient& redis, const config::TaskSettings& settings)
+  TaskQueue(redis::RedisClient& redis, const config::TaskSettings& settings)
       : redis_(redis), settings_(settings) {}
 
   // Entries are appended with XADD in one pipelined round trip per call.
@@ -44,9 +44,9 @@ class TaskQueue {
   awaitable<std::string> server_setting(const std::string& name);
 
  private:
-  awaitable<void> transaction(std::vector<cache::Command> commands);
+  awaitable<void> transaction(std::vector<redis::Command> commands);
 
-  cache::RedisClient& redis_;
+  redis::RedisClient& redis_;
   const config::TaskSettings& settings_;
   Clock::time_point next_unreplicated_warning_{};  // at most one warning a minute
 };

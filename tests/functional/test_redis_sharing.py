@@ -1,6 +1,6 @@
 """The api's Redis calls (cache reads and writes, rate limits, readiness) share one
 connection per io thread: concurrent requests of a thread go out in one write and their
-replies come back in order (cache::RedisMultiplexer), rather than each request taking a
+replies come back in order (redis::RedisMultiplexer), rather than each request taking a
 pooled connection of its own."""
 
 from __future__ import annotations

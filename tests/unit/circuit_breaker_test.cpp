@@ -1,11 +1,11 @@
-// cache::CircuitBreaker: open on failure, one trial after the open period, close on success.
-#include "cache/circuit_breaker.hpp"
+// CircuitBreaker: open on failure, one trial after the open period, close on success.
+#include "core/circuit_breaker.hpp"
 
 #include <gtest/gtest.h>
 
 #include <thread>
 
-using os::cache::CircuitBreaker;
+using os::CircuitBreaker;
 
 TEST(CircuitBreaker, OpensOnFailureAndLetsOneTrialThroughLater) {
   CircuitBreaker b("redis", os::Millis(30));

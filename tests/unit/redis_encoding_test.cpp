@@ -1,9 +1,9 @@
 // RESP encoding of commands, and the replies that mean "this node is a replica now".
 #include <gtest/gtest.h>
 
-#include "cache/redis_connection.hpp"
+#include "redis/connection.hpp"
 
-using namespace os::cache;
+using namespace os::redis;
 
 TEST(RedisEncoding, CommandsAreArraysOfBulkStrings) {
   std::string out;

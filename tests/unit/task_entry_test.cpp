@@ -4,7 +4,7 @@
 
 #include <gtest/gtest.h>
 
-using os::cache::RedisReply;
+using os::redis::RedisReply;
 using os::tasks::add_command;
 using os::tasks::parse_task_entries;
 using os::tasks::parse_task_entry;

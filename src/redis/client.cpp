@@ -1,6 +1,6 @@
-#include "cache/redis_client.hpp"
+#include "redis/client.hpp"
 
-namespace os::cache {
+namespace os::redis {
 
 RedisClient::RedisClient(asio::any_io_executor ex, config::RedisEndpoint endpoint, int pool_size,
                          Millis timeout, CircuitBreaker* breaker)
@@ -46,4 +46,4 @@ awaitable<RedisReply> RedisClient::command(const Command& args, std::optional<Mi
   co_return std::move(replies.front());
 }
 
-}  // namespace os::cache
+}  // namespace os::redis

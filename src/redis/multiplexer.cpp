@@ -1,4 +1,4 @@
-#include "cache/redis_multiplexer.hpp"
+#include "redis/multiplexer.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -9,7 +9,7 @@
 #include <boost/asio/write.hpp>
 #include <deque>
 
-namespace os::cache {
+namespace os::redis {
 namespace {
 
 // One caller's commands: how many replies it expects, what came, and a timer that the
@@ -187,4 +187,4 @@ awaitable<std::vector<RedisReply>> RedisMultiplexer::pipeline(const std::vector<
   throw RedisUnavailable(w.error);
 }
 
-}  // namespace os::cache
+}  // namespace os::redis

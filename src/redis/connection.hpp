@@ -13,7 +13,7 @@
 
 struct redisReader;
 
-namespace os::cache {
+namespace os::redis {
 
 // Redis unreachable, timed out, or the connection broke.
 class RedisUnavailable : public DependencyUnavailable {
@@ -92,4 +92,4 @@ class RedisConnection {
   config::HostPort node_;
 };
 
-}  // namespace os::cache
+}  // namespace os::redis

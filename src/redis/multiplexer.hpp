@@ -10,9 +10,9 @@
 #pragma once
 #include <memory>
 
-#include "cache/redis_connection.hpp"
+#include "redis/connection.hpp"
 
-namespace os::cache {
+namespace os::redis {
 
 class RedisMultiplexer {
  public:
@@ -31,4 +31,4 @@ class RedisMultiplexer {
   std::shared_ptr<State> state_;
 };
 
-}  // namespace os::cache
+}  // namespace os::redis

@@ -1,4 +1,4 @@
-#include "events/amqp_client.hpp"
+#include "amqp/client.hpp"
 
 #include <amqp.h>
 #include <amqp_tcp_socket.h>
@@ -6,7 +6,7 @@
 
 #include <deque>
 
-namespace os::events {
+namespace os::amqp {
 namespace {
 
 constexpr amqp_channel_t kChannel = 1;
@@ -166,7 +166,9 @@ AmqpConnection::~AmqpConnection() {
   amqp_destroy_connection(conn_);
 }
 
-int AmqpConnection::socket() const { return amqp_get_sockfd(conn_); }
+int AmqpConnection::socket() const {
+  return amqp_get_sockfd(conn_);
+}
 
 bool AmqpConnection::has_buffered_input() const {
   return amqp_data_in_buffer(conn_) != 0 || amqp_frames_enqueued(conn_) != 0;
@@ -478,4 +480,4 @@ void AmqpConnection::reject(std::uint64_t delivery_tag) {
   }
 }
 
-}  // namespace os::events
+}  // namespace os::amqp

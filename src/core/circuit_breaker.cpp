@@ -1,8 +1,8 @@
-#include "cache/circuit_breaker.hpp"
+#include "core/circuit_breaker.hpp"
 
 #include "core/logging.hpp"
 
-namespace os::cache {
+namespace os {
 namespace {
 std::int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
@@ -37,4 +37,4 @@ void CircuitBreaker::on_failure(std::string_view reason) {
   }
 }
 
-}  // namespace os::cache
+}  // namespace os

@@ -17,7 +17,7 @@
 struct amqp_connection_state_t_;
 struct amqp_frame_t_;
 
-namespace os::events {
+namespace os::amqp {
 
 // The broker is unreachable, the connection or channel closed, or a call timed out.
 class AmqpError : public DependencyUnavailable {
@@ -135,4 +135,4 @@ class AmqpConnection {
   std::vector<Settled> settled_;                    // not taken yet
 };
 
-}  // namespace os::events
+}  // namespace os::amqp

@@ -8,7 +8,7 @@
 
 #include "core/async.hpp"
 
-namespace os::cache {
+namespace os {
 
 class CircuitBreaker {
  public:
@@ -29,4 +29,4 @@ class CircuitBreaker {
   std::atomic<std::int64_t> open_until_{0};  // steady clock, nanoseconds
 };
 
-}  // namespace os::cache
+}  // namespace os

@@ -1,4 +1,4 @@
-#include "cache/redis_connection.hpp"
+#include "redis/connection.hpp"
 
 #include <hiredis/hiredis.h>
 #include <poll.h>
@@ -12,7 +12,7 @@
 
 #include "core/deadline.hpp"
 
-namespace os::cache {
+namespace os::redis {
 void encode_command(std::string& out, const Command& args) {
   out += '*';
   out += std::to_string(args.size());
@@ -220,4 +220,4 @@ awaitable<RedisReply> RedisConnection::command(const Command& args, Millis timeo
   co_return std::move(replies.front());
 }
 
-}  // namespace os::cache
+}  // namespace os::redis

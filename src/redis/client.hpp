@@ -2,12 +2,12 @@
 #pragma once
 #include <memory>
 
-#include "cache/circuit_breaker.hpp"
-#include "cache/redis_connection.hpp"
-#include "cache/redis_multiplexer.hpp"
+#include "core/circuit_breaker.hpp"
 #include "core/connection_pool.hpp"
+#include "redis/connection.hpp"
+#include "redis/multiplexer.hpp"
 
-namespace os::cache {
+namespace os::redis {
 
 class RedisClient {
  public:
@@ -41,4 +41,4 @@ class RedisClient {
   std::unique_ptr<RedisMultiplexer> multiplexer_;
 };
 
-}  // namespace os::cache
+}  // namespace os::redis
