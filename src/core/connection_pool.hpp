@@ -68,13 +68,12 @@ class ConnectionPool {
   // Opens connections up to `count` ahead of demand, so the first burst of requests does
   // not pay for (and pile up behind) connection setup. Stops quietly at the first error.
   awaitable<void> warm_up(int count) {
-    std::string failure;
-    while (open_ < std::min(count, size_) && failure.empty()) {
+    while (open_ < std::min(count, size_)) {
       try {
         idle_.push_back(co_await open());
         wake_one();
-      } catch (const std::exception& e) {
-        failure = e.what();
+      } catch (...) {
+        co_return;  // whatever it was: the first request opens (and reports) it
       }
     }
   }
