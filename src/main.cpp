@@ -4,9 +4,9 @@
 
 #include "api/routes.hpp"
 #include "app/api_role.hpp"
+#include "app/background_roles.hpp"
 #include "app/dlq.hpp"
 #include "app/migrate.hpp"
-#include "app/background_roles.hpp"
 #include "app/role.hpp"
 #include "app/services.hpp"
 #include "config/settings.hpp"

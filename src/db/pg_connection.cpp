@@ -83,7 +83,9 @@ void PgConnection::fail(const std::string& what) {
 
 PgResult::PgResult(pg_result* r) : result_(r, &PQclear) {}
 
-int PgResult::rows() const { return result_ ? PQntuples(result_.get()) : 0; }
+int PgResult::rows() const {
+  return result_ ? PQntuples(result_.get()) : 0;
+}
 
 bool PgResult::null(int row, int col) const {
   return PQgetisnull(result_.get(), row, col) != 0;
@@ -94,7 +96,9 @@ std::string_view PgResult::text(int row, int col) const {
           static_cast<std::size_t>(PQgetlength(result_.get(), row, col))};
 }
 
-bool PgConnection::broken() const { return broken_ || PQstatus(conn_) != CONNECTION_OK; }
+bool PgConnection::broken() const {
+  return broken_ || PQstatus(conn_) != CONNECTION_OK;
+}
 
 bool PgConnection::usable() {
   if (broken()) return false;
