@@ -200,7 +200,6 @@ awaitable<void> Relay::housekeeping() {
 }
 
 awaitable<void> Relay::pass() {
-  broker_.keep_alive();  // PostgreSQL may be down for long: keep answering heartbeats
   co_await housekeeping();
   broker_.connection();  // throws while RabbitMQ is unreachable
   co_await settle(Millis(0));
@@ -242,6 +241,8 @@ awaitable<void> Relay::run() {
                         in_flight_.clear();  // republished after their lease
                       }
                       if (failure.dependency != "rabbitmq") listener_.reset();
+                      // PostgreSQL may be down for long: keep answering heartbeats.
+                      broker_.keep_alive();
                     },
                 .retry = {.base = kBrokerRetryBase, .cap = kBrokerRetryCap}};
   co_await supervise(std::move(loop), health_);

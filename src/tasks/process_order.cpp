@@ -5,6 +5,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "core/logging.hpp"
+#include "domain/clock.hpp"
 #include "domain/order_json.hpp"
 
 namespace os::tasks {

@@ -1,6 +1,7 @@
 #include "tasks/task_queue.hpp"
 
 #include "core/logging.hpp"
+#include "domain/clock.hpp"
 
 namespace os::tasks {
 namespace {

@@ -5,7 +5,6 @@
 #include <vector>
 
 #include "config/settings.hpp"
-#include "domain/clock.hpp"
 #include "domain/new_order_event.hpp"
 #include "redis/client.hpp"
 #include "tasks/task.hpp"

@@ -10,6 +10,7 @@
 #include "core/logging.hpp"
 #include "core/sleep.hpp"
 #include "core/supervisor.hpp"
+#include "domain/clock.hpp"
 
 namespace os::tasks {
 namespace {
