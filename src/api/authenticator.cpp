@@ -16,21 +16,22 @@ awaitable<std::optional<std::int64_t>> JwtAuthenticator::authenticate(const http
     co_return std::nullopt;
   }
   const auto now = domain::unix_seconds();
-  const auto claims = jwt_.verify(header->substr(kScheme.size()), now);
-  if (!claims) {
+  const auto* claims = tokens_.verify(header->substr(kScheme.size()), now);
+  if (claims == nullptr) {
     failure = "Could not validate credentials";
     co_return std::nullopt;
   }
-  if (!known_.contains(claims->user_id)) {
+  const auto user_id = claims->user_id;  // claims live until the next verify
+  if (!known_.contains(user_id)) {
     // Read before the check: a deletion announced meanwhile keeps the user out of the cache.
     const auto generation = known_.generation();
-    if (!co_await users_.exists(claims->user_id)) {
+    if (!co_await users_.exists(user_id)) {
       failure = "Could not validate credentials";
       co_return std::nullopt;
     }
-    known_.remember(claims->user_id, generation);
+    known_.remember(user_id, generation);
   }
-  co_return claims->user_id;
+  co_return user_id;
 }
 
 }  // namespace os::api

@@ -3,20 +3,20 @@
 #include "api/known_users.hpp"
 #include "db/user_repository.hpp"
 #include "http/middleware.hpp"
-#include "security/jwt.hpp"
+#include "security/verified_tokens.hpp"
 
 namespace os::api {
 
 class JwtAuthenticator : public http::Authenticator {
  public:
   JwtAuthenticator(const security::JwtCodec& jwt, db::UserRepository& users, KnownUsers& known)
-      : jwt_(jwt), users_(users), known_(known) {}
+      : tokens_(jwt), users_(users), known_(known) {}
 
   awaitable<std::optional<std::int64_t>> authenticate(const http::Request& request,
                                                       std::string& failure) override;
 
  private:
-  const security::JwtCodec& jwt_;
+  security::VerifiedTokens tokens_;  // this io thread's
   db::UserRepository& users_;
   KnownUsers& known_;
 };

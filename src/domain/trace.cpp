@@ -28,11 +28,11 @@ std::optional<TraceContext> parse_traceparent(std::string_view h) {
 }
 
 TraceContext new_trace() {
-  return {random_hex(16), random_hex(8)};
+  return {correlation_hex(16), correlation_hex(8)};
 }
 
 TraceContext child_span(std::string_view trace_id) {
-  return {std::string(trace_id), random_hex(8)};
+  return {std::string(trace_id), correlation_hex(8)};
 }
 
 std::string format_traceparent(const TraceContext& c) {

@@ -16,6 +16,31 @@ void random_bytes(unsigned char* out, std::size_t n) {
   if (RAND_bytes(out, static_cast<int>(n)) != 1) throw std::runtime_error("RAND_bytes failed");
 }
 
+// xoshiro256** (Blackman and Vigna), state from the CSPRNG.
+class FastRandom {
+ public:
+  FastRandom() {
+    do {
+      random_bytes(reinterpret_cast<unsigned char*>(s_.data()), sizeof(s_));
+    } while (s_[0] == 0 && s_[1] == 0 && s_[2] == 0 && s_[3] == 0);
+  }
+  std::uint64_t next() {
+    const std::uint64_t result = rotl(s_[1] * 5, 7) * 9;
+    const std::uint64_t t = s_[1] << 17;
+    s_[2] ^= s_[0];
+    s_[3] ^= s_[1];
+    s_[1] ^= s_[2];
+    s_[0] ^= s_[3];
+    s_[2] ^= t;
+    s_[3] = rotl(s_[3], 45);
+    return result;
+  }
+
+ private:
+  static std::uint64_t rotl(std::uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+  std::array<std::uint64_t, 4> s_{};
+};
+
 }  // namespace
 
 std::string uuid_v7() {
@@ -47,6 +72,21 @@ std::string random_hex(std::size_t bytes) {
   std::string raw(bytes, '\0');
   random_bytes(reinterpret_cast<unsigned char*>(raw.data()), bytes);
   return to_hex(reinterpret_cast<const unsigned char*>(raw.data()), bytes);
+}
+
+std::string correlation_hex(std::size_t bytes) {
+  thread_local FastRandom random;
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out(2 * bytes, '\0');
+  std::uint64_t word = 0;
+  for (std::size_t i = 0; i < bytes; ++i) {
+    if (i % 8 == 0) word = random.next();
+    const auto byte = static_cast<unsigned>(word & 0xFF);
+    word >>= 8;
+    out[2 * i] = kDigits[byte >> 4];
+    out[2 * i + 1] = kDigits[byte & 0x0F];
+  }
+  return out;
 }
 
 }  // namespace os::domain

@@ -99,7 +99,7 @@ awaitable<Response> MiddlewareChain::handle(Request& request) {
   const auto started = Clock::now();
   const auto given_id = request.header("x-request-id");
   request.request_id = given_id && acceptable_request_id(*given_id) ? std::string(*given_id)
-                                                                    : domain::random_hex(16);
+                                                                    : domain::correlation_hex(16);
   request.client_ip = client_ip(request);
   const auto given_trace = request.header("traceparent");
   const auto parent = given_trace ? domain::parse_traceparent(*given_trace) : std::nullopt;

@@ -72,7 +72,7 @@ awaitable<void> HttpServer::Impl::write_simple(beast::tcp_stream& stream, bhttp:
   out.set(bhttp::field::content_type, "application/json");
   out.set(bhttp::field::connection, "close");
   // Every response carries a request id, also those to requests too broken to route.
-  out.set("X-Request-ID", domain::random_hex(16));
+  out.set("X-Request-ID", domain::correlation_hex(16));
   out.body() = res.body;
   out.prepare_payload();
   co_await bhttp::async_write(stream, out, kUseTuple);
