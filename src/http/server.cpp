@@ -14,6 +14,7 @@
 
 #include "core/logging.hpp"
 #include "domain/uuid.hpp"
+#include "http/response_wire.hpp"
 #include "http/router.hpp"
 
 namespace os::http {
@@ -30,7 +31,8 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-Request to_request(const bhttp::request<bhttp::string_body>& in, const std::string& peer) {
+// Moves the body out of `in`.
+Request to_request(bhttp::request<bhttp::string_body>& in, const std::string& peer) {
   Request r;
   r.method = std::string(in.method_string());
   r.target = std::string(in.target());
@@ -39,7 +41,7 @@ Request to_request(const bhttp::request<bhttp::string_body>& in, const std::stri
   if (q != std::string::npos) r.query = r.target.substr(q + 1);
   r.headers.reserve(8);
   for (const auto& field : in) r.headers.emplace_back(lower(field.name_string()), field.value());
-  r.body = in.body();
+  r.body = std::move(in.body());
   r.peer = peer;
   r.client_ip = peer;
   return r;
@@ -90,16 +92,18 @@ awaitable<void> HttpServer::Impl::session(Listener& w, tcp::socket socket) {
   socket.set_option(tcp::no_delay(true), ec);
   beast::tcp_stream stream(std::move(socket));
   beast::flat_buffer buffer;
+  // This session's node of w.idle, spliced in while waiting for a request (no allocation).
+  std::list<beast::tcp_stream*> own_node{&stream};
   for (;;) {
     bhttp::request_parser<bhttp::string_body> parser;
     parser.body_limit(settings.max_body_bytes);
     parser.header_limit(static_cast<std::uint32_t>(settings.max_header_bytes));
     stream.expires_after(settings.read_timeout);
 
-    w.idle.push_front(&stream);
+    w.idle.splice(w.idle.begin(), own_node);
     const auto idle_it = w.idle.begin();
     auto [read_ec, n1] = co_await bhttp::async_read_header(stream, buffer, parser, kUseTuple);
-    w.idle.erase(idle_it);
+    own_node.splice(own_node.begin(), w.idle, idle_it);
     if (stopping && read_ec) break;
     if (!read_ec) {
       if (auto expect = parser.get()[bhttp::field::expect];
@@ -128,7 +132,7 @@ awaitable<void> HttpServer::Impl::session(Listener& w, tcp::socket socket) {
       break;
     }
 
-    const auto& in = parser.get();
+    auto& in = parser.get();
     Request request = to_request(in, peer);
     // For work that is costly to start (password hashing): is anyone still waiting?
     request.client_connected = [fd = stream.socket().native_handle()] {
@@ -140,19 +144,11 @@ awaitable<void> HttpServer::Impl::session(Listener& w, tcp::socket socket) {
     Response response = co_await w.handler(request);
 
     const bool keep_alive = in.keep_alive() && !stopping;
-    bhttp::response<bhttp::string_body> out{static_cast<bhttp::status>(response.status),
-                                            in.version()};
-    out.set(bhttp::field::server, "order-service");
-    if (!response.content_type.empty()) out.set(bhttp::field::content_type, response.content_type);
-    for (auto& [name, value] : response.headers) out.insert(name, value);
-    if (in.method() != bhttp::verb::head) out.body() = std::move(response.body);
-    out.keep_alive(keep_alive);
-    out.prepare_payload();
-    if (in.method() == bhttp::verb::head) {
-      out.content_length(response.body.size());
-    }
+    const auto wire = serialize_response(response, {.version = in.version(),
+                                                    .keep_alive = keep_alive,
+                                                    .head = in.method() == bhttp::verb::head});
     stream.expires_after(settings.read_timeout);
-    auto [write_ec, n2] = co_await bhttp::async_write(stream, out, kUseTuple);
+    auto [write_ec, n2] = co_await asio::async_write(stream, asio::buffer(wire), kUseTuple);
     if (write_ec || !keep_alive) break;
   }
   stream.socket().shutdown(tcp::socket::shutdown_send, ec);
