@@ -35,8 +35,11 @@ TraceContext child_span(std::string_view trace_id) {
   return {std::string(trace_id), correlation_hex(8)};
 }
 
-std::string format_traceparent(const TraceContext& c) {
-  return "00-" + c.trace_id + "-" + c.span_id + "-01";
+std::string format_traceparent(std::string_view trace_id, std::string_view span_id) {
+  std::string out;
+  out.reserve(8 + trace_id.size() + span_id.size());
+  out.append("00-").append(trace_id).append("-").append(span_id).append("-01");
+  return out;
 }
 
 }  // namespace os::domain

@@ -19,6 +19,9 @@ std::optional<TraceContext> parse_traceparent(std::string_view header);
 // A new trace, or a new span in `trace_id`'s trace.
 TraceContext new_trace();
 TraceContext child_span(std::string_view trace_id);
-std::string format_traceparent(const TraceContext& context);
+std::string format_traceparent(std::string_view trace_id, std::string_view span_id);
+inline std::string format_traceparent(const TraceContext& context) {
+  return format_traceparent(context.trace_id, context.span_id);
+}
 
 }  // namespace os::domain

@@ -95,6 +95,17 @@ awaitable<Response> MiddlewareChain::dispatch(Request& request) {
   co_return response;
 }
 
+const std::string& MiddlewareChain::request_labels(const Request& request, int status) {
+  const auto method = method_label(request.method);
+  const std::string_view route = request.route.empty() ? "unmatched" : request.route;
+  auto& labels = labels_[{method, route, status}];
+  if (labels.empty()) {
+    labels = label("method", method) + "," + label("route", route) + "," +
+             label("status", std::to_string(status));
+  }
+  return labels;
+}
+
 awaitable<Response> MiddlewareChain::handle(Request& request) {
   const auto started = Clock::now();
   const auto given_id = request.header("x-request-id");
@@ -128,15 +139,11 @@ awaitable<Response> MiddlewareChain::handle(Request& request) {
     }
   }
   response.set_header("X-Request-ID", request.request_id);
-  const domain::TraceContext span{request.trace_id, request.span_id};
-  response.set_header("traceparent", domain::format_traceparent(span));
+  response.set_header("traceparent", domain::format_traceparent(request.trace_id, request.span_id));
   cors_.decorate(request, response);
 
   const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
-  const std::string route = request.route.empty() ? "unmatched" : request.route;
-  const std::string labels = label("method", method_label(request.method)) + "," +
-                             label("route", route) + "," +
-                             label("status", std::to_string(response.status));
+  const auto& labels = request_labels(request, response.status);
   metrics_.add("http_requests_total", labels);
   metrics_.observe("http_request_duration_seconds", labels, seconds);
 

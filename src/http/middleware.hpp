@@ -2,8 +2,11 @@
 // address, CORS, routing, rate limit, authentication, error mapping, metrics and the
 // access log. Handlers stay thin.
 #pragma once
+#include <map>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <tuple>
 
 #include "core/metrics.hpp"
 #include "domain/ip_networks.hpp"
@@ -32,6 +35,9 @@ class MiddlewareChain {
  private:
   awaitable<Response> dispatch(Request& request);
   std::string client_ip(const Request& request) const;
+  // The metrics labels of a request, built once per (method, route, status): every part
+  // comes from a closed set (method_label, the router's templates, our status codes).
+  const std::string& request_labels(const Request& request, int status);
 
   const Router& router_;
   Authenticator& auth_;
@@ -39,6 +45,7 @@ class MiddlewareChain {
   RateLimit* limiter_;
   Metrics& metrics_;
   domain::IpNetworks trusted_proxies_;
+  std::map<std::tuple<std::string_view, std::string_view, int>, std::string> labels_;
 };
 
 void describe_http_metrics(Metrics& metrics);

@@ -64,6 +64,7 @@ std::string_view Request::path_param(std::string_view name) const {
 }
 
 void Response::set_header(std::string name, std::string value) {
+  if (headers.capacity() == 0) headers.reserve(6);  // request id, traceparent, CORS, limits
   headers.emplace_back(std::move(name), std::move(value));
 }
 

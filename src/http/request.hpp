@@ -23,7 +23,9 @@ struct Request {
   std::string request_id;
   std::string trace_id;  // W3C trace: the client's (traceparent) or a new one
   std::string span_id;   // this request's span in it
-  std::string route;     // matched route template, for metrics ("" when none)
+  // Matched route template, for metrics ("" when none); points into the Router, which
+  // outlives every request it routes.
+  std::string_view route;
   std::map<std::string, std::string, std::less<>> path_params;
   std::int64_t user_id = 0;  // set by authentication
   // False once the client has closed its connection (set by the server; callable from

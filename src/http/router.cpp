@@ -1,11 +1,14 @@
 #include "http/router.hpp"
 
 #include <algorithm>
+#include <boost/container/small_vector.hpp>
 
 namespace os::http {
 namespace {
-std::vector<std::string> split(std::string_view path) {
-  std::vector<std::string> out;
+// Segments of a path, as views into it (no allocation for up to 8 segments).
+using Segments = boost::container::small_vector<std::string_view, 8>;
+Segments split(std::string_view path) {
+  Segments out;
   std::size_t start = 1;
   while (start <= path.size()) {
     auto end = path.find('/', start);
@@ -28,9 +31,10 @@ std::string normalize_path(std::string_view path) {
 }
 
 void Router::add(std::string method, std::string pattern, Handler handler, RouteOptions options) {
-  auto segments = split(pattern);
-  routes_.push_back(
-      {std::move(method), std::move(pattern), std::move(handler), options, std::move(segments)});
+  routes_.push_back({std::move(method), std::move(pattern), std::move(handler), options, {}});
+  for (const auto segment : split(routes_.back().pattern)) {
+    routes_.back().segments.emplace_back(segment);
+  }
 }
 
 RouteMatch Router::match(Request& request) const {
