@@ -4,9 +4,11 @@
 
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <cstring>
 #include <stdexcept>
 
 namespace os::domain {
@@ -76,17 +78,13 @@ std::string random_hex(std::size_t bytes) {
 
 std::string correlation_hex(std::size_t bytes) {
   thread_local FastRandom random;
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out(2 * bytes, '\0');
-  std::uint64_t word = 0;
-  for (std::size_t i = 0; i < bytes; ++i) {
-    if (i % 8 == 0) word = random.next();
-    const auto byte = static_cast<unsigned>(word & 0xFF);
-    word >>= 8;
-    out[2 * i] = kDigits[byte >> 4];
-    out[2 * i + 1] = kDigits[byte & 0x0F];
+  std::array<unsigned char, 64> raw{};
+  const auto n = std::min(bytes, raw.size());
+  for (std::size_t i = 0; i < n; i += 8) {
+    const auto word = random.next();
+    std::memcpy(raw.data() + i, &word, std::min<std::size_t>(8, n - i));
   }
-  return out;
+  return n == bytes ? to_hex(raw.data(), n) : random_hex(bytes);
 }
 
 }  // namespace os::domain
