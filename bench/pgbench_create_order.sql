@@ -1,5 +1,7 @@
 -- The database's own ceiling for POST /orders/: the same order + outbox insert in one
--- statement (one implicit transaction), as the api runs it. Variable :uid from -D.
+-- statement (one implicit transaction), as the api runs it. Variable :uid from -D. bench/run
+-- runs it with order_service.relay_wakeup=after_commit, as the api's sessions (no NOTIFY
+-- inside the transaction: src/db/relay_wakeup.hpp).
 WITH o AS (
   INSERT INTO orders (id, user_id, items, total_price)
   VALUES (gen_random_uuid(), :uid,

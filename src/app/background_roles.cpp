@@ -81,9 +81,7 @@ config::PostgresSettings small_pool(config::PostgresSettings pg) {
 // lost in a database crash only makes the pipeline do again what it already did, which
 // it deduplicates (see the two roles).
 config::PostgresSettings unflushed_small_pool(const config::PostgresSettings& pg) {
-  auto settings = small_pool(pg);
-  settings.conninfo += " options='-c synchronous_commit=off'";
-  return settings;
+  return small_pool(pg).with_session_setting("synchronous_commit", "off");
 }
 
 // The task-queue Redis is on the pipeline's path only, never a request's: it may take

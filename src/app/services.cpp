@@ -46,11 +46,12 @@ ProcessServices::ProcessServices(const config::Settings& s, Metrics& m, SharedCa
 }
 
 ApiThreadServices::ApiThreadServices(ProcessServices& p, asio::io_context& io)
-    : pg(io.get_executor(), p.settings.postgres),
+    : pg(io.get_executor(), db::waking_relays_after_commit(p.settings.postgres)),
+      relay_wakeup(io.get_executor(), p.settings.postgres),
       redis(io.get_executor(), p.settings.redis.cache, p.settings.redis.timeout, &p.redis_breaker),
       order_cache(redis, p.settings.redis.orders_ttl, p.metrics, p.stale_cache_keys),
       users(pg),
-      orders(pg),
+      orders(pg, relay_wakeup),
       context{p.settings, p.jwt, p.hashing, p.metrics,   pg,
               redis,      users, orders,    order_cache, p.swagger_assets},
       authenticator(p.jwt, users, p.known_users),

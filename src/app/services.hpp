@@ -35,6 +35,7 @@ struct ApiThreadServices {
   ApiThreadServices(ProcessServices& process, asio::io_context& io);
 
   db::PgPool pg;
+  db::RelayWakeup relay_wakeup;
   redis::RedisClient redis;
   cache::OrderCache order_cache;
   db::UserRepository users;

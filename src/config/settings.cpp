@@ -177,6 +177,20 @@ std::string quote_conninfo(const std::string& value) {
   return out + "'";
 }
 
+}  // namespace
+
+PostgresSettings PostgresSettings::with_session_setting(const std::string& name,
+                                                        const std::string& value) const {
+  // libpq takes the last of a repeated keyword, so the appended `options` replaces the
+  // earlier one; it carries that one's settings too.
+  PostgresSettings out = *this;
+  out.options = (options.empty() ? "" : options + " ") + "-c " + name + "=" + value;
+  out.conninfo += " options=" + quote_conninfo(out.options);
+  return out;
+}
+
+namespace {
+
 PostgresSettings load_postgres(const Reader& r) {
   PostgresSettings pg;
   const int default_port = static_cast<int>(r.integer("POSTGRES_PORT", 5432, 1, 65535));
@@ -221,6 +235,7 @@ PostgresSettings load_postgres(const Reader& r) {
   for (const auto& [key, value] : parameters) {
     pg.conninfo += " " + key + "=" + quote_conninfo(value);
     pg.display += " " + key + "=" + value;
+    if (key == "options") pg.options = value;
   }
   if (!password.empty()) pg.conninfo += " password=" + quote_conninfo(password);
   return pg;

@@ -30,9 +30,14 @@ class ConfigError : public std::runtime_error {
 struct PostgresSettings {
   std::string conninfo;  // libpq keyword/value string
   std::string display;   // same without the password, for logs
+  std::string options;   // libpq's `options` (server settings per session), from DATABASE_URL
   int pool_size = 16;    // per io thread
   std::chrono::milliseconds connect_timeout{3000};
   std::chrono::milliseconds query_timeout{5000};
+
+  // A copy whose sessions also run with the server setting `name` = `value` (added to
+  // DATABASE_URL's own `options`, which it keeps).
+  PostgresSettings with_session_setting(const std::string& name, const std::string& value) const;
 };
 
 struct RedisEndpoint {

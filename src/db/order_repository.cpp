@@ -109,8 +109,10 @@ awaitable<CreateOutcome> OrderRepository::create(std::int64_t user_id,
              key ? std::optional<std::string>(key->request_hash) : std::nullopt,
              traceparent.empty() ? std::nullopt : std::optional<std::string>(traceparent));
   const auto created = co_await pool_.execute(kCreate, args);
-  if (created.rows() == 1)
+  if (created.rows() == 1) {
+    if (wakeup_ != nullptr) wakeup_->after_commit();
     co_return CreateOutcome{CreateOutcome::Kind::Created, read_order(created, 0).order};
+  }
 
   // The key was used before (within 24 h): replay, or refuse a different body.
   const auto existing = co_await pool_.execute(kFindKey, params(std::to_string(user_id), key->key));

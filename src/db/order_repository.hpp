@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "db/pg_pool.hpp"
+#include "db/relay_wakeup.hpp"
 #include "domain/order.hpp"
 #include "domain/pagination.hpp"
 
@@ -28,6 +29,9 @@ struct OrderPage {
 class OrderRepository {
  public:
   explicit OrderRepository(PgPool& pool) : pool_(pool) {}
+  // Creates wake the relays through `wakeup` after their commit; `pool`'s sessions must
+  // then be made with waking_relays_after_commit (db/relay_wakeup.hpp).
+  OrderRepository(PgPool& pool, RelayWakeup& wakeup) : pool_(pool), wakeup_(&wakeup) {}
 
   // One statement: the order, its new_order outbox row (with the request's W3C
   // traceparent) and the idempotency key.
@@ -49,6 +53,7 @@ class OrderRepository {
 
  private:
   PgPool& pool_;
+  RelayWakeup* wakeup_ = nullptr;  // null: the outbox trigger notifies in the transaction
 };
 
 }  // namespace os::db

@@ -1,0 +1,40 @@
+// Wakes the outbox relays after an order's transaction has committed, instead of inside it.
+//
+// A NOTIFY inside a transaction takes a database-wide lock that PostgreSQL holds until the
+// commit is flushed to disk, so every transaction that notifies commits one WAL flush after
+// another: no group commit (pgbench, the order insert, 64 clients: 1.4k tps with the
+// in-transaction NOTIFY, 2.9k without). Sessions made with `waking_relays_after_commit`
+// tell the outbox trigger (migration 0006) not to notify; their owner calls
+// `after_commit()` once the insert committed, and one NOTIFY goes out on a separate
+// connection, coalesced: at most one in flight per io thread, plus one more for whatever
+// committed meanwhile. Every other writer of outbox rows keeps the trigger's NOTIFY.
+//
+// A wake-up that is lost (the process dies between commit and NOTIFY, the connection
+// fails) only delays delivery to the relays' poll (OUTBOX_POLL_SECONDS): the row is
+// committed either way.
+#pragma once
+#include <memory>
+
+#include "config/settings.hpp"
+#include "core/async.hpp"
+
+namespace os::db {
+
+// `pg` for sessions that insert outbox rows and call RelayWakeup::after_commit themselves.
+config::PostgresSettings waking_relays_after_commit(const config::PostgresSettings& pg);
+
+class RelayWakeup {
+ public:
+  // One per io thread; `ex` is that thread's executor.
+  RelayWakeup(asio::any_io_executor ex, const config::PostgresSettings& pg);
+
+  // Outbox rows committed: the relays are notified soon (never waits; never throws).
+  void after_commit();
+
+ private:
+  struct State;
+  static awaitable<void> notify_until_caught_up(std::shared_ptr<State> s);
+  std::shared_ptr<State> state_;  // shared with the NOTIFY in flight, which may outlive this
+};
+
+}  // namespace os::db
