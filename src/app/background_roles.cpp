@@ -141,12 +141,17 @@ class WorkerRole : public ThreadRole {
     db::PgPool pool(io.get_executor(), pg);
     co_await pool.warm_up(pg.pool_size / 2);
     db::OrderRepository orders(pool);
-    redis::RedisClient cache_redis(io.get_executor(), settings_.redis.cache, kPoolSize,
+    // The worker's tasks share one connection per Redis (commands of one loop turn leave in
+    // one write: a pool would make up to WORKER_CONCURRENCY tasks queue for a few
+    // connections, and each write pay its own fsync); only the blocking read has its own.
+    redis::RedisClient cache_redis(io.get_executor(), settings_.redis.cache,
                                    settings_.redis.timeout, &shared_.breaker);
     cache::OrderCache cache(cache_redis, settings_.redis.orders_ttl, metrics_, shared_.stale_keys);
-    redis::RedisClient task_redis(io.get_executor(), settings_.redis.tasks, 8, kTaskRedisTimeout,
+    redis::RedisClient task_redis(io.get_executor(), settings_.redis.tasks, kTaskRedisTimeout,
                                   nullptr);
-    tasks::TaskQueue queue(task_redis, settings_.tasks);
+    redis::RedisClient task_reads(io.get_executor(), settings_.redis.tasks, 1, kTaskRedisTimeout,
+                                  nullptr);
+    tasks::TaskQueue queue(task_redis, task_reads, settings_.tasks);
     const auto name = worker_name();
     tasks::OrderProcessor processor(orders, cache, settings_.tasks.process_order_delay, name);
     tasks::Worker worker(queue, processor, settings_.tasks, metrics_, name);

@@ -4,7 +4,9 @@
 // each paying its own (write, wake-up, read) on a connection of their own.
 //
 // Only for commands that do not block the connection or change its state (GET, SET,
-// EVALSHA, PING, ...): never BLOCK, MULTI or SUBSCRIBE here. A reply that does not come
+// EVALSHA, PING, ...): never BLOCK, WAIT or SUBSCRIBE here. A MULTI … EXEC only whole, in
+// one pipeline() call: its commands are encoded into the output together, so no other
+// caller's command can fall inside the transaction. A reply that does not come
 // in time breaks the connection for every command waiting on it (a later reply could
 // no longer be matched); the next command reconnects.
 #pragma once

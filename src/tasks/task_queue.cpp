@@ -50,10 +50,10 @@ awaitable<void> TaskQueue::ensure_group() {
 }
 
 awaitable<std::vector<Task>> TaskQueue::read(const std::string& consumer, int count, Millis block) {
-  const auto r = co_await redis_.command(
+  const auto r = co_await reads_.command(
       cmd("XREADGROUP", "GROUP", settings_.group, consumer, "COUNT", std::to_string(count), "BLOCK",
           std::to_string(block.count()), "STREAMS", settings_.stream, ">"),
-      block + redis_.timeout() + Millis(1000));
+      block + reads_.timeout() + Millis(1000));
   if (r.is_error() && r.str.rfind("NOGROUP", 0) == 0) {
     co_await ensure_group();  // the stream was deleted under us
     co_return std::vector<Task>{};

@@ -14,7 +14,13 @@ namespace os::tasks {
 class TaskQueue {
  public:
   TaskQueue(redis::RedisClient& redis, const config::TaskSettings& settings)
-      : redis_(redis), settings_(settings) {}
+      : redis_(redis), reads_(redis), settings_(settings) {}
+  // A worker's: `redis` may be multiplexed (every command but the blocking read is short,
+  // and a MULTI … EXEC always goes whole in one pipeline), `blocking_reads` is a pooled
+  // client that read()'s XREADGROUP BLOCK may hold.
+  TaskQueue(redis::RedisClient& redis, redis::RedisClient& blocking_reads,
+            const config::TaskSettings& settings)
+      : redis_(redis), reads_(blocking_reads), settings_(settings) {}
 
   // Entries are appended with XADD in one pipelined round trip per call.
   // One process_order task per (order_id, event_id), in one pipelined round trip.
@@ -46,6 +52,7 @@ class TaskQueue {
   awaitable<void> transaction(std::vector<redis::Command> commands);
 
   redis::RedisClient& redis_;
+  redis::RedisClient& reads_;  // read(): may block its connection
   const config::TaskSettings& settings_;
   Clock::time_point next_unreplicated_warning_{};  // at most one warning a minute
 };
