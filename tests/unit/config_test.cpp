@@ -79,6 +79,25 @@ TEST(Config, DatabaseUrlOverridesParts) {
   EXPECT_NE(s.postgres.conninfo.find("password='p@ss'"), std::string::npos);
 }
 
+// libpq takes the last of a repeated keyword: the appended `options` must carry
+// DATABASE_URL's own settings as well as every one added.
+TEST(Config, SessionSettingsKeepTheUrlsOptions) {
+  auto env = base();
+  env["DATABASE_URL"] = "postgresql://u:p@db.local:6000/shop?options=-c%20search_path%3Dshop";
+  const auto s = load_settings(env)
+                     .postgres.with_session_setting("synchronous_commit", "off")
+                     .with_session_setting("order_service.relay_wakeup", "after_commit");
+  const std::string last =
+      " options='-c search_path=shop -c synchronous_commit=off -c "
+      "order_service.relay_wakeup=after_commit'";
+  ASSERT_GE(s.conninfo.size(), last.size());
+  EXPECT_EQ(s.conninfo.substr(s.conninfo.size() - last.size()), last) << s.conninfo;
+  EXPECT_NE(s.conninfo.find("password='p'"), std::string::npos);
+  // Without options in the URL: only the added ones.
+  const auto plain = load_settings(base()).postgres.with_session_setting("a.b", "c");
+  EXPECT_EQ(plain.options, "-c a.b=c");
+}
+
 TEST(Config, ListsAcceptJsonOrCommas) {
   auto env = base();
   env["CORS_ALLOW_ORIGINS"] = R"(["http://a.test","http://b.test"])";
