@@ -31,9 +31,8 @@ awaitable<void> RelayWakeup::notify_until_caught_up(std::shared_ptr<State> s) {
     s->again = false;
     try {
       if (!s->connection || s->connection->broken()) {
-        s->connection.reset();
-        s->connection = co_await PgConnection::connect(s->executor, s->pg.conninfo,
-                                                       s->pg.connect_timeout);
+        s->connection =
+            co_await PgConnection::connect(s->executor, s->pg.conninfo, s->pg.connect_timeout);
       }
       co_await s->connection->query("SELECT pg_notify('outbox_events', '')", s->pg.query_timeout);
       s->health.all_up();

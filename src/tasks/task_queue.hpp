@@ -14,7 +14,7 @@ namespace os::tasks {
 class TaskQueue {
  public:
   TaskQueue(redis::RedisClient& redis, const config::TaskSettings& settings)
-      : redis_(redis), reads_(redis), settings_(settings) {}
+      : TaskQueue(redis, redis, settings) {}
   // A worker's: `redis` may be multiplexed (every command but the blocking read is short,
   // and a MULTI … EXEC always goes whole in one pipeline), `blocking_reads` is a pooled
   // client that read()'s XREADGROUP BLOCK may hold.
