@@ -115,17 +115,17 @@ int main(int argc, char** argv) {
     }
     os::Metrics metrics;
     os::app::describe_metrics(metrics);
-    os::app::SharedCache shared_cache(settings.redis);
-    metrics.on_scrape([&shared_cache](os::Metrics& m) {
-      m.set("redis_circuit_breaker_state", "", static_cast<double>(shared_cache.breaker.state()));
+    os::app::ProcessShared shared(settings.redis);
+    metrics.on_scrape([&shared](os::Metrics& m) {
+      m.set("redis_circuit_breaker_state", "", static_cast<double>(shared.breaker.state()));
     });
     std::vector<std::unique_ptr<os::app::Role>> roles;
     os::app::describe_background_metrics(metrics);
-    if (*api || *all) roles.push_back(os::app::make_api_role(settings, metrics, shared_cache));
-    if (*relay || *all) roles.push_back(os::app::make_relay_role(settings, metrics));
+    if (*api || *all) roles.push_back(os::app::make_api_role(settings, metrics, shared));
+    if (*relay || *all) roles.push_back(os::app::make_relay_role(settings, metrics, shared));
     if (*consumer || *all) roles.push_back(os::app::make_consumer_role(settings, metrics));
     if (*worker || *all) {
-      roles.push_back(os::app::make_worker_role(settings, metrics, shared_cache));
+      roles.push_back(os::app::make_worker_role(settings, metrics, shared));
     }
     if (*reconcile || *all) roles.push_back(os::app::make_reconcile_role(settings, metrics));
     if (metrics_port == 0) metrics_port = settings.metrics_port;

@@ -17,7 +17,7 @@ constexpr int kWarmConnections = 4;  // per io thread, opened at startup
 
 class ApiRole : public Role {
  public:
-  ApiRole(const config::Settings& settings, Metrics& metrics, SharedCache& shared)
+  ApiRole(const config::Settings& settings, Metrics& metrics, ProcessShared& shared)
       : settings_(settings), process_(settings, metrics, shared) {
     const int n = settings.http.threads > 0
                       ? settings.http.threads
@@ -88,7 +88,7 @@ class ApiRole : public Role {
 }  // namespace
 
 std::unique_ptr<Role> make_api_role(const config::Settings& settings, Metrics& metrics,
-                                    SharedCache& shared) {
+                                    ProcessShared& shared) {
   return std::make_unique<ApiRole>(settings, metrics, shared);
 }
 

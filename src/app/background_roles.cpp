@@ -90,7 +90,8 @@ constexpr Millis kTaskRedisTimeout{2000};
 
 class RelayRole : public ThreadRole {
  public:
-  using ThreadRole::ThreadRole;
+  RelayRole(const config::Settings& settings, Metrics& metrics, ProcessShared& shared)
+      : ThreadRole("relay", settings, metrics), shared_(shared) {}
 
  protected:
   awaitable<void> body(asio::io_context& io) override {
@@ -98,9 +99,12 @@ class RelayRole : public ThreadRole {
     // harm: the row is published again and the consumer deduplicates.
     db::PgPool pool(io.get_executor(), unflushed_small_pool(settings_.postgres));
     events::Relay relay(settings_.outbox, settings_.rabbit, settings_.retention, settings_.postgres,
-                        pool, metrics_);
+                        pool, metrics_, &shared_.relay_doorbell);
     co_await relay.run();
   }
+
+ private:
+  ProcessShared& shared_;
 };
 
 class ConsumerRole : public ThreadRole {
@@ -131,7 +135,7 @@ std::string worker_name() {
 
 class WorkerRole : public ThreadRole {
  public:
-  WorkerRole(const config::Settings& settings, Metrics& metrics, SharedCache& shared)
+  WorkerRole(const config::Settings& settings, Metrics& metrics, ProcessShared& shared)
       : ThreadRole("worker", settings, metrics), shared_(shared) {}
 
  protected:
@@ -160,7 +164,7 @@ class WorkerRole : public ThreadRole {
   }
 
  private:
-  SharedCache& shared_;
+  ProcessShared& shared_;
 };
 
 class ReconcileRole : public ThreadRole {
@@ -213,13 +217,15 @@ class MetricsRole : public Role {
 
 }  // namespace
 
-std::unique_ptr<Role> make_relay_role(const config::Settings& s, Metrics& m) {
-  return std::make_unique<RelayRole>("relay", s, m);
+std::unique_ptr<Role> make_relay_role(const config::Settings& s, Metrics& m,
+                                      ProcessShared& shared) {
+  return std::make_unique<RelayRole>(s, m, shared);
 }
 std::unique_ptr<Role> make_consumer_role(const config::Settings& s, Metrics& m) {
   return std::make_unique<ConsumerRole>("consumer", s, m);
 }
-std::unique_ptr<Role> make_worker_role(const config::Settings& s, Metrics& m, SharedCache& shared) {
+std::unique_ptr<Role> make_worker_role(const config::Settings& s, Metrics& m,
+                                       ProcessShared& shared) {
   return std::make_unique<WorkerRole>(s, m, shared);
 }
 std::unique_ptr<Role> make_reconcile_role(const config::Settings& s, Metrics& m) {

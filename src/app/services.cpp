@@ -28,7 +28,7 @@ std::size_t hashing_capacity(std::size_t threads) {
 
 }  // namespace
 
-ProcessServices::ProcessServices(const config::Settings& s, Metrics& m, SharedCache& shared)
+ProcessServices::ProcessServices(const config::Settings& s, Metrics& m, ProcessShared& shared)
     : settings(s),
       metrics(m),
       jwt(s.secret_key, std::chrono::duration_cast<std::chrono::seconds>(s.access_token_ttl)),
@@ -39,7 +39,8 @@ ProcessServices::ProcessServices(const config::Settings& s, Metrics& m, SharedCa
                          ? std::string(ORDER_SERVICE_SOURCE_DIR) + "/node_modules/swagger-ui-dist"
                          : s.http.swagger_ui_dir),
       known_users(s.auth_user_cache),
-      stale_cache_keys(shared.stale_keys) {
+      stale_cache_keys(shared.stale_keys),
+      relay_doorbell(shared.relay_doorbell) {
   hashing.set_capacity(hashing_capacity(hashing.threads()));
   log::info("password hashing ready", {{"threads", static_cast<std::int64_t>(hashing.threads())},
                                        {"queue", static_cast<std::int64_t>(hashing.capacity())}});
@@ -47,7 +48,7 @@ ProcessServices::ProcessServices(const config::Settings& s, Metrics& m, SharedCa
 
 ApiThreadServices::ApiThreadServices(ProcessServices& p, asio::io_context& io)
     : pg(io.get_executor(), db::waking_relays_after_commit(p.settings.postgres)),
-      relay_wakeup(io.get_executor(), p.settings.postgres),
+      relay_wakeup(io.get_executor(), p.settings.postgres, p.relay_doorbell),
       redis(io.get_executor(), p.settings.redis.cache, p.settings.redis.timeout, &p.redis_breaker),
       order_cache(redis, p.settings.redis.orders_ttl, p.metrics, p.stale_cache_keys),
       users(pg),

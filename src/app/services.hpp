@@ -8,7 +8,7 @@
 #include "api/context.hpp"
 #include "api/known_users.hpp"
 #include "api/rate_limiter.hpp"
-#include "app/shared_cache.hpp"
+#include "app/process_shared.hpp"
 #include "core/circuit_breaker.hpp"
 #include "http/cors.hpp"
 #include "http/middleware.hpp"
@@ -17,7 +17,7 @@
 namespace os::app {
 
 struct ProcessServices {
-  ProcessServices(const config::Settings& settings, Metrics& metrics, SharedCache& shared);
+  ProcessServices(const config::Settings& settings, Metrics& metrics, ProcessShared& shared);
 
   const config::Settings& settings;
   Metrics& metrics;
@@ -29,6 +29,7 @@ struct ProcessServices {
   http::StaticFiles swagger_assets;
   api::KnownUsers known_users;
   cache::StaleKeys& stale_cache_keys;
+  Doorbell& relay_doorbell;
 };
 
 struct ApiThreadServices {

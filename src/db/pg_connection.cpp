@@ -222,14 +222,24 @@ awaitable<std::vector<std::string>> PgConnection::wait_notifications(Millis time
   auto payloads = take_notifications();
   if (!payloads.empty()) co_return payloads;
   Deadline deadline(socket_.get_executor(), timeout, [this] { socket_.cancel(); });
+  waiting_for_notifications_ = true;
+  interrupted_ = false;
   try {
     co_await wait(false);
   } catch (const boost::system::system_error&) {
-    if (deadline.expired()) co_return payloads;
+    waiting_for_notifications_ = false;
+    if (deadline.expired() || interrupted_) co_return payloads;
     broken_ = true;
     throw PgUnavailable("PostgreSQL connection interrupted");
   }
+  waiting_for_notifications_ = false;
   co_return take_notifications();
+}
+
+void PgConnection::interrupt_wait() {
+  if (!waiting_for_notifications_ || interrupted_) return;
+  interrupted_ = true;
+  socket_.cancel();
 }
 
 }  // namespace os::db

@@ -96,6 +96,9 @@ class PgConnection {
   awaitable<PgResult> query(std::string_view sql, Millis timeout);
   // Waits for NOTIFY payloads on channels this connection LISTENs to; empty on timeout.
   awaitable<std::vector<std::string>> wait_notifications(Millis timeout);
+  // Ends a wait_notifications in progress at once, as if it timed out (no-op otherwise).
+  // Called on this connection's executor.
+  void interrupt_wait();
   // The NOTIFY payloads that have arrived, without waiting; throws PgUnavailable.
   std::vector<std::string> take_notifications();
 
@@ -114,6 +117,8 @@ class PgConnection {
   asio::posix::stream_descriptor socket_;
   std::unordered_set<const char*> prepared_;
   bool broken_ = false;
+  bool waiting_for_notifications_ = false;
+  bool interrupted_ = false;
 };
 
 }  // namespace os::db

@@ -46,8 +46,9 @@ awaitable<void> RelayWakeup::notify_until_caught_up(std::shared_ptr<State> s) {
   s->in_flight = false;
 }
 
-RelayWakeup::RelayWakeup(asio::any_io_executor ex, const config::PostgresSettings& pg)
-    : state_(std::make_shared<State>()) {
+RelayWakeup::RelayWakeup(asio::any_io_executor ex, const config::PostgresSettings& pg,
+                         Doorbell& local_relay)
+    : state_(std::make_shared<State>()), local_relay_(local_relay) {
   state_->executor = std::move(ex);
   // A NOTIFY carries no data: its commit need not wait for the WAL flush (which would
   // hold the notify lock that long).
@@ -56,6 +57,10 @@ RelayWakeup::RelayWakeup(asio::any_io_executor ex, const config::PostgresSetting
 }
 
 void RelayWakeup::after_commit() {
+  // A working relay in this process publishes the row; relays elsewhere need no wake-up
+  // (one relay publishes each row) and still poll. While it is not attached (starting,
+  // or its broker or database is failing), the NOTIFY wakes the relays of other processes.
+  if (local_relay_.ring()) return;
   if (state_->in_flight) {
     state_->again = true;
     return;

@@ -47,7 +47,7 @@ void describe_relay_metrics(Metrics& m) {
 
 Relay::Relay(const config::OutboxSettings& outbox, const config::RabbitSettings& rabbit,
              const config::RetentionSettings& retention, const config::PostgresSettings& postgres,
-             db::PgPool& pool, Metrics& metrics)
+             db::PgPool& pool, Metrics& metrics, Doorbell* doorbell)
     : settings_(outbox),
       rabbit_(rabbit),
       retention_settings_(retention),
@@ -55,7 +55,30 @@ Relay::Relay(const config::OutboxSettings& outbox, const config::RabbitSettings&
       outbox_(pool),
       retention_(pool),
       metrics_(metrics),
-      broker_("relay", rabbit) {}
+      broker_("relay", rabbit),
+      doorbell_(doorbell) {}
+
+Relay::~Relay() {
+  detach_doorbell();
+}
+
+awaitable<void> Relay::attach_doorbell() {
+  if (doorbell_ == nullptr || doorbell_attached_ || !listener_) co_return;
+  doorbell_->attach(co_await asio::this_coro::executor, [this] {
+    if (listener_) listener_->interrupt_wait();
+  });
+  doorbell_attached_ = true;
+}
+
+void Relay::detach_doorbell() {
+  if (doorbell_ != nullptr) doorbell_->detach();
+  doorbell_attached_ = false;
+}
+
+bool Relay::woken() {
+  const bool rung = doorbell_ != nullptr && doorbell_->take();
+  return (listener_ && !listener_->take_notifications().empty()) || rung;
+}
 
 awaitable<std::size_t> Relay::publish_due() {
   const auto events = co_await outbox_.claim(settings_.batch_size, settings_.lease);
@@ -161,10 +184,12 @@ awaitable<void> Relay::wait_for_work() {
     listener_ = co_await db::PgConnection::connect(co_await asio::this_coro::executor,
                                                    postgres_.conninfo, postgres_.connect_timeout);
     co_await listener_->query("LISTEN outbox_events", postgres_.query_timeout);
+    co_await attach_doorbell();
     co_return;  // rows may have committed while we were not listening
   }
   const auto until = Clock::now() + settings_.poll_interval;
   while (Clock::now() < until) {
+    if (doorbell_ != nullptr && doorbell_->take()) co_return;
     const auto left =
         std::min(kHeartbeatEvery, std::chrono::duration_cast<Millis>(until - Clock::now()));
     if (!(co_await listener_->wait_notifications(left)).empty()) co_return;
@@ -201,7 +226,8 @@ awaitable<void> Relay::housekeeping() {
 
 awaitable<void> Relay::pass() {
   co_await housekeeping();
-  broker_.connection();  // throws while RabbitMQ is unreachable
+  broker_.connection();        // throws while RabbitMQ is unreachable
+  co_await attach_doorbell();  // working again after a failure detached it
   co_await settle(Millis(0));
   if (maybe_due_ && in_flight_.size() < kMaxInFlight) {
     maybe_due_ = co_await publish_due() == static_cast<std::size_t>(settings_.batch_size);
@@ -215,7 +241,7 @@ awaitable<void> Relay::pass() {
   // Confirms outstanding: wait for them briefly, and look for new rows in between, so
   // that a new row never waits for an earlier batch's confirm.
   co_await settle(kConfirmWait);
-  if (listener_ && !listener_->take_notifications().empty()) maybe_due_ = true;
+  if (woken()) maybe_due_ = true;
 }
 
 awaitable<void> Relay::settle_before_stopping() {
@@ -235,6 +261,8 @@ awaitable<void> Relay::run() {
                 .pass = [this] { return pass(); },
                 .on_failure =
                     [this](const Failure& failure) {
+                      // Not working: the api notifies, so relays elsewhere wake.
+                      detach_doorbell();
                       maybe_due_ = true;
                       if (failure.dependency != "postgres") {
                         broker_.drop();
@@ -246,6 +274,7 @@ awaitable<void> Relay::run() {
                     },
                 .retry = {.base = kBrokerRetryBase, .cap = kBrokerRetryCap}};
   co_await supervise(std::move(loop), health_);
+  detach_doorbell();
   // What is still unconfirmed gets a last chance; the rest is republished after its lease.
   co_await settle_before_stopping();
 }

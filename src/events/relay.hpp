@@ -13,6 +13,7 @@
 
 #include "config/settings.hpp"
 #include "core/dependency_health.hpp"
+#include "core/doorbell.hpp"
 #include "core/metrics.hpp"
 #include "db/outbox_repository.hpp"
 #include "db/retention_repository.hpp"
@@ -23,10 +24,12 @@ namespace os::events {
 class Relay {
  public:
   // `pool` carries the relay's claims and marks; `postgres` is used for its LISTEN
-  // connection.
+  // connection. `doorbell` (may be null) is rung by the api of the same process after a
+  // commit; the relay attaches to it while it is working.
   Relay(const config::OutboxSettings& outbox, const config::RabbitSettings& rabbit,
         const config::RetentionSettings& retention, const config::PostgresSettings& postgres,
-        db::PgPool& pool, Metrics& metrics);
+        db::PgPool& pool, Metrics& metrics, Doorbell* doorbell = nullptr);
+  ~Relay();
 
   // Until stopped; then gives the confirms still outstanding a last chance.
   awaitable<void> run();
@@ -45,6 +48,12 @@ class Relay {
   // released for an immediate retry, the connection dropped, and `error` rethrown.
   awaitable<void> drop_broker(std::exception_ptr error, std::vector<std::string> unsent);
   awaitable<void> wait_for_work();
+  // Whether a commit was announced (NOTIFY or doorbell) since the last look.
+  bool woken();
+  // Attached while the relay works (LISTENing, broker connected), so the api of this
+  // process rings it instead of notifying; detached on failure, so the api notifies.
+  awaitable<void> attach_doorbell();
+  void detach_doorbell();
   awaitable<void> housekeeping();
   awaitable<void> settle_before_stopping();
 
@@ -62,6 +71,8 @@ class Relay {
   };
   std::map<std::uint64_t, InFlight> in_flight_;  // by confirm tag, oldest first
   std::unique_ptr<db::PgConnection> listener_;
+  Doorbell* doorbell_;
+  bool doorbell_attached_ = false;
   DependencyHealth health_{"relay"};
   bool maybe_due_ = true;  // rows may be due: claim before waiting
   Clock::time_point next_housekeeping_{};

@@ -155,6 +155,50 @@ def test_relay_woken_by_notify_not_by_poll(pipeline, roles):
     pl.wait_processed([o["id"]], 5, roles=roles)
 
 
+def published_within_a_second(pl, api, why):
+    for _ in range(3):
+        o = pl.create_order(api=api)
+        t0 = time.monotonic()
+        poll(lambda: pl.outbox(o["id"])[0]["published_at"] is not None, 2, interval=0.02,
+             desc=f"outbox row published within 2 s with OUTBOX_POLL_SECONDS=30 ({why})")
+        dt = time.monotonic() - t0
+        assert dt < 1.0, f"published after {dt:.2f}s ({why})"
+    return o
+
+
+def test_all_wakes_its_own_relay_at_once(pipeline, roles):
+    """In `order-service all` the api wakes the relay of its own process after the
+    commit (no NOTIFY): with a 30 s safety-net poll, new orders are still published at
+    once, and processed."""
+    pl = pipeline
+    port = free_port()
+    roles.start("all", API_PORT=str(port), OUTBOX_POLL_SECONDS="30")
+    api = Api(f"http://127.0.0.1:{port}")
+    poll(lambda: api.get("/health").status_code == 200, 15, desc="`all` serving /health")
+    pl.wait_consuming()
+    first = pl.create_order(api=api)
+    pl.wait_processed([first["id"]], 35, roles=roles)
+    last = published_within_a_second(pl, api, "the api rings its own relay")
+    pl.wait_processed([last["id"]], 5, roles=roles)
+
+
+def test_relays_elsewhere_are_notified_while_the_local_relay_cannot_work(pipeline, roles):
+    """An `all` process whose relay cannot reach RabbitMQ does not keep its orders to
+    itself: its api notifies, and a relay in another process publishes them at once."""
+    pl = pipeline
+    port = free_port()
+    roles.start_pipeline(OUTBOX_POLL_SECONDS="30")
+    roles.start("all", API_PORT=str(port), OUTBOX_POLL_SECONDS="30",
+                RABBITMQ_PORT=str(free_port()))  # nothing listens there
+    api = Api(f"http://127.0.0.1:{port}")
+    poll(lambda: api.get("/health").status_code in (200, 503), 15, desc="`all` answering /health")
+    pl.wait_consuming()
+    first = pl.create_order(api=api)
+    pl.wait_processed([first["id"]], 35, roles=roles)
+    last = published_within_a_second(pl, api, "the other process's relay is notified")
+    pl.wait_processed([last["id"]], 5, roles=roles)
+
+
 # ---------------------------------------------------------------- DLQ
 
 
