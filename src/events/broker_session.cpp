@@ -42,15 +42,26 @@ awaitable<bool> BrokerSession::wait_readable(Millis timeout) {
   if (connection_->has_buffered_input()) co_return true;
   // Borrows rabbitmq-c's socket for the wait; released, never closed, afterwards.
   asio::posix::stream_descriptor socket(co_await asio::this_coro::executor, connection_->socket());
+  // (A descriptor per wait, not one per connection: registering it with epoll reports input
+  // already waiting, which rabbitmq-c may have left in the kernel's buffer.)
   struct Release {
     asio::posix::stream_descriptor& socket;
-    ~Release() { socket.release(); }
-  } release{socket};
+    asio::posix::stream_descriptor*& waiting_on;
+    ~Release() {
+      waiting_on = nullptr;
+      socket.release();
+    }
+  } release{socket, waiting_on_};
+  waiting_on_ = &socket;
   Deadline deadline(socket.get_executor(), timeout, [&socket] { socket.cancel(); });
-  boost::system::error_code ec;  // cancelled: the timeout or the stop
+  boost::system::error_code ec;  // cancelled: the timeout, interrupt_wait() or the stop
   co_await socket.async_wait(asio::posix::stream_descriptor::wait_read,
                              asio::redirect_error(asio::use_awaitable, ec));
   co_return !ec;
+}
+
+void BrokerSession::interrupt_wait() {
+  if (waiting_on_ != nullptr) waiting_on_->cancel();
 }
 
 }  // namespace os::events

@@ -8,6 +8,8 @@
 #include <memory>
 #include <string>
 
+#include <boost/asio/posix/stream_descriptor.hpp>
+
 #include "amqp/client.hpp"
 #include "events/topology.hpp"
 
@@ -31,6 +33,9 @@ class BrokerSession {
   // Waits up to `timeout`, without blocking the thread, until the open connection has
   // input to read; false after the timeout or the stop. Throws amqp::AmqpError if none is open.
   awaitable<bool> wait_readable(Millis timeout);
+  // Ends a wait_readable in progress at once, as if it timed out (no-op otherwise).
+  // Called on the session's executor.
+  void interrupt_wait();
   const Topology& topology() const { return topology_; }
 
  private:
@@ -39,6 +44,7 @@ class BrokerSession {
   Topology topology_;
   std::function<void(amqp::AmqpConnection&)> on_open_;
   std::unique_ptr<amqp::AmqpConnection> connection_;
+  asio::posix::stream_descriptor* waiting_on_ = nullptr;  // during wait_readable
 };
 
 }  // namespace os::events

@@ -20,8 +20,9 @@ constexpr auto kHousekeepingEvery = std::chrono::seconds(10);
 constexpr int kRetentionBatchesPerPass = 20;
 // Events published and not confirmed yet, at most.
 constexpr std::size_t kMaxInFlight = 1000;
-// How long the relay waits for confirms before it looks for new rows again.
-constexpr Millis kConfirmWait{2};
+// How long the relay waits for confirms, at most, before it looks at its LISTEN connection
+// again (a ring from the api of this process ends the wait at once).
+constexpr Millis kConfirmWait{10};
 
 void log_published(const std::vector<db::OutboxEvent>& events) {
   if (!log::enabled(spdlog::level::info)) return;
@@ -66,6 +67,7 @@ awaitable<void> Relay::attach_doorbell() {
   if (doorbell_ == nullptr || doorbell_attached_ || !listener_) co_return;
   doorbell_->attach(co_await asio::this_coro::executor, [this] {
     if (listener_) listener_->interrupt_wait();
+    broker_.interrupt_wait();
   });
   doorbell_attached_ = true;
 }
@@ -238,9 +240,10 @@ awaitable<void> Relay::pass() {
     maybe_due_ = true;
     co_return;
   }
-  // Confirms outstanding: wait for them briefly, and look for new rows in between, so
-  // that a new row never waits for an earlier batch's confirm.
-  co_await settle(kConfirmWait);
+  // Confirms outstanding: wait for them without blocking the thread (no poll loop), and
+  // stop waiting when a commit is announced, so that a new row never waits for an earlier
+  // batch's confirm. The next pass takes what arrived.
+  co_await broker_.wait_readable(kConfirmWait);
   if (woken()) maybe_due_ = true;
 }
 
