@@ -155,7 +155,14 @@ def test_relay_woken_by_notify_not_by_poll(pipeline, roles):
     pl.wait_processed([o["id"]], 5, roles=roles)
 
 
-def published_within_a_second(pl, api, why):
+def orders_of_all_published_at_once(pl, roles, port, why, healthy=(200,)):
+    """Through the api of the `all` process on `port` (OUTBOX_POLL_SECONDS=30): the first
+    order may wait for a startup scan; the next ones are published within a second."""
+    api = Api(f"http://127.0.0.1:{port}")
+    poll(lambda: api.get("/health").status_code in healthy, 15, desc="`all` answering /health")
+    pl.wait_consuming()
+    first = pl.create_order(api=api)
+    pl.wait_processed([first["id"]], 35, roles=roles)
     for _ in range(3):
         o = pl.create_order(api=api)
         t0 = time.monotonic()
@@ -163,7 +170,7 @@ def published_within_a_second(pl, api, why):
              desc=f"outbox row published within 2 s with OUTBOX_POLL_SECONDS=30 ({why})")
         dt = time.monotonic() - t0
         assert dt < 1.0, f"published after {dt:.2f}s ({why})"
-    return o
+    pl.wait_processed([o["id"]], 5, roles=roles)
 
 
 def test_all_wakes_its_own_relay_at_once(pipeline, roles):
@@ -173,13 +180,7 @@ def test_all_wakes_its_own_relay_at_once(pipeline, roles):
     pl = pipeline
     port = free_port()
     roles.start("all", API_PORT=str(port), OUTBOX_POLL_SECONDS="30")
-    api = Api(f"http://127.0.0.1:{port}")
-    poll(lambda: api.get("/health").status_code == 200, 15, desc="`all` serving /health")
-    pl.wait_consuming()
-    first = pl.create_order(api=api)
-    pl.wait_processed([first["id"]], 35, roles=roles)
-    last = published_within_a_second(pl, api, "the api rings its own relay")
-    pl.wait_processed([last["id"]], 5, roles=roles)
+    orders_of_all_published_at_once(pl, roles, port, "the api rings its own relay")
 
 
 def test_relays_elsewhere_are_notified_while_the_local_relay_cannot_work(pipeline, roles):
@@ -190,13 +191,8 @@ def test_relays_elsewhere_are_notified_while_the_local_relay_cannot_work(pipelin
     roles.start_pipeline(OUTBOX_POLL_SECONDS="30")
     roles.start("all", API_PORT=str(port), OUTBOX_POLL_SECONDS="30",
                 RABBITMQ_PORT=str(free_port()))  # nothing listens there
-    api = Api(f"http://127.0.0.1:{port}")
-    poll(lambda: api.get("/health").status_code in (200, 503), 15, desc="`all` answering /health")
-    pl.wait_consuming()
-    first = pl.create_order(api=api)
-    pl.wait_processed([first["id"]], 35, roles=roles)
-    last = published_within_a_second(pl, api, "the other process's relay is notified")
-    pl.wait_processed([last["id"]], 5, roles=roles)
+    orders_of_all_published_at_once(pl, roles, port, "the other process's relay is notified",
+                                    healthy=(200, 503))
 
 
 # ---------------------------------------------------------------- DLQ
