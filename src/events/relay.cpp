@@ -63,9 +63,9 @@ Relay::~Relay() {
   detach_doorbell();
 }
 
-awaitable<void> Relay::attach_doorbell() {
-  if (doorbell_ == nullptr || doorbell_attached_ || !listener_) co_return;
-  doorbell_->attach(co_await asio::this_coro::executor, [this] {
+void Relay::attach_doorbell(const asio::any_io_executor& ex) {
+  if (doorbell_ == nullptr || doorbell_attached_ || !listener_) return;
+  doorbell_->attach(ex, [this] {
     if (listener_) listener_->interrupt_wait();
     broker_.interrupt_wait();
   });
@@ -77,9 +77,13 @@ void Relay::detach_doorbell() {
   doorbell_attached_ = false;
 }
 
+bool Relay::rung() {
+  return doorbell_ != nullptr && doorbell_->take();
+}
+
 bool Relay::woken() {
-  const bool rung = doorbell_ != nullptr && doorbell_->take();
-  return (listener_ && !listener_->take_notifications().empty()) || rung;
+  const bool was_rung = rung();
+  return (listener_ && !listener_->take_notifications().empty()) || was_rung;
 }
 
 awaitable<std::size_t> Relay::publish_due() {
@@ -186,12 +190,12 @@ awaitable<void> Relay::wait_for_work() {
     listener_ = co_await db::PgConnection::connect(co_await asio::this_coro::executor,
                                                    postgres_.conninfo, postgres_.connect_timeout);
     co_await listener_->query("LISTEN outbox_events", postgres_.query_timeout);
-    co_await attach_doorbell();
+    attach_doorbell(co_await asio::this_coro::executor);
     co_return;  // rows may have committed while we were not listening
   }
   const auto until = Clock::now() + settings_.poll_interval;
   while (Clock::now() < until) {
-    if (doorbell_ != nullptr && doorbell_->take()) co_return;
+    if (rung()) co_return;
     const auto left =
         std::min(kHeartbeatEvery, std::chrono::duration_cast<Millis>(until - Clock::now()));
     if (!(co_await listener_->wait_notifications(left)).empty()) co_return;
@@ -228,8 +232,8 @@ awaitable<void> Relay::housekeeping() {
 
 awaitable<void> Relay::pass() {
   co_await housekeeping();
-  broker_.connection();        // throws while RabbitMQ is unreachable
-  co_await attach_doorbell();  // working again after a failure detached it
+  broker_.connection();                                 // throws while RabbitMQ is unreachable
+  attach_doorbell(co_await asio::this_coro::executor);  // working again after a failure detached it
   co_await settle(Millis(0));
   if (maybe_due_ && in_flight_.size() < kMaxInFlight) {
     maybe_due_ = co_await publish_due() == static_cast<std::size_t>(settings_.batch_size);
@@ -244,7 +248,7 @@ awaitable<void> Relay::pass() {
   // stop waiting when a commit is announced, so that a new row never waits for an earlier
   // batch's confirm. The next pass takes what arrived. (A ring that came while this pass
   // published found no wait to end: it is seen here.)
-  if (doorbell_ != nullptr && doorbell_->take()) {
+  if (rung()) {
     maybe_due_ = true;
     co_return;
   }

@@ -50,9 +50,11 @@ class Relay {
   awaitable<void> wait_for_work();
   // Whether a commit was announced (NOTIFY or doorbell) since the last look.
   bool woken();
+  // Whether the api of this process rang since the last look.
+  bool rung();
   // Attached while the relay works (LISTENing, broker connected), so the api of this
   // process rings it instead of notifying; detached on failure, so the api notifies.
-  awaitable<void> attach_doorbell();
+  void attach_doorbell(const asio::any_io_executor& ex);
   void detach_doorbell();
   awaitable<void> housekeeping();
   awaitable<void> settle_before_stopping();
