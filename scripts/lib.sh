@@ -93,7 +93,7 @@ repo_hash() { printf '%s' "$REPO_ROOT" | md5sum | cut -c1-8; }
 
 # Throwaway stacks of scripts/test, scripts/test-sanitize and bench/run. `use_stack NAME`
 # exports DEVSTACK_DIR and every DEVSTACK_*_PORT for scripts/devstack. Stack N lives in
-# the block 2N000: PostgreSQL 2N433, Redis 2N380, RabbitMQ 2N673 (its distribution,
+# the block 2N000: PostgreSQL 2N433, Redis 2N380 (task queue) and 2N381 (cache), RabbitMQ 2N673 (its distribution,
 # epmd and rabbitmqctl ports are 2N674-2N686; the functional stack's management UI is
 # 2N672, the others have none). All are below 32768, outside Linux's
 # ephemeral range (32768-60999), so a client connection never takes a server's port
@@ -115,6 +115,7 @@ use_stack() {
     v="${prefix}_DEVSTACK_DIR";  export DEVSTACK_DIR="${!v:-$dir}"
     v="${prefix}_PG_PORT";       export DEVSTACK_PG_PORT="${!v:-$((base + 433))}"
     v="${prefix}_REDIS_PORT";    export DEVSTACK_REDIS_PORT="${!v:-$((base + 380))}"
+    export DEVSTACK_REDIS_CACHE_PORT=$((DEVSTACK_REDIS_PORT + 1))
     v="${prefix}_RABBITMQ_PORT"; export DEVSTACK_RABBITMQ_PORT="${!v:-$((base + 673))}"
     # Explicit, so that settings for the dev stack in the caller's environment don't leak in.
     export DEVSTACK_RABBITMQ_DIST_PORT=$((DEVSTACK_RABBITMQ_PORT + 1))

@@ -99,9 +99,13 @@ class Stack:
         self.pg_host = u.hostname or os.environ.get("POSTGRES_HOST", "127.0.0.1")
         self.pg_port = u.port or int(os.environ.get("POSTGRES_PORT", "5432"))
         self.pg_db = u.path.lstrip("/") or os.environ.get("POSTGRES_DB", "orders")
-        self.redis_host = os.environ.get("REDIS_HOST", "127.0.0.1")
-        self.redis_port = int(os.environ.get("REDIS_PORT", "6379"))
-        self.redis_db = int(os.environ.get("REDIS_DB", "0"))
+        # The stack's durable Redis (the task queue's, CELERY_BROKER_URL; REDIS_* without
+        # it). Tests run the cache and the task queue on it: `devstack stop redis` is then
+        # an outage of both, and one client sees cache keys and task streams alike.
+        queue = urlsplit(os.environ.get("CELERY_BROKER_URL", ""))
+        self.redis_host = queue.hostname or os.environ.get("REDIS_HOST", "127.0.0.1")
+        self.redis_port = queue.port or int(os.environ.get("REDIS_PORT", "6379"))
+        self.redis_db = int(queue.path.lstrip("/") or os.environ.get("REDIS_DB", "0"))
         self.created_dbs: list[str] = []
         # order-service validates its whole config in every role, migrate included
         self.secret_key = secrets.token_hex(20)  # 40 characters
