@@ -85,7 +85,7 @@ awaitable<Response> create_order(ApiContext& ctx, Request& request) {
   const auto json =
       domain::order_to_json(replayed ? domain::as_first_created(outcome.order) : outcome.order);
   if (outcome.kind == db::CreateOutcome::Kind::Created) {
-    co_await cache_order(ctx, outcome.order, json);
+    co_await ctx.order_cache.put_created(outcome.order, json);
   }
   auto response = http::json_response(201, json);
   response.set_header("Location", "/orders/" + outcome.order.id + "/");

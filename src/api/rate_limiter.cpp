@@ -5,12 +5,13 @@
 
 #include "domain/client_address.hpp"
 #include "domain/clock.hpp"
+#include "redis/script.hpp"
 
 namespace os::api {
 namespace {
 
 // KEYS[1] bucket; ARGV capacity, refill/s. Returns {allowed, tokens left as text}.
-constexpr const char* kTokenBucket = R"lua(
+const redis::Script kTokenBucket{R"lua(
 local capacity = tonumber(ARGV[1])
 local rate = tonumber(ARGV[2])
 local t = redis.call('TIME')
@@ -27,7 +28,7 @@ end
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
 redis.call('EXPIRE', KEYS[1], math.ceil(capacity / rate) + 1)
 return {allowed, tostring(tokens)}
-)lua";
+)lua"};
 
 }  // namespace
 
@@ -71,10 +72,9 @@ awaitable<RateDecision> RateLimiter::check(const std::string& client) {
   const auto bucket = domain::bucket_key(client);  // IPv6 clients by their /64
   if (redis_ != nullptr) {
     try {
-      const auto eval = redis::cmd("EVAL", kTokenBucket, "1", "ratelimit:" + bucket,
-                                   std::to_string(settings_.capacity),
+      const auto args = redis::cmd("ratelimit:" + bucket, std::to_string(settings_.capacity),
                                    std::to_string(settings_.refill_per_second));
-      const auto reply = co_await redis_->command(eval);
+      const auto reply = co_await kTokenBucket.run(*redis_, 1, args);
       if (reply.type == redis::RedisReply::Type::Array && reply.elements.size() == 2) {
         co_return decide(std::strtod(reply.elements[1].str.c_str(), nullptr),
                          reply.elements[0].integer == 1);

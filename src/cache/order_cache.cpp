@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+#include "redis/script.hpp"
+
 namespace os::cache {
 using redis::cmd;
 using redis::Command;
@@ -45,14 +47,14 @@ awaitable<void> OrderCache::purge_stale() {
 
 namespace {
 // KEYS[1] key, ARGV[1] version, ARGV[2] value, ARGV[3] ttl seconds. Keeps the newest.
-constexpr const char* kPutNewest =
+const redis::Script kPutNewest{
     "local cur = redis.call('GET', KEYS[1]) "
     "if cur then "
     "  local v = tonumber(string.match(cur, '^(%d+):')) "
     "  if v and v > tonumber(ARGV[1]) then return 0 end "
     "end "
     "redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3]) "
-    "return 1";
+    "return 1"};
 
 std::optional<std::int64_t> leading_integer(std::string_view& text) {
   std::int64_t v = 0;
@@ -97,23 +99,42 @@ awaitable<std::optional<CachedOrder>> OrderCache::get(const std::string& order_i
   co_return found;
 }
 
+std::string OrderCache::value(std::int64_t version, std::int64_t user_id, const std::string& json) {
+  return std::to_string(version) + ":" + std::to_string(user_id) + ":" + json;
+}
+
+awaitable<bool> OrderCache::stored(Write write, const Command& args) {
+  co_await purge_stale();
+  try {
+    // An error reply (-OOM, -READONLY after a failover, -LOADING) is a failed write too.
+    RedisReply reply;
+    if (write == Write::KeepNewest) {
+      reply = co_await kPutNewest.run(redis_, 1, args);
+    } else {
+      reply = co_await redis_.command(args);
+    }
+    if (!reply.is_error()) co_return true;
+  } catch (const RedisUnavailable&) {
+  }
+  metrics_.add("order_cache_errors_total", "");
+  co_return false;
+}
+
 awaitable<void> OrderCache::put(const std::string& order_id, std::int64_t version,
                                 std::int64_t user_id, const std::string& json, bool after_change) {
   const auto k = key(order_id);
-  auto script = cmd("EVAL", kPutNewest, "1", k, std::to_string(version),
-                    std::to_string(version) + ":" + std::to_string(user_id) + ":" + json,
-                    std::to_string(ttl_.count()));
-  co_await purge_stale();
-  bool stored = false;
-  try {
-    // An error reply (-OOM, -READONLY after a failover, -LOADING) is a failed write too.
-    stored = !(co_await redis_.command(script)).is_error();
-  } catch (const RedisUnavailable&) {
-  }
-  if (stored) co_return;
-  metrics_.add("order_cache_errors_total", "");
+  const auto ok = co_await stored(
+      Write::KeepNewest,
+      cmd(k, std::to_string(version), value(version, user_id, json), std::to_string(ttl_.count())));
   // A fill after a miss leaves nothing outdated behind; a failed write after a change may.
-  if (after_change) stale_.add(k);
+  if (!ok && after_change) stale_.add(k);
+}
+
+awaitable<void> OrderCache::put_created(const domain::Order& order, const std::string& json) {
+  // NX: whatever Redis already holds for a new order's key was written after its creation,
+  // so it is this version or a newer one (the worker's).
+  co_await stored(Write::Plain, cmd("SET", key(order.id), value(order.version, order.user_id, json),
+                                    "EX", std::to_string(ttl_.count()), "NX"));
 }
 
 }  // namespace os::cache

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/metrics.hpp"
+#include "domain/order.hpp"
 #include "redis/client.hpp"
 
 namespace os::cache {
@@ -53,11 +54,19 @@ class OrderCache {
   // hold the previous state, so the key is marked stale until Redis answers again.
   awaitable<void> put(const std::string& order_id, std::int64_t version, std::int64_t user_id,
                       const std::string& json, bool after_change);
+  // Stores a just-created order unless Redis already holds its key (SET NX, no script):
+  // anything there was written after the creation, so it is this version or a newer one.
+  awaitable<void> put_created(const domain::Order& order, const std::string& json);
 
   static std::string key(const std::string& order_id) { return "orders:" + order_id; }
 
  private:
+  enum class Write { KeepNewest, Plain };
   awaitable<void> purge_stale();
+  // Runs a write (KeepNewest: the script's keys and arguments; Plain: a command); false
+  // (and counted as a cache error) if Redis did not take it.
+  awaitable<bool> stored(Write write, const redis::Command& args);
+  static std::string value(std::int64_t version, std::int64_t user_id, const std::string& json);
 
   redis::RedisClient& redis_;
   std::chrono::seconds ttl_;

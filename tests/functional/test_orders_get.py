@@ -89,3 +89,20 @@ def test_corrupt_cache_entry_falls_back_to_db(api, alice, redis):
 def test_malformed_id_is_422(api, alice, bad_id):
     r = api.get(f"/orders/{bad_id}/", headers=alice.headers)
     assert_422(r, loc=["path", "order_id"])
+
+
+def test_cache_fills_after_redis_lost_its_scripts(api, alice, redis):
+    """Cache writes call their Lua script by its SHA1 (EVALSHA). A Redis that lost its
+    scripts (restarted, failed over, SCRIPT FLUSH) answers NOSCRIPT; the write is sent
+    again with the script's body, so the cache keeps filling."""
+    o = api.create_order_ok(alice.token)
+    key = f"orders:{o['id']}"
+    redis.delete(key)
+    redis.script_flush()
+    r1 = api.get_order(alice.token, o["id"])
+    assert r1.status_code == 200, describe(r1)
+    assert r1.headers.get("X-Cache") == "MISS", describe(r1)
+    assert redis.exists(key), "a miss must fill the cache, scripts flushed or not"
+    r2 = api.get_order(alice.token, o["id"])
+    assert r2.headers.get("X-Cache") == "HIT", describe(r2)
+    assert r2.json() == o

@@ -1,7 +1,9 @@
-// RESP encoding of commands, and the replies that mean "this node is a replica now".
+// RESP encoding of commands, the replies that mean "this node is a replica now", and
+// scripts called by their SHA1.
 #include <gtest/gtest.h>
 
 #include "redis/connection.hpp"
+#include "redis/script.hpp"
 
 using namespace os::redis;
 
@@ -26,4 +28,21 @@ TEST(RedisEncoding, ReadonlyErrorsAreRecognised) {
   r.type = RedisReply::Type::Status;
   r.str = "READONLY";
   EXPECT_FALSE(is_readonly_error(r));
+}
+
+TEST(RedisScript, NamedBySha1OfItsBody) {
+  // Redis's own name for `return 1` (SCRIPT LOAD "return 1").
+  EXPECT_EQ(Script("return 1").sha1(), "e0e1f9fabfc9d4800c877a703b823ac0578ff8db");
+}
+
+TEST(RedisScript, NoscriptErrorsAreRecognised) {
+  RedisReply r;
+  r.type = RedisReply::Type::Error;
+  r.str = "NOSCRIPT No matching script. Please use EVAL.";
+  EXPECT_TRUE(is_noscript_error(r));
+  r.str = "ERR wrong number of arguments";
+  EXPECT_FALSE(is_noscript_error(r));
+  r.type = RedisReply::Type::String;
+  r.str = "NOSCRIPT";
+  EXPECT_FALSE(is_noscript_error(r));
 }

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "domain/text.hpp"
+#include "security/digest.hpp"
 #include "security/jwt.hpp"
 #include "security/password.hpp"
 #include "security/verified_tokens.hpp"
@@ -121,4 +122,9 @@ TEST(VerifiedTokens, OverlongTokensAreVerifiedEveryTime) {
   const std::string junk(VerifiedTokens::kMaxTokenSize + 1, 'a');
   EXPECT_EQ(tokens.verify(junk, kNow), nullptr);
   EXPECT_EQ(tokens.hits(), 0U);
+}
+
+TEST(Digest, KnownVectors) {
+  EXPECT_EQ(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(sha1_hex("abc"), "a9993e364706816aba3e25717850c26c9cd0d89d");
 }
