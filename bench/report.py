@@ -116,7 +116,7 @@ def main():
     refused = probe.get("refused_after_s")
     t(1, "a deleted user is refused within 1 s (probed during the GET load)",
       "probe failed" if refused is None else f"{refused * 1000:.0f} ms", refused is not None and refused <= 1.0)
-    t(2, f"POST /orders/ ≥ 90 % of pgbench, same insert, {meta['connections']} connections",
+    t(2, f"POST /orders/ ≥ 90 % of pgbench, the api's insert statement, {meta['connections']} connections",
       f"{pct(post['rps'], pg):.0f} % ({post['rps']} / {pg}{wrk_errors(post)})",
       post["rps"] >= 0.90 * pg and not post.get("errors"))
     t(2, "durability: synchronous_commit on for the api (and fsync on)",
@@ -188,7 +188,7 @@ def main():
         w(f"| GET /orders/{{id}}/ with AUTH_USER_CACHE_SECONDS=0 (users query per request) | {nc['rps']} | "
           f"{nc['p50']:.2f} | {nc['p99']:.2f} | {nc.get('errors', 0)} |")
     w(f"| POST /orders/ (order + outbox row) | {post['rps']} | {post['p50']:.2f} | {post['p99']:.2f} | {post.get('errors', 0)} |")
-    w(f"| pgbench, same insert, {meta['connections']} clients, `-j 2` | {pg} | | | |")
+    w(f"| pgbench, the api's insert statement (prepared, from pg_stat_activity), {meta['connections']} clients, `-j 2` | {pg} | | | |")
     w(f"| `order-service all`: GET /orders/{{id}}/ | {r['wrk_all_get']['rps']} | {r['wrk_all_get']['p50']:.2f} | "
       f"{r['wrk_all_get']['p99']:.2f} | {r['wrk_all_get'].get('errors', 0)} |")
     w(f"| `order-service all`: POST /orders/ (the pipeline runs in the same process) | {r['wrk_all_post']['rps']} | "

@@ -31,7 +31,7 @@ struct PostgresSettings {
   std::string conninfo;  // libpq keyword/value string
   std::string display;   // same without the password, for logs
   std::string options;   // libpq's `options` (server settings per session), from DATABASE_URL
-  int pool_size = 16;    // per io thread
+  int pool_size = 8;     // per io thread
   std::chrono::milliseconds connect_timeout{3000};
   std::chrono::milliseconds query_timeout{5000};
 
