@@ -103,13 +103,13 @@ std::string OrderCache::value(std::int64_t version, std::int64_t user_id, const 
   return std::to_string(version) + ":" + std::to_string(user_id) + ":" + json;
 }
 
-awaitable<bool> OrderCache::stored(Write write, const Command& args) {
+awaitable<bool> OrderCache::stored(Write write, Command args) {
   co_await purge_stale();
   try {
     // An error reply (-OOM, -READONLY after a failover, -LOADING) is a failed write too.
     RedisReply reply;
     if (write == Write::KeepNewest) {
-      reply = co_await kPutNewest.run(redis_, 1, args);
+      reply = co_await kPutNewest.run(redis_, 1, std::move(args));
     } else {
       reply = co_await redis_.command(args);
     }

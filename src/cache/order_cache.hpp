@@ -65,7 +65,7 @@ class OrderCache {
   awaitable<void> purge_stale();
   // Runs a write (KeepNewest: the script's keys and arguments; Plain: a command); false
   // (and counted as a cache error) if Redis did not take it.
-  awaitable<bool> stored(Write write, const redis::Command& args);
+  awaitable<bool> stored(Write write, redis::Command args);
   static std::string value(std::int64_t version, std::int64_t user_id, const std::string& json);
 
   redis::RedisClient& redis_;

@@ -144,7 +144,7 @@ awaitable<std::unique_ptr<RedisConnection>> RedisConnection::connect(
 }
 
 bool is_readonly_error(const RedisReply& reply) {
-  return reply.is_error() && reply.str.rfind("READONLY", 0) == 0;
+  return reply.is_error_code("READONLY");
 }
 
 bool RedisConnection::usable() {

@@ -5,6 +5,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "config/settings.hpp"
@@ -29,6 +30,9 @@ struct RedisReply {
 
   bool is_nil() const { return type == Type::Nil; }
   bool is_error() const { return type == Type::Error; }
+  // An error reply that starts with `code` (Redis puts the error's code first:
+  // "READONLY …", "NOSCRIPT …").
+  bool is_error_code(std::string_view code) const { return is_error() && str.starts_with(code); }
 };
 
 using Command = std::vector<std::string>;

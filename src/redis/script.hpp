@@ -17,19 +17,13 @@ class Script {
 
   // EVALSHA with `keys` keys followed by their arguments (`keys_and_args`). Throws as
   // RedisClient::command does; error replies (other than NOSCRIPT) are returned.
-  awaitable<RedisReply> run(RedisClient& redis, int keys, const Command& keys_and_args) const;
+  awaitable<RedisReply> run(RedisClient& redis, int keys, Command keys_and_args) const;
 
   const std::string& sha1() const { return sha1_; }
 
  private:
-  Command call(const char* verb, const std::string& script, int keys,
-               const Command& keys_and_args) const;
-
   std::string body_;
   std::string sha1_;  // lower-case hex, as Redis names scripts
 };
-
-// Whether `reply` is Redis's answer to an EVALSHA of a script it does not have.
-bool is_noscript_error(const RedisReply& reply);
 
 }  // namespace os::redis

@@ -18,31 +18,34 @@ TEST(RedisEncoding, CommandsAreArraysOfBulkStrings) {
   EXPECT_EQ(empty, "*1\r\n$0\r\n\r\n");
 }
 
-TEST(RedisEncoding, ReadonlyErrorsAreRecognised) {
-  RedisReply r;
-  r.type = RedisReply::Type::Error;
-  r.str = "READONLY You can't write against a read only replica.";
-  EXPECT_TRUE(is_readonly_error(r));
-  r.str = "ERR wrong number of arguments";
-  EXPECT_FALSE(is_readonly_error(r));
-  r.type = RedisReply::Type::Status;
-  r.str = "READONLY";
-  EXPECT_FALSE(is_readonly_error(r));
+// The replies that mean "this node is a replica now" (READONLY) and "this Redis does not
+// have the script" (NOSCRIPT): error replies with that code, nothing else.
+TEST(RedisEncoding, ErrorCodesAreRecognised) {
+  const struct {
+    const char* code;
+    const char* message;
+    bool (*recognised)(const RedisReply&);
+  } cases[] = {
+      {"READONLY", "READONLY You can't write against a read only replica.", is_readonly_error},
+      {"NOSCRIPT", "NOSCRIPT No matching script. Please use EVAL.",
+       [](const RedisReply& r) { return r.is_error_code("NOSCRIPT"); }},
+  };
+  for (const auto& c : cases) {
+    RedisReply r;
+    r.type = RedisReply::Type::Error;
+    r.str = c.message;
+    EXPECT_TRUE(c.recognised(r)) << c.code;
+    r.str = "ERR wrong number of arguments";
+    EXPECT_FALSE(c.recognised(r)) << c.code;
+    r.str = c.code;
+    for (const auto type : {RedisReply::Type::Status, RedisReply::Type::String}) {
+      r.type = type;
+      EXPECT_FALSE(c.recognised(r)) << c.code;
+    }
+  }
 }
 
 TEST(RedisScript, NamedBySha1OfItsBody) {
   // Redis's own name for `return 1` (SCRIPT LOAD "return 1").
   EXPECT_EQ(Script("return 1").sha1(), "e0e1f9fabfc9d4800c877a703b823ac0578ff8db");
-}
-
-TEST(RedisScript, NoscriptErrorsAreRecognised) {
-  RedisReply r;
-  r.type = RedisReply::Type::Error;
-  r.str = "NOSCRIPT No matching script. Please use EVAL.";
-  EXPECT_TRUE(is_noscript_error(r));
-  r.str = "ERR wrong number of arguments";
-  EXPECT_FALSE(is_noscript_error(r));
-  r.type = RedisReply::Type::String;
-  r.str = "NOSCRIPT";
-  EXPECT_FALSE(is_noscript_error(r));
 }
