@@ -78,6 +78,27 @@ def weak_commits(root="."):
     return found
 
 
+CPU_COLUMNS = ("order-service", "PostgreSQL", "RabbitMQ", "Redis")
+
+
+def busy(r, key):
+    """' (cores N % busy)' for a measurement whose CPU use bench/run recorded, else ''."""
+    cpu = r.get(f"cpu_{key}")
+    return f" (cores {cpu['busy_pct']:.0f} % busy)" if cpu else ""
+
+
+def cpu_row(label, cpu, run):
+    """A row of the CPU table: wall time, busy %, and each group's share of the machine (%)."""
+    capacity = cpu["capacity_s"]
+    groups = cpu["groups_s"]
+    loadgen = run.get("cpu_s", 0.0)  # it exited before the second snapshot: its own figure
+    rest = max(cpu["busy_s"] - sum(groups.values()) - loadgen, 0.0)
+    share = lambda s: f"{pct(s, capacity):.0f}"  # noqa: E731
+    cells = [share(groups.get(g, 0.0)) for g in CPU_COLUMNS]
+    cells += [share(loadgen), share(groups.get("kernel threads", 0.0)), share(groups.get("other", 0.0) + rest)]
+    return f"| {label} | {cpu['wall_s']:.1f} | **{cpu['busy_pct']:.0f}** | " + " | ".join(cells) + " |"
+
+
 def errors(run):
     return run["non2xx"] + run["socket_errors"] + run["timeouts"] + run["unanswered"]
 
@@ -131,12 +152,12 @@ def main():
                 continue
             t(3, f"{name} at 50 % of its maximum ({run['target_rate']:.0f}/s): {label} < {limit} ms",
               f"{run['latency_ms'][p]:.2f} ms" + ("" if clean(run) else f" (errors {errors(run)}, "
-                                                   f"achieved {run['achieved_rate']:.0f}/s)"),
+                                                   f"achieved {run['achieved_rate']:.0f}/s)") + busy(r, f"curve_{kind}_50"),
               clean(run) and run["latency_ms"][p] < limit)
     rate_ok = pload["achieved_rate"] >= 0.98 * pload["target_rate"] and errors(pload) == 0
     t(4, f"pipeline at {meta['rate']} orders/s for {meta['rate_seconds']} s: commit → task start p50 < 3 ms",
-      f"{hops['total'][0]:.1f} ms", rate_ok and hops["total"][0] < 3)
-    t(4, "commit → task start p99 < 15 ms", f"{hops['total'][1]:.1f} ms", rate_ok and hops["total"][1] < 15)
+      f"{hops['total'][0]:.1f} ms" + busy(r, "pipeline_load"), rate_ok and hops["total"][0] < 3)
+    t(4, "commit → task start p99 < 15 ms", f"{hops['total'][1]:.1f} ms" + busy(r, "pipeline_load"), rate_ok and hops["total"][1] < 15)
     t(4, "per-hop p99 reported: commit → published / → consumer inbox / → task start",
       " / ".join(f"{hops[h][1]:.1f}" for h in ("relay", "broker", "worker")) + " ms", True)
     t(5, "order-service all idle (after start-up and warm-up) < 32 MiB RSS", f"{idle:.1f} MiB", idle < 32)
@@ -253,6 +274,26 @@ def main():
     w(f"| pipeline roles alone (one relay, consumer, worker process) draining a backlog of "
       f"{r['backlog_orders']} orders | {r['drain_rate']} ({pct(r['drain_rate'], post['rps']):.0f} % of POST) |")
     w("")
+    cpu_rows = [(f"cached GET at {p} % of its maximum", f"curve_get_{p}", run) for p, run in get_curve]
+    cpu_rows += [(f"GET /health at the GET curve's 50 % rate", "curve_health_50", floor)] if floor else []
+    cpu_rows += [(f"POST at {p} % of its maximum", f"curve_post_{p}", run) for p, run in post_curve]
+    cpu_rows += [(f"pipeline, POST at {meta['rate']}/s to `order-service all`", "pipeline_load", pload)]
+    cpu_rows = [(label, r[f"cpu_{key}"], run) for label, key, run in cpu_rows if f"cpu_{key}" in r]
+    if cpu_rows:
+        w("## Where the CPU went")
+        w("")
+        w(f"During each fixed-rate load above: how busy the machine's {meta['cores']} cores were (/proc/stat: user, "
+          "system, interrupts, steal), and each group's share of their capacity, in % (/proc/PID/stat; "
+          "bench/cpu_usage.py). \"loadgen\" is the generator's own figure; \"other\" includes what no process was "
+          "charged for (interrupt work, processes that exited). The two sources count differently (the cores' "
+          "time in ticks, each process's own), so the shares can add up to a few % more or less than \"busy\". A fixed-rate latency target needs idle cores: "
+          "a request that becomes ready while both are busy waits for one.")
+        w("")
+        w("| load | s | busy % | order-service | PostgreSQL | RabbitMQ | Redis | loadgen | kernel threads | other |")
+        w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for label, cpu, run in cpu_rows:
+            w(cpu_row(label, cpu, run))
+        w("")
     w("## Memory (RSS, MiB)")
     w("")
     w("Peaks are VmHWM, reset (`/proc/PID/clear_refs`) at the start of each phase. The loads contain no "
