@@ -13,6 +13,7 @@
 #include <list>
 
 #include "core/logging.hpp"
+#include "core/write_now.hpp"
 #include "domain/uuid.hpp"
 #include "http/response_wire.hpp"
 #include "http/router.hpp"
@@ -90,6 +91,7 @@ awaitable<void> HttpServer::Impl::session(Listener& w, tcp::socket socket) {
   const auto remote = socket.remote_endpoint(ec);
   const std::string peer = ec ? "" : remote.address().to_string();
   socket.set_option(tcp::no_delay(true), ec);
+  socket.non_blocking(true, ec);  // for write_now; asio's own operations work either way
   beast::tcp_stream stream(std::move(socket));
   beast::flat_buffer buffer;
   // This session's node of w.idle, spliced in while waiting for a request (no allocation).
@@ -111,7 +113,10 @@ awaitable<void> HttpServer::Impl::session(Listener& w, tcp::socket socket) {
         bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, 11};
         co_await bhttp::async_write(stream, cont, kUseTuple);
       }
-      std::tie(read_ec, n1) = co_await bhttp::async_read(stream, buffer, parser, kUseTuple);
+      // A request without a body is complete with its header (beast would post that).
+      if (!parser.is_done()) {
+        std::tie(read_ec, n1) = co_await bhttp::async_read(stream, buffer, parser, kUseTuple);
+      }
     }
     if (read_ec == bhttp::error::end_of_stream || read_ec == asio::error::eof ||
         read_ec == asio::error::connection_reset || read_ec == beast::error::timeout ||
@@ -147,8 +152,13 @@ awaitable<void> HttpServer::Impl::session(Listener& w, tcp::socket socket) {
     const auto wire = serialize_response(response, {.version = in.version(),
                                                     .keep_alive = keep_alive,
                                                     .head = in.method() == bhttp::verb::head});
-    stream.expires_after(settings.read_timeout);
-    auto [write_ec, n2] = co_await asio::async_write(stream, asio::buffer(wire), kUseTuple);
+    boost::system::error_code write_ec;
+    const auto written = write_now(stream.socket(), asio::buffer(wire), write_ec);
+    if (!write_ec && written < wire.size()) {  // a full send buffer: the rest, with a timeout
+      stream.expires_after(settings.read_timeout);
+      std::tie(write_ec, std::ignore) =
+          co_await asio::async_write(stream, asio::buffer(wire) + written, kUseTuple);
+    }
     if (write_ec || !keep_alive) break;
   }
   stream.socket().shutdown(tcp::socket::shutdown_send, ec);

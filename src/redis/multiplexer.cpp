@@ -9,6 +9,8 @@
 #include <boost/asio/write.hpp>
 #include <deque>
 
+#include "core/write_now.hpp"
+
 namespace os::redis {
 namespace {
 
@@ -102,7 +104,7 @@ awaitable<void> read_replies(std::shared_ptr<Link> link) {
   }
 }
 
-// Writes what callers queued, in as few writes as there are loop turns.
+// Writes what callers queued, asynchronously: what write_now could not send at once.
 awaitable<void> write_queued(std::shared_ptr<Link> link) {
   while (!link->broken && !link->out.empty()) {
     std::string chunk;
@@ -116,6 +118,28 @@ awaitable<void> write_queued(std::shared_ptr<Link> link) {
     }
   }
   link->writing = false;
+}
+
+// Writes what callers queued in this loop turn: at once, as far as the socket takes it
+// (nearly always all of it), the rest asynchronously.
+void flush(const std::shared_ptr<Link>& link) {
+  if (link->broken) {
+    link->writing = false;
+    return;
+  }
+  boost::system::error_code ec;
+  const auto written = write_now(link->conn->socket(), asio::buffer(link->out), ec);
+  if (ec) {
+    link->fail("Redis connection failed: " + ec.message());
+    link->writing = false;
+    return;
+  }
+  link->out.erase(0, written);
+  if (link->out.empty()) {
+    link->writing = false;
+    return;
+  }
+  asio::co_spawn(link->conn->socket().get_executor(), write_queued(link), asio::detached);
 }
 
 // Opens the connection (one caller at a time; the others wait for its outcome).
@@ -135,6 +159,7 @@ awaitable<std::shared_ptr<Link>> current_link(std::shared_ptr<State> s, Millis t
   std::exception_ptr error;
   try {
     auto conn = co_await RedisConnection::connect(s->ex, s->endpoint, s->connect_timeout);
+    conn->socket().non_blocking(true);  // for write_now
     s->link = std::make_shared<Link>(std::move(conn));
     asio::co_spawn(s->ex, read_replies(s->link), asio::detached);
   } catch (const RedisUnavailable& e) {
@@ -172,9 +197,7 @@ awaitable<std::vector<RedisReply>> RedisMultiplexer::pipeline(const std::vector<
     link->writing = true;
     // Posted, not started here: the commands of every request handled in this loop turn
     // join the same write.
-    asio::post(s->ex, [link] {
-      asio::co_spawn(link->conn->socket().get_executor(), write_queued(link), asio::detached);
-    });
+    asio::post(s->ex, [link] { flush(link); });
   }
   boost::system::error_code ignored;
   co_await w.timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
