@@ -1,5 +1,6 @@
 #include "redis/multiplexer.hpp"
 
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
@@ -14,14 +15,19 @@
 namespace os::redis {
 namespace {
 
-// One caller's commands: how many replies it expects, what came, and a timer that the
-// reader cancels to wake it (or that expires at its deadline).
+// One caller's commands: how many replies it expects, what came, its deadline, and a
+// timer the reader (or a failure) cancels to wake it. A command's timer never expires by
+// itself: the link's watchdog enforces the deadlines, so a command does not re-arm the
+// io thread's timerfd (a timer per command did, about every other request).
 struct Waiter {
-  Waiter(const asio::any_io_executor& ex, std::size_t n, Millis timeout)
-      : expected(n), timer(ex, timeout) {
+  // `timer_expiry`: when the wait ends by itself (Clock::time_point::max(): never).
+  Waiter(const asio::any_io_executor& ex, std::size_t n, Clock::time_point deadline,
+         Clock::time_point timer_expiry)
+      : expected(n), deadline(deadline), timer(ex, timer_expiry) {
     replies.reserve(n);
   }
   std::size_t expected;
+  Clock::time_point deadline;
   std::vector<RedisReply> replies;
   std::string error;  // set when the connection failed first
   bool done = false;
@@ -32,12 +38,15 @@ struct Waiter {
 
 // A connection with the commands written to it and not answered yet, in order.
 struct Link {
-  explicit Link(std::unique_ptr<RedisConnection> c) : conn(std::move(c)) {}
+  explicit Link(std::unique_ptr<RedisConnection> c)
+      : conn(std::move(c)), watchdog(conn->socket().get_executor()) {}
   std::unique_ptr<RedisConnection> conn;
   std::string out;  // encoded, not written yet
   bool writing = false;
   bool broken = false;
   std::deque<Waiter*> in_flight;
+  asio::steady_timer watchdog;  // at the earliest deadline in flight (see watch())
+  bool watching = false;
 
   // Every waiter gets `reason`; the socket is closed so that reader and writer stop.
   void fail(const std::string& reason) {
@@ -45,6 +54,7 @@ struct Link {
     broken = true;
     boost::system::error_code ignored;
     conn->socket().close(ignored);
+    watchdog.cancel();
     for (auto* w : in_flight) {
       w->error = reason;
       w->wake();
@@ -52,7 +62,37 @@ struct Link {
     in_flight.clear();
     out.clear();
   }
+
+  Clock::time_point earliest_deadline() const {
+    auto earliest = Clock::time_point::max();
+    for (const auto* w : in_flight) earliest = std::min(earliest, w->deadline);
+    return earliest;
+  }
 };
+
+// Breaks the link when the earliest deadline of its waiters passes: one timer for the
+// link, armed for that deadline and re-armed when it fires or a waiter with an earlier
+// deadline comes (a caller with a shorter timeout), not one per command.
+void watch(const std::shared_ptr<Link>& link) {
+  if (link->broken || link->in_flight.empty()) return;
+  const auto earliest = link->earliest_deadline();
+  if (link->watching) {
+    if (earliest < link->watchdog.expiry()) link->watchdog.cancel();  // its handler re-arms
+    return;
+  }
+  link->watching = true;
+  link->watchdog.expires_at(earliest);
+  link->watchdog.async_wait([link](boost::system::error_code) {
+    link->watching = false;
+    if (link->broken || link->in_flight.empty()) return;
+    if (link->earliest_deadline() <= Clock::now()) {
+      // A later reply could not be matched any more: every waiter fails.
+      link->fail("Redis did not answer in time");
+      return;
+    }
+    watch(link);
+  });
+}
 
 }  // namespace
 
@@ -146,7 +186,8 @@ void flush(const std::shared_ptr<Link>& link) {
 awaitable<std::shared_ptr<Link>> current_link(std::shared_ptr<State> s, Millis timeout) {
   if (s->link && !s->link->broken) co_return s->link;
   if (s->connecting) {
-    Waiter w(s->ex, 0, timeout);
+    const auto deadline = Clock::now() + timeout;
+    Waiter w(s->ex, 0, deadline, deadline);
     s->connect_waiters.push_back(&w);
     boost::system::error_code ignored;
     co_await w.timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
@@ -190,9 +231,10 @@ awaitable<std::vector<RedisReply>> RedisMultiplexer::pipeline(const std::vector<
                                                               Millis timeout) {
   auto s = state_;
   auto link = co_await current_link(s, timeout);
-  Waiter w(s->ex, commands.size(), timeout);
+  Waiter w(s->ex, commands.size(), Clock::now() + timeout, Clock::time_point::max());
   for (const auto& c : commands) encode_command(link->out, c);
   link->in_flight.push_back(&w);
+  watch(link);
   if (!link->writing) {
     link->writing = true;
     // Posted, not started here: the commands of every request handled in this loop turn
@@ -202,8 +244,7 @@ awaitable<std::vector<RedisReply>> RedisMultiplexer::pipeline(const std::vector<
   boost::system::error_code ignored;
   co_await w.timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
   if (w.done) co_return std::move(w.replies);
-  if (w.error.empty()) {
-    // Our deadline passed: later replies could not be matched any more.
+  if (w.error.empty()) {  // not woken by the reader or a failure (cannot happen; be safe)
     link->fail("Redis did not answer in time");
     throw RedisUnavailable("Redis did not answer in time");
   }
