@@ -187,7 +187,7 @@ awaitable<void> HttpServer::Impl::accept_loop(Listener& w) {
           "{\"detail\":\"too many connections; retry later\"}";
       boost::system::error_code ignored;
       socket.non_blocking(true, ignored);
-      socket.write_some(asio::buffer(kBusy.data(), kBusy.size()), ignored);
+      write_now(socket, asio::buffer(kBusy.data(), kBusy.size()), ignored);
       socket.close(ignored);
       continue;
     }

@@ -71,27 +71,31 @@ struct Link {
 };
 
 // Breaks the link when the earliest deadline of its waiters passes: one timer for the
-// link, armed for that deadline and re-armed when it fires or a waiter with an earlier
-// deadline comes (a caller with a shorter timeout), not one per command.
-void watch(const std::shared_ptr<Link>& link) {
-  if (link->broken || link->in_flight.empty()) return;
-  const auto earliest = link->earliest_deadline();
-  if (link->watching) {
-    if (earliest < link->watchdog.expiry()) link->watchdog.cancel();  // its handler re-arms
-    return;
-  }
+// link, armed for that deadline and re-armed when it fires, not one per command. While it
+// is not armed, nothing is in flight.
+void arm_watchdog(const std::shared_ptr<Link>& link, Clock::time_point at) {
   link->watching = true;
-  link->watchdog.expires_at(earliest);
+  link->watchdog.expires_at(at);
   link->watchdog.async_wait([link](boost::system::error_code) {
     link->watching = false;
     if (link->broken || link->in_flight.empty()) return;
-    if (link->earliest_deadline() <= Clock::now()) {
+    const auto earliest = link->earliest_deadline();
+    if (earliest <= Clock::now()) {
       // A later reply could not be matched any more: every waiter fails.
       link->fail("Redis did not answer in time");
       return;
     }
-    watch(link);
+    arm_watchdog(link, earliest);
   });
+}
+
+// A waiter with `deadline` joined the link's in-flight commands.
+void watch(const std::shared_ptr<Link>& link, Clock::time_point deadline) {
+  if (!link->watching) {
+    arm_watchdog(link, deadline);
+  } else if (deadline < link->watchdog.expiry()) {
+    link->watchdog.cancel();  // a caller with a shorter timeout: its handler re-arms
+  }
 }
 
 }  // namespace
@@ -163,23 +167,20 @@ awaitable<void> write_queued(std::shared_ptr<Link> link) {
 // Writes what callers queued in this loop turn: at once, as far as the socket takes it
 // (nearly always all of it), the rest asynchronously.
 void flush(const std::shared_ptr<Link>& link) {
-  if (link->broken) {
-    link->writing = false;
+  if (!link->broken) {
+    boost::system::error_code ec;
+    const auto written = write_now(link->conn->socket(), asio::buffer(link->out), ec);
+    if (ec) {
+      link->fail("Redis connection failed: " + ec.message());
+    } else {
+      link->out.erase(0, written);
+    }
+  }
+  if (!link->broken && !link->out.empty()) {  // write_queued ends the write
+    asio::co_spawn(link->conn->socket().get_executor(), write_queued(link), asio::detached);
     return;
   }
-  boost::system::error_code ec;
-  const auto written = write_now(link->conn->socket(), asio::buffer(link->out), ec);
-  if (ec) {
-    link->fail("Redis connection failed: " + ec.message());
-    link->writing = false;
-    return;
-  }
-  link->out.erase(0, written);
-  if (link->out.empty()) {
-    link->writing = false;
-    return;
-  }
-  asio::co_spawn(link->conn->socket().get_executor(), write_queued(link), asio::detached);
+  link->writing = false;
 }
 
 // Opens the connection (one caller at a time; the others wait for its outcome).
@@ -234,7 +235,7 @@ awaitable<std::vector<RedisReply>> RedisMultiplexer::pipeline(const std::vector<
   Waiter w(s->ex, commands.size(), Clock::now() + timeout, Clock::time_point::max());
   for (const auto& c : commands) encode_command(link->out, c);
   link->in_flight.push_back(&w);
-  watch(link);
+  watch(link, w.deadline);
   if (!link->writing) {
     link->writing = true;
     // Posted, not started here: the commands of every request handled in this loop turn
