@@ -253,6 +253,15 @@ def main():
           f"({floor['target_rate']:.0f}/s, same generator, connections and machine): p50 {lat['p50']:.2f} ms, "
           f"p99 {lat['p99']:.2f} ms, p99.9 {lat['p999']:.2f} ms, send delay p99 {floor['send_lag_ms']['p99']:.2f} ms, "
           f"generator lag p99 {floor.get('generator_lag_ms', {}).get('p99', 0):.2f} ms, {errors(floor)} errors.")
+    own = r.get("curve_health_own_50")
+    if own:
+        lat = own["latency_ms"]
+        w("")
+        w(f"The same rule applied to the cheapest request: `GET /health` at 50 % of its own maximum "
+          f"({own['target_rate']:.0f}/s): p50 {lat['p50']:.2f} ms, p99 {lat['p99']:.2f} ms, "
+          f"p99.9 {lat['p999']:.2f} ms{busy(r, 'curve_health_own_50')}, {errors(own)} errors. "
+          "This is target 3's rule for the request with the least work in it: at the same share of its "
+          "maximum, a costlier request keeps the cores about as busy, with more work per request to queue behind.")
     w("")
     w("## Event pipeline (`order-service all`, PROCESS_ORDER_DELAY_SECONDS=0)")
     w("")
@@ -276,6 +285,7 @@ def main():
     w("")
     cpu_rows = [(f"cached GET at {p} % of its maximum", f"curve_get_{p}", run) for p, run in get_curve]
     cpu_rows += [(f"GET /health at the GET curve's 50 % rate", "curve_health_50", floor)] if floor else []
+    cpu_rows += [(f"GET /health at 50 % of its own maximum", "curve_health_own_50", own)] if own else []
     cpu_rows += [(f"POST at {p} % of its maximum", f"curve_post_{p}", run) for p, run in post_curve]
     cpu_rows += [(f"pipeline, POST at {meta['rate']}/s to `order-service all`", "pipeline_load", pload)]
     cpu_rows = [(label, r[f"cpu_{key}"], run) for label, key, run in cpu_rows if f"cpu_{key}" in r]
