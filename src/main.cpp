@@ -115,7 +115,7 @@ int main(int argc, char** argv) {
     }
     os::Metrics metrics;
     os::app::describe_metrics(metrics);
-    os::app::ProcessShared shared(settings);
+    os::app::ProcessShared shared(settings.redis);
     metrics.on_scrape([&shared](os::Metrics& m) {
       m.set("redis_circuit_breaker_state", "", static_cast<double>(shared.breaker.state()));
     });

@@ -99,7 +99,7 @@ class RelayRole : public ThreadRole {
     // harm: the row is published again and the consumer deduplicates.
     db::PgPool pool(io.get_executor(), unflushed_small_pool(settings_.postgres));
     events::Relay relay(settings_.outbox, settings_.rabbit, settings_.retention, settings_.postgres,
-                        pool, metrics_, &shared_.relay_handoff);
+                        pool, metrics_, &shared_.relay_doorbell);
     co_await relay.run();
   }
 

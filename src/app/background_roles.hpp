@@ -8,8 +8,7 @@
 
 namespace os::app {
 
-// The relay attaches to `shared.relay_handoff`, so the api of the same process wakes it
-// and hands it new rows.
+// The relay attaches to `shared.relay_doorbell`, so the api of the same process wakes it.
 std::unique_ptr<Role> make_relay_role(const config::Settings& settings, Metrics& metrics,
                                       ProcessShared& shared);
 std::unique_ptr<Role> make_consumer_role(const config::Settings& settings, Metrics& metrics);

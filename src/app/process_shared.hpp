@@ -1,23 +1,23 @@
 // State that every role of one process shares, built once in main:
 // - the cache Redis' circuit breaker and stale keys, so that the api never serves an order
 //   whose newer version the worker failed to write (and vice versa);
-// - the relay's hand-over, so that the api gives the relay of its own process new outbox
-//   rows without a round trip through PostgreSQL (db/outbox_handoff.hpp).
+// - the relay's doorbell, so that the api wakes the relay of its own process after a
+//   commit without a round trip through PostgreSQL (db/relay_wakeup.hpp).
 #pragma once
 #include "cache/order_cache.hpp"
 #include "config/settings.hpp"
 #include "core/circuit_breaker.hpp"
-#include "db/outbox_handoff.hpp"
+#include "core/doorbell.hpp"
 
 namespace os::app {
 
 struct ProcessShared {
-  explicit ProcessShared(const config::Settings& settings)
-      : breaker("redis", settings.redis.breaker_open), relay_handoff(settings.outbox.lease) {}
+  explicit ProcessShared(const config::RedisSettings& redis)
+      : breaker("redis", redis.breaker_open) {}
 
   CircuitBreaker breaker;
   cache::StaleKeys stale_keys;
-  db::OutboxHandoff relay_handoff;
+  Doorbell relay_doorbell;
 };
 
 }  // namespace os::app

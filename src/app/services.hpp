@@ -29,7 +29,7 @@ struct ProcessServices {
   http::StaticFiles swagger_assets;
   api::KnownUsers known_users;
   cache::StaleKeys& stale_cache_keys;
-  db::OutboxHandoff& relay_handoff;
+  Doorbell& relay_doorbell;
 };
 
 struct ApiThreadServices {

@@ -9,7 +9,6 @@ void Doorbell::attach(asio::any_io_executor ex, std::function<void()> interrupt)
   executor_ = std::move(ex);
   interrupt_ = std::move(interrupt);
   ++generation_;
-  attached_.store(true, std::memory_order_release);
 }
 
 void Doorbell::detach() {
@@ -17,19 +16,18 @@ void Doorbell::detach() {
   executor_.reset();
   interrupt_ = nullptr;
   ++generation_;
-  attached_.store(false, std::memory_order_release);
 }
 
 bool Doorbell::attached() const {
-  return attached_.load(std::memory_order_acquire);
+  std::lock_guard lock(mutex_);
+  return executor_.has_value();
 }
 
-bool Doorbell::ring(unsigned reasons) {
+bool Doorbell::ring() {
   std::lock_guard lock(mutex_);
   if (!executor_) return false;
-  // Already rung and not yet taken: the waiter will see these reasons too before it
-  // waits again.
-  if (rung_.fetch_or(reasons, std::memory_order_acq_rel) != 0) return true;
+  // Already rung and not yet taken: the waiter will see it before it waits again.
+  if (rung_.exchange(true, std::memory_order_acq_rel)) return true;
   asio::post(*executor_, [this, generation = generation_] {
     std::function<void()> interrupt;
     {

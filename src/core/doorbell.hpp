@@ -4,9 +4,8 @@
 // The waiting side attaches with the action that ends its wait (run on its own executor,
 // so it never races the duty), checks take() before each wait and after it, and detaches
 // when it can no longer do the work (then ring() says so, and the caller wakes the work
-// another way). A ring carries its reasons (bits the two sides agree on); take() returns
-// every reason rung since the last take. Rings coalesce: while one is pending, ringing
-// again costs an atomic or, so a busy duty is not woken once per commit.
+// another way). Rings coalesce: while one is pending, ringing again costs an atomic read,
+// so a busy duty is not woken once per commit.
 #pragma once
 #include <atomic>
 #include <cstdint>
@@ -26,18 +25,17 @@ class Doorbell {
   void detach();
   bool attached() const;
 
-  // From any thread, never blocks. False when no waiter is attached. `reasons` != 0.
-  bool ring(unsigned reasons = 1);
-  // By the waiter: the reasons rung since it last took (0: not rung).
-  unsigned take() { return rung_.exchange(0, std::memory_order_acq_rel); }
+  // From any thread, never blocks. False when no waiter is attached.
+  bool ring();
+  // By the waiter: whether it was rung since it last took.
+  bool take() { return rung_.exchange(false, std::memory_order_acq_rel); }
 
  private:
   mutable std::mutex mutex_;
   std::optional<asio::any_io_executor> executor_;
   std::function<void()> interrupt_;
   std::uint64_t generation_ = 0;  // bumped by attach and detach
-  std::atomic<bool> attached_{false};
-  std::atomic<unsigned> rung_{0};
+  std::atomic<bool> rung_{false};
 };
 
 }  // namespace os

@@ -15,20 +15,16 @@ using domain::Order;
   "api_timestamp(o.processed_at), cursor_timestamp(o.created_at), o.version"
 
 // The new order's outbox event, in the statement that inserts the order (`o`), and the
-// order's columns and the event's payload. $5: the event's id, $6: its traceparent (or
-// NULL), $7: the row's lease in seconds (0: due at once; otherwise leased to the relay of
-// this process, as a claim leaves a row: db/outbox_handoff.hpp).
-#define CREATE_EVENT_AND_RETURN_ORDER                                                       \
-  "), event AS ("                                                                           \
-  "  INSERT INTO outbox_events (id, event_type, aggregate_id, payload, created_at,"         \
-  "                             traceparent, attempts, next_attempt_at)"                    \
-  "  SELECT $5::uuid, 'new_order', o.id, jsonb_build_object("                               \
-  "    'event_id', $5::uuid, 'event_type', 'new_order',"                                    \
-  "    'occurred_at', api_timestamp(o.created_at), 'order_id', o.id, 'user_id', o.user_id," \
-  "    'total_price', o.total_price, 'status', o.status), o.created_at, $6,"                \
-  "    least($7::int, 1), o.created_at + make_interval(secs => $7::int)"                    \
-  "  FROM o RETURNING payload::text"                                                        \
-  ") SELECT " ORDER_COLUMNS ", event.payload FROM o, event"
+// order's columns. $5: the event's id, $6: its traceparent (or NULL).
+#define CREATE_EVENT_AND_RETURN_ORDER                                                            \
+  "), event AS ("                                                                                \
+  "  INSERT INTO outbox_events (id, event_type, aggregate_id, payload, created_at, traceparent)" \
+  "  SELECT $5::uuid, 'new_order', o.id, jsonb_build_object("                                    \
+  "    'event_id', $5::uuid, 'event_type', 'new_order',"                                         \
+  "    'occurred_at', api_timestamp(o.created_at), 'order_id', o.id, 'user_id', o.user_id,"      \
+  "    'total_price', o.total_price, 'status', o.status), o.created_at, $6"                      \
+  "  FROM o"                                                                                     \
+  ") SELECT " ORDER_COLUMNS " FROM o"
 
 // A create without an Idempotency-Key (most of them): no key CTE to plan and run
 // (pgbench, prepared, this insert against the one below with a NULL key: 13-51 % more
@@ -40,13 +36,13 @@ const Statement kCreate{"orders_create",
                         "  VALUES ($1, $2, $3::jsonb, $4::numeric)"
                         "  RETURNING *" CREATE_EVENT_AND_RETURN_ORDER};
 
-// With an Idempotency-Key ($8, request hash $9): the order is inserted only if the key
+// With an Idempotency-Key ($7, request hash $8): the order is inserted only if the key
 // is new for the user (or older than 24 h); otherwise no row comes back.
 const Statement kCreateWithKey{
     "orders_create_with_key",
     "WITH key AS ("
     "  INSERT INTO idempotency_keys (user_id, key, request_hash, order_id)"
-    "  VALUES ($2, $8, $9, $1)"
+    "  VALUES ($2, $7, $8, $1)"
     "  ON CONFLICT (user_id, key) DO UPDATE"
     "    SET request_hash = EXCLUDED.request_hash, order_id = EXCLUDED.order_id,"
     "        created_at = now()"
@@ -87,9 +83,6 @@ const Statement kMarkProcessed{
     ") SELECT " ORDER_COLUMNS " FROM o"};
 #undef ORDER_COLUMNS
 
-// The column of the create statements' event payload, after the order's columns.
-constexpr int kPayload = 10;
-
 struct Row {
   Order order;
   std::string cursor_created_at;
@@ -124,26 +117,17 @@ awaitable<CreateOutcome> OrderRepository::create(std::int64_t user_id,
                                                  const std::optional<IdempotencyKey>& key,
                                                  const std::string& traceparent) {
   const auto total = domain::compute_total_cents(items);
-  const auto event_id = domain::uuid_v7();
-  const auto lease = wakeup_ != nullptr ? wakeup_->lease_for_new_row() : std::chrono::seconds(0);
   auto args = params(domain::uuid_v7(), std::to_string(user_id), domain::items_to_json(items),
-                     domain::format_decimal(total), event_id,
-                     traceparent.empty() ? std::nullopt : std::optional<std::string>(traceparent),
-                     std::to_string(lease.count()));
+                     domain::format_decimal(total), domain::uuid_v7(),
+                     traceparent.empty() ? std::nullopt : std::optional<std::string>(traceparent));
   if (key) {
     args.emplace_back(key->key);
     args.emplace_back(key->request_hash);
   }
   const auto created = co_await pool_.execute(key ? kCreateWithKey : kCreate, args);
   if (created.rows() == 1) {
-    auto order = read_order(created, 0).order;
-    if (wakeup_ != nullptr && lease.count() > 0) {
-      wakeup_->hand_over({event_id, "new_order", order.id, std::string(created.text(0, kPayload)),
-                          1, traceparent});
-    } else if (wakeup_ != nullptr) {
-      wakeup_->after_commit();
-    }
-    co_return CreateOutcome{CreateOutcome::Kind::Created, std::move(order)};
+    if (wakeup_ != nullptr) wakeup_->after_commit();
+    co_return CreateOutcome{CreateOutcome::Kind::Created, read_order(created, 0).order};
   }
 
   // The key was used before (within 24 h): replay, or refuse a different body.

@@ -47,7 +47,7 @@ awaitable<void> RelayWakeup::notify_until_caught_up(std::shared_ptr<State> s) {
 }
 
 RelayWakeup::RelayWakeup(asio::any_io_executor ex, const config::PostgresSettings& pg,
-                         OutboxHandoff& local_relay)
+                         Doorbell& local_relay)
     : state_(std::make_shared<State>()), local_relay_(local_relay) {
   state_->executor = std::move(ex);
   // A NOTIFY carries no data: its commit need not wait for the WAL flush (which would
@@ -60,7 +60,7 @@ void RelayWakeup::after_commit() {
   // A working relay in this process publishes the row; relays elsewhere need no wake-up
   // (one relay publishes each row) and still poll. While it is not attached (starting,
   // or its broker or database is failing), the NOTIFY wakes the relays of other processes.
-  if (local_relay_.doorbell().ring(OutboxHandoff::kClaim)) return;
+  if (local_relay_.ring()) return;
   if (state_->in_flight) {
     state_->again = true;
     return;

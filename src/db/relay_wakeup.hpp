@@ -9,11 +9,10 @@
 // connection, coalesced: at most one in flight per io thread, plus one more for whatever
 // committed meanwhile. Every other writer of outbox rows keeps the trigger's NOTIFY.
 //
-// When a relay runs in the same process (`order-service all`) and is working, the row is
-// inserted leased to it and handed over in-process instead (db/outbox_handoff.hpp): no
-// NOTIFY transaction, no signal to every listening backend, no listener read, no claim.
-// One relay publishes each row, so the relays of other processes need no wake-up; they
-// poll.
+// When a relay runs in the same process (`order-service all`) and is working, it is woken
+// in-process instead (core/doorbell.hpp): no NOTIFY transaction, no signal to every
+// listening backend, no listener read. One relay publishes each row, so the relays of
+// other processes need no wake-up; they poll.
 //
 // A wake-up that is lost (the process dies between commit and NOTIFY, the connection
 // fails) only delays delivery to the relays' poll (OUTBOX_POLL_SECONDS): the row is
@@ -23,7 +22,7 @@
 
 #include "config/settings.hpp"
 #include "core/async.hpp"
-#include "db/outbox_handoff.hpp"
+#include "core/doorbell.hpp"
 
 namespace os::db {
 
@@ -32,25 +31,18 @@ config::PostgresSettings waking_relays_after_commit(const config::PostgresSettin
 
 class RelayWakeup {
  public:
-  // One per io thread; `ex` is that thread's executor. `local_relay` is the hand-over to
+  // One per io thread; `ex` is that thread's executor. `local_relay` is the doorbell of
   // a relay in this process: while one is attached, it is rung instead of a NOTIFY.
-  RelayWakeup(asio::any_io_executor ex, const config::PostgresSettings& pg,
-              OutboxHandoff& local_relay);
+  RelayWakeup(asio::any_io_executor ex, const config::PostgresSettings& pg, Doorbell& local_relay);
 
-  // Before an insert: the lease its outbox row gets (0 s: due at once, after_commit wakes
-  // the relays; otherwise hand_over gives the relay of this process the event).
-  std::chrono::seconds lease_for_new_row() const { return local_relay_.lease_for_new_row(); }
-  // Outbox rows committed due at once: the relays are notified soon (never waits; never
-  // throws).
+  // Outbox rows committed: the relays are notified soon (never waits; never throws).
   void after_commit();
-  // A row inserted with a lease committed: the relay of this process publishes it.
-  void hand_over(OutboxEvent event) { local_relay_.hand_over(std::move(event)); }
 
  private:
   struct State;
   static awaitable<void> notify_until_caught_up(std::shared_ptr<State> s);
   std::shared_ptr<State> state_;  // shared with the NOTIFY in flight, which may outlive this
-  OutboxHandoff& local_relay_;
+  Doorbell& local_relay_;
 };
 
 }  // namespace os::db

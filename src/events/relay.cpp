@@ -48,7 +48,7 @@ void describe_relay_metrics(Metrics& m) {
 
 Relay::Relay(const config::OutboxSettings& outbox, const config::RabbitSettings& rabbit,
              const config::RetentionSettings& retention, const config::PostgresSettings& postgres,
-             db::PgPool& pool, Metrics& metrics, db::OutboxHandoff* handoff)
+             db::PgPool& pool, Metrics& metrics, Doorbell* doorbell)
     : settings_(outbox),
       rabbit_(rabbit),
       retention_settings_(retention),
@@ -57,59 +57,37 @@ Relay::Relay(const config::OutboxSettings& outbox, const config::RabbitSettings&
       retention_(pool),
       metrics_(metrics),
       broker_("relay", rabbit),
-      handoff_(handoff) {}
+      doorbell_(doorbell) {}
 
 Relay::~Relay() {
   detach_doorbell();
 }
 
 void Relay::attach_doorbell(const asio::any_io_executor& ex) {
-  if (handoff_ == nullptr || doorbell_attached_ || !listener_) return;
-  handoff_->doorbell().attach(ex, [this] {
+  if (doorbell_ == nullptr || doorbell_attached_ || !listener_) return;
+  doorbell_->attach(ex, [this] {
     if (listener_) listener_->interrupt_wait();
     broker_.interrupt_wait();
   });
   doorbell_attached_ = true;
-  handed_ = true;  // rows handed over while it was not working wait for it
 }
 
 void Relay::detach_doorbell() {
-  if (handoff_ != nullptr) handoff_->doorbell().detach();
+  if (doorbell_ != nullptr) doorbell_->detach();
   doorbell_attached_ = false;
 }
 
 bool Relay::rung() {
-  if (handoff_ == nullptr) return false;
-  const auto reasons = handoff_->doorbell().take();
-  if ((reasons & db::OutboxHandoff::kClaim) != 0) maybe_due_ = true;
-  if ((reasons & db::OutboxHandoff::kHanded) != 0) handed_ = true;
-  return reasons != 0;
+  return doorbell_ != nullptr && doorbell_->take();
 }
 
 bool Relay::woken() {
   const bool was_rung = rung();
-  const bool notified = listener_ && !listener_->take_notifications().empty();
-  if (notified) maybe_due_ = true;
-  return notified || was_rung;
+  return (listener_ && !listener_->take_notifications().empty()) || was_rung;
 }
 
-awaitable<void> Relay::publish_due() {
-  std::vector<db::OutboxEvent> events;
-  if (maybe_due_ && in_flight_.size() < kMaxInFlight) {
-    events = co_await outbox_.claim(settings_.batch_size, settings_.lease);
-    maybe_due_ = events.size() == static_cast<std::size_t>(settings_.batch_size);
-  }
-  // After the claim, so that a claim that fails leaves them waiting for the next pass.
-  if (handed_ && handoff_ != nullptr) {
-    handed_ = false;
-    auto handed = handoff_->take();
-    events.insert(events.end(), std::make_move_iterator(handed.begin()),
-                  std::make_move_iterator(handed.end()));
-  }
-  co_await publish(events);
-}
-
-awaitable<void> Relay::publish(const std::vector<db::OutboxEvent>& events) {
+awaitable<std::size_t> Relay::publish_due() {
+  const auto events = co_await outbox_.claim(settings_.batch_size, settings_.lease);
   std::size_t published = 0;
   std::exception_ptr broker_error;
   try {
@@ -130,6 +108,7 @@ awaitable<void> Relay::publish(const std::vector<db::OutboxEvent>& events) {
     for (std::size_t i = published; i < events.size(); ++i) unsent.push_back(events[i].id);
     co_await drop_broker(broker_error, unsent);
   }
+  co_return events.size();
 }
 
 awaitable<void> Relay::settle(Millis wait) {
@@ -212,22 +191,17 @@ awaitable<void> Relay::wait_for_work() {
                                                    postgres_.conninfo, postgres_.connect_timeout);
     co_await listener_->query("LISTEN outbox_events", postgres_.query_timeout);
     attach_doorbell(co_await asio::this_coro::executor);
-    maybe_due_ = true;  // rows may have committed while we were not listening
-    co_return;
+    co_return;  // rows may have committed while we were not listening
   }
   const auto until = Clock::now() + settings_.poll_interval;
   while (Clock::now() < until) {
     if (rung()) co_return;
     const auto left =
         std::min(kHeartbeatEvery, std::chrono::duration_cast<Millis>(until - Clock::now()));
-    if (!(co_await listener_->wait_notifications(left)).empty()) {
-      maybe_due_ = true;
-      co_return;
-    }
+    if (!(co_await listener_->wait_notifications(left)).empty()) co_return;
     if (co_await stop_requested()) co_return;
     broker_.keep_alive();
   }
-  maybe_due_ = true;  // the poll: rows nobody announced may be due
 }
 
 awaitable<void> Relay::housekeeping() {
@@ -261,20 +235,25 @@ awaitable<void> Relay::pass() {
   broker_.connection();                                 // throws while RabbitMQ is unreachable
   attach_doorbell(co_await asio::this_coro::executor);  // working again after a failure detached it
   co_await settle(Millis(0));
-  co_await publish_due();
-  // More may be due (a full batch), with room in flight for it: another pass at once.
-  if (maybe_due_ && in_flight_.size() < kMaxInFlight) co_return;
+  if (maybe_due_ && in_flight_.size() < kMaxInFlight) {
+    maybe_due_ = co_await publish_due() == static_cast<std::size_t>(settings_.batch_size);
+  }
+  if (maybe_due_) co_return;
   if (in_flight_.empty()) {
     co_await wait_for_work();
+    maybe_due_ = true;
     co_return;
   }
   // Confirms outstanding: wait for them without blocking the thread (no poll loop), and
   // stop waiting when a commit is announced, so that a new row never waits for an earlier
   // batch's confirm. The next pass takes what arrived. (A ring that came while this pass
   // published found no wait to end: it is seen here.)
-  if (rung()) co_return;
+  if (rung()) {
+    maybe_due_ = true;
+    co_return;
+  }
   co_await broker_.wait_readable(kConfirmWait);
-  woken();
+  if (woken()) maybe_due_ = true;
 }
 
 awaitable<void> Relay::settle_before_stopping() {
@@ -310,23 +289,6 @@ awaitable<void> Relay::run() {
   detach_doorbell();
   // What is still unconfirmed gets a last chance; the rest is republished after its lease.
   co_await settle_before_stopping();
-  co_await release_handed();
-}
-
-awaitable<void> Relay::release_handed() {
-  if (handoff_ == nullptr) co_return;
-  const auto left = handoff_->take();
-  if (left.empty()) co_return;
-  std::vector<std::string> ids;
-  for (const auto& e : left) ids.push_back(e.id);
-  try {
-    co_await outbox_.release(ids, "handed to a relay that stopped");
-  } catch (...) {
-    // Published after their lease by whichever relay claims them.
-    log::warn("could not release the outbox rows handed to the stopping relay",
-              {{"events", static_cast<std::int64_t>(ids.size())},
-               {"error", classify(std::current_exception()).reason}});
-  }
 }
 
 }  // namespace os::events

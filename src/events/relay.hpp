@@ -2,9 +2,7 @@
 // Woken by LISTEN/NOTIFY within milliseconds of a commit; polls as a safety net. Rows are
 // published as soon as they are claimed and marked published as their confirms arrive,
 // so a new row never waits for an earlier batch's confirm (the claim's lease keeps other
-// relays off rows in flight). In `order-service all` the api of the same process hands
-// it new rows already leased, with their payload, so those need no claim
-// (db/outbox_handoff.hpp).
+// relays off rows in flight).
 //
 // Runs as a supervised duty (core/supervisor.hpp): a broker or database failure drops the
 // broken connection, releases the rows in flight for an immediate retry, and the loop
@@ -15,8 +13,8 @@
 
 #include "config/settings.hpp"
 #include "core/dependency_health.hpp"
+#include "core/doorbell.hpp"
 #include "core/metrics.hpp"
-#include "db/outbox_handoff.hpp"
 #include "db/outbox_repository.hpp"
 #include "db/retention_repository.hpp"
 #include "events/broker_session.hpp"
@@ -26,11 +24,11 @@ namespace os::events {
 class Relay {
  public:
   // `pool` carries the relay's claims and marks; `postgres` is used for its LISTEN
-  // connection. Through `handoff` (may be null) the api of the same process rings it after
-  // a commit, or hands it leased rows; the relay attaches to it while it is working.
+  // connection. `doorbell` (may be null) is rung by the api of the same process after a
+  // commit; the relay attaches to it while it is working.
   Relay(const config::OutboxSettings& outbox, const config::RabbitSettings& rabbit,
         const config::RetentionSettings& retention, const config::PostgresSettings& postgres,
-        db::PgPool& pool, Metrics& metrics, db::OutboxHandoff* handoff = nullptr);
+        db::PgPool& pool, Metrics& metrics, Doorbell* doorbell = nullptr);
   ~Relay();
 
   // Until stopped; then gives the confirms still outstanding a last chance.
@@ -40,12 +38,9 @@ class Relay {
   // One round: housekeeping when due, settles confirms, publishes due rows, and when
   // there is nothing to do waits for a commit's NOTIFY (or the poll interval).
   awaitable<void> pass();
-  // Publishes the rows handed over and, when rows may be due, those it claims, without
-  // waiting for confirms.
-  awaitable<void> publish_due();
-  // Publishes `events` (claimed or handed over); on a broker failure the unsent ones are
-  // released with those in flight.
-  awaitable<void> publish(const std::vector<db::OutboxEvent>& events);
+  // Claims due rows and publishes them without waiting for confirms; returns how many
+  // it claimed.
+  awaitable<std::size_t> publish_due();
   // Takes the confirms that arrived (waiting up to `wait` for the first) and marks those
   // rows published, or failed with backoff.
   awaitable<void> settle(Millis wait);
@@ -53,10 +48,9 @@ class Relay {
   // released for an immediate retry, the connection dropped, and `error` rethrown.
   awaitable<void> drop_broker(std::exception_ptr error, std::vector<std::string> unsent);
   awaitable<void> wait_for_work();
-  // Whether a commit was announced (NOTIFY or doorbell) since the last look; notes what
-  // it calls for (a claim, or rows handed over).
+  // Whether a commit was announced (NOTIFY or doorbell) since the last look.
   bool woken();
-  // Whether the api of this process rang since the last look; notes what for.
+  // Whether the api of this process rang since the last look.
   bool rung();
   // Attached while the relay works (LISTENing, broker connected), so the api of this
   // process rings it instead of notifying; detached on failure, so the api notifies.
@@ -64,8 +58,6 @@ class Relay {
   void detach_doorbell();
   awaitable<void> housekeeping();
   awaitable<void> settle_before_stopping();
-  // Stopping: rows handed over and not published are made due at once, for another relay.
-  awaitable<void> release_handed();
 
   const config::OutboxSettings& settings_;
   const config::RabbitSettings& rabbit_;
@@ -81,11 +73,10 @@ class Relay {
   };
   std::map<std::uint64_t, InFlight> in_flight_;  // by confirm tag, oldest first
   std::unique_ptr<db::PgConnection> listener_;
-  db::OutboxHandoff* handoff_;
+  Doorbell* doorbell_;
   bool doorbell_attached_ = false;
   DependencyHealth health_{"relay"};
   bool maybe_due_ = true;  // rows may be due: claim before waiting
-  bool handed_ = false;    // rows may have been handed over: take them before waiting
   Clock::time_point next_housekeeping_{};
 };
 

@@ -57,16 +57,3 @@ TEST(Doorbell, RungFromAnotherThreadInterruptsOnTheWaitersThread) {
   EXPECT_EQ(ran_on, std::this_thread::get_id());
   EXPECT_TRUE(bell.take());
 }
-
-TEST(Doorbell, TakeReturnsEveryReasonRungSinceTheLastTake) {
-  boost::asio::io_context io;
-  Doorbell bell;
-  int interrupts = 0;
-  bell.attach(io.get_executor(), [&] { ++interrupts; });
-  EXPECT_TRUE(bell.ring(1));
-  EXPECT_TRUE(bell.ring(2));  // pending: no second interrupt, the reason is kept
-  io.run();
-  EXPECT_EQ(interrupts, 1);
-  EXPECT_EQ(bell.take(), 3u);
-  EXPECT_EQ(bell.take(), 0u);
-}
