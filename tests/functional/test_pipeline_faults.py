@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from helpers import Api, describe, item
+from helpers import Api, describe, free_port, item
 from pipeline_helpers import (  # noqa: F401 - fixtures
     FAST,
     WORKER_GROUP,
@@ -88,6 +88,56 @@ def test_rabbitmq_down_orders_accepted_and_delivered_after_restart(pipeline, rol
     assert_dependency_logged_once([r["relay"], r["consumer"]], "rabbitmq", marks)
     print(f"RabbitMQ outage: start took {t_up - t_down:.1f}s, backlog processed "
           f"{t_done - t_up:.1f}s after RabbitMQ was back")
+
+
+def test_all_rabbitmq_restarted_under_load_every_order_published_long_before_its_lease(
+        pipeline, roles):
+    """`order-service all`, RabbitMQ restarted while orders keep coming through its api:
+    the rows in flight when the connection died, and those committed while the relay
+    could not work, are published as soon as RabbitMQ is back, not when a lease ends
+    (OUTBOX_LEASE_SECONDS=120 here), and each order is processed once."""
+    pl = pipeline
+    lease = 120
+    port = free_port()
+    roles.start("all", API_PORT=str(port), OUTBOX_LEASE_SECONDS=str(lease),
+                OUTBOX_POLL_SECONDS="30")
+    api = Api(f"http://127.0.0.1:{port}")
+    poll(lambda: api.get("/health").status_code == 200, 15, desc="`all` answering /health")
+    pl.wait_consuming()
+    warm = pl.create_order(api=api)
+    pl.wait_processed([warm["id"]], 35, roles=roles)
+    watch = pl.watch()
+
+    ids, stop = [], threading.Event()
+
+    def create():
+        creator = Api(f"http://127.0.0.1:{port}")
+        user = creator.new_user()
+        while not stop.is_set():
+            r = creator.create_order(user.token, [item(4, 1, 2.5)])
+            assert r.status_code == 201, describe(r)
+            ids.append(r.json()["id"])
+            time.sleep(0.02)
+
+    with ThreadPoolExecutor(2) as ex:
+        creators = [ex.submit(create) for _ in range(2)]
+        time.sleep(1)
+        with Outage("rabbitmq") as outage:
+            time.sleep(2)
+            outage.restore()
+        t_up = time.monotonic()
+        time.sleep(2)
+        stop.set()
+        for c in creators:
+            c.result()
+    watch.add(ids)
+    assert len(ids) > 100, f"only {len(ids)} orders created"
+    pl.wait_processed(ids, 30, roles=roles,
+                      desc=f"all {len(ids)} orders processed within 30 s of RabbitMQ's return "
+                           f"(their lease: {lease} s)")
+    print(f"{len(ids)} orders, all processed {time.monotonic() - t_up:.1f}s after RabbitMQ was back")
+    pl.assert_exactly_once(ids, watch=watch)
+    pl.assert_no_dead_letters()
 
 
 # ---------------------------------------------------------------- Redis down
