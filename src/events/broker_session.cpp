@@ -22,6 +22,7 @@ amqp::AmqpConnection& BrokerSession::connection() {
   auto opened = connect_declared(settings_, topology_);
   if (on_open_) on_open_(*opened);
   connection_ = std::move(opened);
+  ++generation_;
   log::info(duty_ + " connected to RabbitMQ", {{"node", connection_->node().text()},
                                                {"exchange", topology_.exchange},
                                                {"queue", topology_.queue}});

@@ -4,6 +4,7 @@
 // opened again by the next use. The duty's supervised loop (core/supervisor.hpp) backs off
 // between failed attempts.
 #pragma once
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -25,6 +26,9 @@ class BrokerSession {
   // The open connection, opened now if there is none. Throws amqp::AmqpError.
   amqp::AmqpConnection& connection();
   bool is_open() const { return connection_ != nullptr; }
+  // Counts the connections opened: a publish's confirm tag means something only on the
+  // connection (generation) it was published on.
+  std::uint64_t generation() const { return generation_; }
   // After an error: unacked deliveries go back to their queue, unconfirmed publishes
   // have an unknown outcome.
   void drop() { connection_.reset(); }
@@ -44,6 +48,7 @@ class BrokerSession {
   Topology topology_;
   std::function<void(amqp::AmqpConnection&)> on_open_;
   std::unique_ptr<amqp::AmqpConnection> connection_;
+  std::uint64_t generation_ = 0;
   asio::posix::stream_descriptor* waiting_on_ = nullptr;  // during wait_readable
 };
 

@@ -92,11 +92,17 @@ awaitable<std::size_t> Relay::publish_due() {
   std::exception_ptr broker_error;
   try {
     const auto& topology = broker_.topology();
+    auto& connection = broker_.connection();
+    in_flight_connection_ = broker_.generation();  // pass() released any of an older one
     for (const auto& e : events) {
       amqp::OutgoingMessage m{
           topology.exchange, topology.routing_key, e.payload, e.id, e.event_type, 0, std::nullopt};
       if (!e.traceparent.empty()) m.headers["traceparent"] = e.traceparent;
-      in_flight_.emplace(broker_.connection().publish_unconfirmed(m), InFlight{e, Clock::now()});
+      if (!in_flight_.emplace(connection.publish_unconfirmed(m), InFlight{e, Clock::now()})
+               .second) {
+        // Never silently: its confirm would settle another row.
+        throw amqp::AmqpError("a confirm tag of an unconfirmed publish came again");
+      }
       ++published;
     }
   } catch (const amqp::AmqpError&) {
@@ -173,6 +179,15 @@ awaitable<void> Relay::settle(Millis wait) {
   }
 }
 
+awaitable<void> Relay::release_lost_in_flight() {
+  if (in_flight_.empty() || in_flight_connection_ == broker_.generation()) co_return;
+  std::vector<std::string> ids;
+  for (const auto& [tag, f] : in_flight_) ids.push_back(f.event.id);
+  in_flight_.clear();  // if the release fails too, they are published again after the lease
+  metrics_.add("outbox_events_failed_total", "", static_cast<double>(ids.size()));
+  co_await outbox_.release(ids, "the RabbitMQ connection was replaced before the confirm");
+}
+
 awaitable<void> Relay::drop_broker(std::exception_ptr error, std::vector<std::string> unsent) {
   // Unknown outcome for what is in flight: publish again (the consumer deduplicates).
   broker_.drop();
@@ -232,7 +247,8 @@ awaitable<void> Relay::housekeeping() {
 
 awaitable<void> Relay::pass() {
   co_await housekeeping();
-  broker_.connection();                                 // throws while RabbitMQ is unreachable
+  broker_.connection();  // throws while RabbitMQ is unreachable
+  co_await release_lost_in_flight();
   attach_doorbell(co_await asio::this_coro::executor);  // working again after a failure detached it
   co_await settle(Millis(0));
   if (maybe_due_ && in_flight_.size() < kMaxInFlight) {

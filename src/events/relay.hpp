@@ -47,6 +47,11 @@ class Relay {
   // The broker connection failed with `error`: every row in flight (and `unsent`) is
   // released for an immediate retry, the connection dropped, and `error` rethrown.
   awaitable<void> drop_broker(std::exception_ptr error, std::vector<std::string> unsent);
+  // Rows in flight on a connection that has been replaced (keep_alive drops a dead one
+  // without an error reaching the loop): their outcome is unknown, and the new
+  // connection's confirm tags start again at 1, so they are released to be published
+  // again, never matched with the new connection's confirms.
+  awaitable<void> release_lost_in_flight();
   awaitable<void> wait_for_work();
   // Whether a commit was announced (NOTIFY or doorbell) since the last look.
   bool woken();
@@ -72,6 +77,7 @@ class Relay {
     Clock::time_point sent;
   };
   std::map<std::uint64_t, InFlight> in_flight_;  // by confirm tag, oldest first
+  std::uint64_t in_flight_connection_ = 0;       // the broker generation they were sent on
   std::unique_ptr<db::PgConnection> listener_;
   Doorbell* doorbell_;
   bool doorbell_attached_ = false;
