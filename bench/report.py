@@ -245,21 +245,22 @@ def main():
               f"{lat['p99']:.2f} | {lat['p999']:.2f} | {lat['max']:.1f} | {errors(run)} | "
               f"{run['send_lag_ms']['p99']:.2f} | {run.get('generator_lag_ms', {}).get('p99', 0):.2f} | "
               f"{run['cpu_s']:.2f} |")
+    def percentiles(run):
+        lat = run["latency_ms"]
+        return f"p50 {lat['p50']:.2f} ms, p99 {lat['p99']:.2f} ms, p99.9 {lat['p999']:.2f} ms"
+
     floor = r.get("curve_health_50")
     if floor:
-        lat = floor["latency_ms"]
         w("")
         w(f"The floor under the GET figures: the server's bare `GET /health` at the GET curve's 50 % rate "
-          f"({floor['target_rate']:.0f}/s, same generator, connections and machine): p50 {lat['p50']:.2f} ms, "
-          f"p99 {lat['p99']:.2f} ms, p99.9 {lat['p999']:.2f} ms, send delay p99 {floor['send_lag_ms']['p99']:.2f} ms, "
+          f"({floor['target_rate']:.0f}/s, same generator, connections and machine): {percentiles(floor)}, "
+          f"send delay p99 {floor['send_lag_ms']['p99']:.2f} ms, "
           f"generator lag p99 {floor.get('generator_lag_ms', {}).get('p99', 0):.2f} ms, {errors(floor)} errors.")
     own = r.get("curve_health_own_50")
     if own:
-        lat = own["latency_ms"]
         w("")
         w(f"The same rule applied to the cheapest request: `GET /health` at 50 % of its own maximum "
-          f"({own['target_rate']:.0f}/s): p50 {lat['p50']:.2f} ms, p99 {lat['p99']:.2f} ms, "
-          f"p99.9 {lat['p999']:.2f} ms{busy(r, 'curve_health_own_50')}, {errors(own)} errors. "
+          f"({own['target_rate']:.0f}/s): {percentiles(own)}{busy(r, 'curve_health_own_50')}, {errors(own)} errors. "
           "This is target 3's rule for the request with the least work in it: at the same share of its "
           "maximum, a costlier request keeps the cores about as busy, with more work per request to queue behind.")
     w("")

@@ -179,24 +179,23 @@ awaitable<void> Relay::settle(Millis wait) {
   }
 }
 
-awaitable<void> Relay::release_lost_in_flight() {
-  if (in_flight_.empty() || in_flight_connection_ == broker_.generation()) co_return;
-  std::vector<std::string> ids;
+awaitable<void> Relay::release_in_flight(std::vector<std::string> ids, const std::string& reason) {
   for (const auto& [tag, f] : in_flight_) ids.push_back(f.event.id);
   in_flight_.clear();  // if the release fails too, they are published again after the lease
+  if (ids.empty()) co_return;
   metrics_.add("outbox_events_failed_total", "", static_cast<double>(ids.size()));
-  co_await outbox_.release(ids, "the RabbitMQ connection was replaced before the confirm");
+  co_await outbox_.release(ids, reason);
+}
+
+awaitable<void> Relay::release_lost_in_flight() {
+  if (in_flight_.empty() || in_flight_connection_ == broker_.generation()) co_return;
+  co_await release_in_flight({}, "the RabbitMQ connection was replaced before the confirm");
 }
 
 awaitable<void> Relay::drop_broker(std::exception_ptr error, std::vector<std::string> unsent) {
   // Unknown outcome for what is in flight: publish again (the consumer deduplicates).
   broker_.drop();
-  for (const auto& [tag, f] : in_flight_) unsent.push_back(f.event.id);
-  in_flight_.clear();
-  if (!unsent.empty()) {
-    metrics_.add("outbox_events_failed_total", "", static_cast<double>(unsent.size()));
-    co_await outbox_.release(unsent, classify(error).reason);
-  }
+  co_await release_in_flight(std::move(unsent), classify(error).reason);
   std::rethrow_exception(error);  // the supervised loop reports it and backs off
 }
 

@@ -52,6 +52,8 @@ class Relay {
   // connection's confirm tags start again at 1, so they are released to be published
   // again, never matched with the new connection's confirms.
   awaitable<void> release_lost_in_flight();
+  // Releases `ids` and every row in flight (due again at once, counted as failed).
+  awaitable<void> release_in_flight(std::vector<std::string> ids, const std::string& reason);
   awaitable<void> wait_for_work();
   // Whether a commit was announced (NOTIFY or doorbell) since the last look.
   bool woken();
