@@ -37,7 +37,8 @@ int main(int argc, char** argv) {
   auto* worker = cli.add_subcommand("worker", "Run background tasks from the Redis task queue");
   auto* reconcile = cli.add_subcommand(
       "reconcile",
-      "Enqueue again the task of orders still unprocessed after RECONCILE_AFTER_SECONDS");
+      "Enqueue again the task of orders still unprocessed after RECONCILE_AFTER_SECONDS, "
+      "and prune every table past its retention (housekeeping)");
   auto* all =
       cli.add_subcommand("all", "api, relay, consumer, worker and reconcile in one process");
   int metrics_port = 0;

@@ -18,6 +18,9 @@
 #include "events/relay.hpp"
 #include "http/probes.hpp"
 #include "http/server.hpp"
+#include "core/task_group.hpp"
+#include "db/retention_repository.hpp"
+#include "tasks/housekeeping.hpp"
 #include "tasks/reconciler.hpp"
 #include "tasks/worker.hpp"
 
@@ -98,8 +101,8 @@ class RelayRole : public ThreadRole {
     // The relay's writes (claims, published marks) may be lost in a database crash without
     // harm: the row is published again and the consumer deduplicates.
     db::PgPool pool(io.get_executor(), unflushed_small_pool(settings_.postgres));
-    events::Relay relay(settings_.outbox, settings_.rabbit, settings_.retention, settings_.postgres,
-                        pool, metrics_, &shared_.relay_doorbell);
+    events::Relay relay(settings_.outbox, settings_.rabbit, settings_.postgres, pool, metrics_,
+                        &shared_.relay_doorbell);
     co_await relay.run();
   }
 
@@ -150,7 +153,8 @@ class WorkerRole : public ThreadRole {
     // connections, and each write pay its own fsync); only the blocking read has its own.
     redis::RedisClient cache_redis(io.get_executor(), settings_.redis.cache,
                                    settings_.redis.timeout, &shared_.breaker);
-    cache::OrderCache cache(cache_redis, settings_.redis.orders_ttl, metrics_, shared_.stale_keys);
+    cache::OrderCache cache(cache_redis, settings_.redis.orders_ttl, metrics_,
+                           shared_.cache_generation);
     redis::RedisClient task_redis(io.get_executor(), settings_.redis.tasks, kTaskRedisTimeout,
                                   nullptr);
     redis::RedisClient task_reads(io.get_executor(), settings_.redis.tasks, 1, kTaskRedisTimeout,
@@ -176,12 +180,18 @@ class ReconcileRole : public ThreadRole {
     db::PgPool pool(io.get_executor(), small_pool(settings_.postgres));
     db::ReconcileRepository repository(pool);
     db::OutboxRepository outbox(pool);
+    db::RetentionRepository retention(pool);
     redis::RedisClient redis(io.get_executor(), settings_.redis.tasks, 1, kTaskRedisTimeout,
                              nullptr);
     tasks::TaskQueue queue(redis, settings_.tasks);
     tasks::Reconciler reconciler(settings_.reconcile, settings_.tasks.visibility_timeout,
-                                 repository, outbox, queue, metrics_);
-    co_await reconciler.run();
+                                 repository, queue, metrics_);
+    tasks::Housekeeper housekeeper(settings_.retention, retention, outbox, metrics_);
+    // Two duties side by side on this thread; the role's stop reaches both.
+    TaskGroup duties(io.get_executor());
+    duties.spawn(reconciler.run());
+    duties.spawn(housekeeper.run());
+    co_await duties.join();
   }
 };
 
@@ -239,11 +249,14 @@ void describe_background_metrics(Metrics& m) {
   events::describe_relay_metrics(m);
   events::describe_consumer_metrics(m);
   tasks::describe_reconciler_metrics(m);
+  tasks::describe_housekeeping_metrics(m);
   m.describe("tasks_total", Metrics::Type::Counter, "Finished task runs by result.");
   m.describe("tasks_reclaimed_total", Metrics::Type::Counter,
              "Tasks taken over from workers that stopped without acking.");
   m.describe("task_queue_depth", Metrics::Type::Gauge, "Tasks in the stream (pending or new).");
   m.describe("task_queue_dead_letters", Metrics::Type::Gauge, "Tasks in the dead-letter stream.");
+  m.describe("task_queue_delayed", Metrics::Type::Gauge,
+             "Tasks waiting out a retry backoff (not in the stream until due).");
 }
 
 }  // namespace os::app

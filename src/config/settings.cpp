@@ -216,6 +216,9 @@ PostgresSettings load_postgres(const Reader& r) {
   // With several hosts, connect only to the one that accepts writes (the primary).
   if (hosts.size() > 1) parameters.try_emplace("target_session_attrs", "read-write");
   r.set_integer("POSTGRES_POOL_SIZE", pg.pool_size, 1, 256);
+  r.set_integer("POSTGRES_POOL_MAX_WAITERS", pg.pool_max_waiters, 0, 100'000);
+  r.set_fraction<std::chrono::seconds>("POSTGRES_POOL_MAX_WAIT_SECONDS", pg.pool_max_wait, 0.001,
+                                       60);
   r.set_fraction<std::chrono::seconds>("POSTGRES_CONNECT_TIMEOUT_SECONDS", pg.connect_timeout, 0.1,
                                        600);
   r.set_fraction<std::chrono::seconds>("POSTGRES_QUERY_TIMEOUT_SECONDS", pg.query_timeout, 0.1,
@@ -372,6 +375,7 @@ Settings load_settings(const EnvMap& env) {
   r.set_count("HTTP_READ_TIMEOUT_SECONDS", s.http.read_timeout, 1, 3600);
   r.set_count("SHUTDOWN_GRACE_SECONDS", s.http.shutdown_grace, 0, 3600);
   r.set_integer("HTTP_MAX_CONNECTIONS", s.http.max_connections, 1, 1'000'000);
+  r.set_integer("HTTP_MAX_IN_FLIGHT", s.http.max_in_flight, 1, 1'000'000);
   r.set("SWAGGER_UI_DIR", s.http.swagger_ui_dir);
 
   r.set_list("CORS_ALLOW_ORIGINS", s.cors.origins);
@@ -404,24 +408,33 @@ Settings load_settings(const EnvMap& env) {
   r.set_fraction<std::chrono::seconds>("OUTBOX_POLL_SECONDS", s.outbox.poll_interval, 0.01, 3600);
   r.set_integer("OUTBOX_BATCH_SIZE", s.outbox.batch_size, 1, 10000);
   r.set_count("OUTBOX_LEASE_SECONDS", s.outbox.lease, 1, 3600);
-  r.set_count("OUTBOX_RETENTION_HOURS", s.outbox.retention, 1, 24 * 365);
   r.set_count("OUTBOX_MAX_BACKOFF_SECONDS", s.outbox.max_backoff, 1, 86400);
 
   r.set_integer("WORKER_CONCURRENCY", s.tasks.concurrency, 1, 10000);
-  r.set_count("TASK_VISIBILITY_TIMEOUT_SECONDS", s.tasks.visibility_timeout, 1, 86400);
+  r.set_fraction<std::chrono::seconds>("TASK_VISIBILITY_TIMEOUT_SECONDS",
+                                       s.tasks.visibility_timeout, 0.5, 86400);
+  r.set_integer("TASK_DEAD_LETTER_MAX", s.tasks.dead_letter_max, 100, 100'000'000);
   r.set_integer("TASK_MAX_ATTEMPTS", s.tasks.max_attempts, 1, 100);
   r.set_fraction<std::chrono::seconds>("TASK_RETRY_MAX_BACKOFF_SECONDS", s.tasks.retry_max_backoff,
                                        0.01, 3600);
-  r.set_count("RECONCILE_AFTER_SECONDS", s.reconcile.after, 1, 30 * 86400);
-  r.set_count("RECONCILE_INTERVAL_SECONDS", s.reconcile.interval, 1, 86400);
+  r.set_fraction<std::chrono::seconds>("RECONCILE_AFTER_SECONDS", s.reconcile.after, 0.1,
+                                       30 * 86400);
+  r.set_fraction<std::chrono::seconds>("RECONCILE_INTERVAL_SECONDS", s.reconcile.interval, 0.1,
+                                       86400);
+  r.set_fraction<std::chrono::hours>("OUTBOX_RETENTION_HOURS", s.retention.outbox, 0.0003,
+                                     24 * 3650);
   r.set_fraction<std::chrono::hours>("INBOX_RETENTION_HOURS", s.retention.inbox, 0.0003, 24 * 3650);
   r.set_fraction<std::chrono::hours>("TASK_RUNS_RETENTION_HOURS", s.retention.task_runs, 0.0003,
                                      24 * 3650);
+  r.set_fraction<std::chrono::seconds>("HOUSEKEEPING_INTERVAL_SECONDS", s.retention.interval, 0.1,
+                                       3600);
+  r.set_integer("RETENTION_BATCH_SIZE", s.retention.batch_size, 10, 1'000'000);
   r.set_integer("RECONCILE_BATCH_SIZE", s.reconcile.batch_size, 1, 100000);
   r.set_fraction<std::chrono::seconds>("PROCESS_ORDER_DELAY_SECONDS", s.tasks.process_order_delay,
                                        0, 3600);
   r.set("TASK_STREAM", s.tasks.stream);
   s.tasks.dead_stream = s.tasks.stream + ":dead";
+  s.retention.reconcile_marks = 2 * s.tasks.visibility_timeout;
   if (s.tasks.process_order_delay >= s.tasks.visibility_timeout) {
     throw ConfigError("TASK_VISIBILITY_TIMEOUT_SECONDS",
                       "must be longer than PROCESS_ORDER_DELAY_SECONDS, or running tasks "

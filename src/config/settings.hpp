@@ -32,6 +32,10 @@ struct PostgresSettings {
   std::string display;   // same without the password, for logs
   std::string options;   // libpq's `options` (server settings per session), from DATABASE_URL
   int pool_size = 8;     // per io thread
+  // The api's queue for a pooled connection, per io thread (db/pg_pool.hpp): at most this
+  // many requests wait, each at most pool_max_wait; the others are answered 503 at once.
+  int pool_max_waiters = 16;
+  std::chrono::milliseconds pool_max_wait{250};
   std::chrono::milliseconds connect_timeout{3000};
   std::chrono::milliseconds query_timeout{5000};
 
@@ -90,6 +94,8 @@ struct HttpSettings {
   std::chrono::seconds read_timeout{30};
   std::chrono::seconds shutdown_grace{10};
   int max_connections = 10000;  // per process; more are answered 503 and closed
+  // Requests being handled per io thread (probes not counted); more are answered 503 at once.
+  int max_in_flight = 64;
   std::string swagger_ui_dir;
 };
 
@@ -112,7 +118,6 @@ struct OutboxSettings {
   std::chrono::milliseconds poll_interval{5000};
   int batch_size = 100;
   std::chrono::seconds lease{30};
-  std::chrono::hours retention{168};
   std::chrono::seconds max_backoff{300};
 };
 
@@ -121,21 +126,33 @@ struct TaskSettings {
   std::string dead_stream = stream + ":dead";  // follows TASK_STREAM
   std::string group = "workers";
   int concurrency = 64;
-  std::chrono::seconds visibility_timeout{30};
+  std::chrono::milliseconds visibility_timeout{30000};
   int max_attempts = 5;  // for failures that are neither "dependency down" nor permanent
   std::chrono::milliseconds retry_max_backoff{10000};  // between runs put off by an outage
   std::chrono::milliseconds process_order_delay{2000};
+  // The dead-letter stream is trimmed (XADD MAXLEN ~) to about this many entries; an order
+  // whose dead letter is trimmed stays unprocessed in PostgreSQL, where the reconciler
+  // and the unprocessed-age alert still see it.
+  std::int64_t dead_letter_max = 100000;
 };
 
-// How long rows that every order adds are kept (the outbox has its own setting).
+// How long rows that every order adds are kept, and how housekeeping prunes them
+// (tasks/housekeeping.hpp).
 struct RetentionSettings {
-  std::chrono::seconds inbox{168 * 3600};      // INBOX_RETENTION_HOURS
-  std::chrono::seconds task_runs{168 * 3600};  // TASK_RUNS_RETENTION_HOURS
+  std::chrono::milliseconds outbox{168 * 3600 * 1000LL};     // OUTBOX_RETENTION_HOURS
+  std::chrono::milliseconds inbox{168 * 3600 * 1000LL};      // INBOX_RETENTION_HOURS
+  std::chrono::milliseconds task_runs{168 * 3600 * 1000LL};  // TASK_RUNS_RETENTION_HOURS
+  // SPEC: a key is honoured for 24 hours; after that it is dead weight.
+  std::chrono::milliseconds idempotency_keys{24 * 3600 * 1000LL};
+  // The reconciler's marks matter for TASK_VISIBILITY_TIMEOUT_SECONDS; kept twice that.
+  std::chrono::milliseconds reconcile_marks{60000};
+  std::chrono::milliseconds interval{10000};  // HOUSEKEEPING_INTERVAL_SECONDS
+  int batch_size = 5000;                      // RETENTION_BATCH_SIZE
 };
 
 struct ReconcileSettings {
-  std::chrono::seconds after{300};    // an order unprocessed this long is enqueued again
-  std::chrono::seconds interval{60};  // how often to look
+  std::chrono::milliseconds after{300000};    // an order unprocessed this long is enqueued again
+  std::chrono::milliseconds interval{60000};  // how often to look
   int batch_size = 500;               // orders per statement
 };
 

@@ -22,9 +22,6 @@ const Statement kFailed{
 const Statement kRelease{
     "outbox_release",
     "UPDATE outbox_events SET last_error = $2, next_attempt_at = now() WHERE id = ANY($1::uuid[])"};
-const Statement kPrune{"outbox_prune",
-                       "DELETE FROM outbox_events WHERE id IN (SELECT id FROM outbox_events"
-                       " WHERE published_at < now() - make_interval(hours => $1::int) LIMIT 1000)"};
 const Statement kBacklog{
     "outbox_backlog",
     "SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8"
@@ -69,11 +66,6 @@ awaitable<void> OutboxRepository::release(const std::vector<std::string>& ids,
                                           const std::string& error) {
   if (ids.empty()) co_return;
   co_await pool_.execute(kRelease, params(array_literal(ids), error));
-}
-
-awaitable<std::int64_t> OutboxRepository::prune(std::chrono::hours retention) {
-  const auto r = co_await pool_.execute(kPrune, params(std::to_string(retention.count())));
-  co_return r.affected();
 }
 
 awaitable<OutboxBacklog> OutboxRepository::backlog() {

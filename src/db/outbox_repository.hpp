@@ -36,7 +36,6 @@ class OutboxRepository {
                               std::chrono::seconds max_backoff);
   // Due again at once (the broker went away before confirming: not the row's fault).
   awaitable<void> release(const std::vector<std::string>& ids, const std::string& error);
-  awaitable<std::int64_t> prune(std::chrono::hours retention);
   awaitable<OutboxBacklog> backlog();
   // Sets the gauges outbox_backlog and outbox_oldest_age_seconds from backlog().
   awaitable<void> report_backlog(Metrics& metrics);

@@ -12,11 +12,11 @@ const Statement kDue{
     "    (SELECT i.event_id FROM inbox_events i WHERE i.order_id = o.id"
     "      ORDER BY i.received_at DESC LIMIT 1) AS event_id"
     "  FROM orders o"
-    "  WHERE o.processed_at IS NULL AND o.created_at < now() - $1::int * interval '1 second'"
+    "  WHERE o.processed_at IS NULL AND o.created_at < now() - $1::float8 * interval '1 second'"
     "    AND NOT EXISTS (SELECT 1 FROM reconcile_enqueues r WHERE r.order_id = o.id"
-    "      AND r.enqueued_at > now() - $2::int * interval '1 second')"
+    "      AND r.enqueued_at > now() - $2::float8 * interval '1 second')"
     "    AND NOT EXISTS (SELECT 1 FROM inbox_events i WHERE i.order_id = o.id"
-    "      AND i.received_at > now() - $2::int * interval '1 second')"
+    "      AND i.received_at > now() - $2::float8 * interval '1 second')"
     "  ORDER BY o.created_at LIMIT $3::int"
     "), mark AS ("
     "  INSERT INTO reconcile_enqueues (order_id) SELECT id FROM due"
@@ -30,7 +30,7 @@ const Statement kOldest{"reconcile_oldest",
 }  // namespace
 
 awaitable<std::size_t> ReconcileRepository::requeue_due(
-    std::chrono::seconds after, std::chrono::seconds in_flight, int limit,
+    std::chrono::milliseconds after, std::chrono::milliseconds in_flight, int limit,
     const std::function<awaitable<void>(const std::vector<domain::NewOrderEvent>&)>& enqueue) {
   std::size_t count = 0;
   co_await pool_.in_transaction([&](PgPool::Lease& conn) -> awaitable<void> {
@@ -38,8 +38,9 @@ awaitable<std::size_t> ReconcileRepository::requeue_due(
     if (!lock.boolean(0, 0)) co_return;
     const auto due =
         co_await pool_.execute(conn, kDue,
-                               params(std::to_string(after.count()),
-                                      std::to_string(in_flight.count()), std::to_string(limit)));
+                               params(std::to_string(after.count() / 1000.0),
+                                      std::to_string(in_flight.count() / 1000.0),
+                                      std::to_string(limit)));
     std::vector<domain::NewOrderEvent> orders;
     for (int i = 0; i < due.rows(); ++i) {
       orders.push_back({std::string(due.text(i, 1)), std::string(due.text(i, 0))});

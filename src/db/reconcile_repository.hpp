@@ -22,7 +22,7 @@ class ReconcileRepository {
   // Records them as enqueued now and runs `enqueue` with them (order id, the event id the
   // inbox holds or empty) before committing; if `enqueue` throws, nothing is recorded.
   awaitable<std::size_t> requeue_due(
-      std::chrono::seconds after, std::chrono::seconds in_flight, int limit,
+      std::chrono::milliseconds after, std::chrono::milliseconds in_flight, int limit,
       const std::function<awaitable<void>(const std::vector<domain::NewOrderEvent>&)>& enqueue);
 
   // Seconds since the oldest unprocessed order was created (0 when there is none).

@@ -16,8 +16,6 @@ namespace os::events {
 namespace {
 // How often the idle relay services the broker connection's heartbeats.
 constexpr Millis kHeartbeatEvery{500};
-constexpr auto kHousekeepingEvery = std::chrono::seconds(10);
-constexpr int kRetentionBatchesPerPass = 20;
 // Events published and not confirmed yet, at most.
 constexpr std::size_t kMaxInFlight = 1000;
 // How long the relay waits for confirms, at most, before it looks at its LISTEN connection
@@ -41,20 +39,18 @@ void describe_relay_metrics(Metrics& m) {
              "Outbox events confirmed by RabbitMQ.");
   m.describe("outbox_events_failed_total", Metrics::Type::Counter,
              "Outbox publish attempts that failed (retried with backoff).");
-  m.describe("outbox_backlog", Metrics::Type::Gauge, "Unpublished outbox events.");
-  m.describe("outbox_oldest_age_seconds", Metrics::Type::Gauge,
-             "Age of the oldest unpublished outbox event.");
+  m.describe("rabbitmq_connection_blocked", Metrics::Type::Gauge,
+             "1 while RabbitMQ blocks the relay's publishing (connection.blocked: a memory or "
+             "disk alarm), else 0.");
 }
 
 Relay::Relay(const config::OutboxSettings& outbox, const config::RabbitSettings& rabbit,
-             const config::RetentionSettings& retention, const config::PostgresSettings& postgres,
-             db::PgPool& pool, Metrics& metrics, Doorbell* doorbell)
+             const config::PostgresSettings& postgres, db::PgPool& pool, Metrics& metrics,
+             Doorbell* doorbell)
     : settings_(outbox),
       rabbit_(rabbit),
-      retention_settings_(retention),
       postgres_(postgres),
       outbox_(pool),
-      retention_(pool),
       metrics_(metrics),
       broker_("relay", rabbit),
       doorbell_(doorbell) {}
@@ -122,8 +118,14 @@ awaitable<void> Relay::settle(Millis wait) {
   std::vector<amqp::AmqpConnection::Settled> settled;
   std::exception_ptr broker_error;
   try {
-    settled = broker_.connection().take_settled(wait);
-    if (settled.empty() && Clock::now() - in_flight_.begin()->second.sent > rabbit_.timeout) {
+    auto& connection = broker_.connection();
+    settled = connection.take_settled(wait);
+    // While RabbitMQ blocks us (it said so) it reads nothing, so confirms are not due: the
+    // timeout counts from the send or the unblock, whichever came last. (A dead broker is
+    // still found out by its missing heartbeats.)
+    if (settled.empty() && !connection.blocked() &&
+        Clock::now() - std::max(in_flight_.begin()->second.sent, unblocked_at_) >
+            rabbit_.timeout) {
       throw amqp::AmqpError("RabbitMQ did not confirm in time");
     }
   } catch (const amqp::AmqpError&) {
@@ -149,6 +151,8 @@ awaitable<void> Relay::settle(Millis wait) {
     }
     in_flight_.erase(it);
   }
+  // Blocked on an earlier connection: a confirm on this one says that the alarm is over.
+  if (blocked_ && !confirmed.empty() && !broker_.connection().blocked()) note_unblocked();
   std::vector<std::string> ids;
   for (const auto& c : confirmed) ids.push_back(c.id);
   if (!ids.empty()) co_await outbox_.mark_published(ids);
@@ -218,38 +222,29 @@ awaitable<void> Relay::wait_for_work() {
   }
 }
 
-awaitable<void> Relay::housekeeping() {
-  if (Clock::now() < next_housekeeping_) co_return;
-  next_housekeeping_ = Clock::now() + kHousekeepingEvery;
-  const auto pruned = co_await outbox_.prune(settings_.retention);
-  if (pruned > 0) log::info("pruned published outbox rows", {{"rows", pruned}});
-  // Bounded: a few batches per pass, so a backlog is worked off over passes.
-  db::Pruned total;
-  for (int i = 0; i < kRetentionBatchesPerPass; ++i) {
-    const auto p = co_await retention_.prune_batch(retention_settings_);
-    total.inbox += p.inbox;
-    total.task_runs += p.task_runs;
-    total.idempotency_keys += p.idempotency_keys;
-    if (p.inbox < db::RetentionRepository::kBatch &&
-        p.task_runs < db::RetentionRepository::kBatch &&
-        p.idempotency_keys < db::RetentionRepository::kBatch) {
-      break;
-    }
-  }
-  if (total.total() > 0) {
-    log::info("pruned old rows", {{"inbox_events", total.inbox},
-                                  {"task_runs", total.task_runs},
-                                  {"idempotency_keys", total.idempotency_keys}});
-  }
-  co_await outbox_.report_backlog(metrics_);
-}
-
 awaitable<void> Relay::pass() {
-  co_await housekeeping();
   broker_.connection();  // throws while RabbitMQ is unreachable
   co_await release_lost_in_flight();
   attach_doorbell(co_await asio::this_coro::executor);  // working again after a failure detached it
   co_await settle(Millis(0));
+  if (publishing_blocked()) {
+    // RabbitMQ reads nothing from this connection until the alarm clears: publish nothing
+    // (a write would only fill the socket buffers), keep taking confirms and answering
+    // heartbeats, and look again when the broker sends something (connection.unblocked, a
+    // confirm, a heartbeat) or after kHeartbeatEvery. No poll loop: one wake-up per input.
+    co_await broker_.wait_readable(kHeartbeatEvery);
+    std::exception_ptr broker_error;
+    try {
+      broker_.connection().keep_alive();
+    } catch (const amqp::AmqpError&) {
+      broker_error = std::current_exception();
+    }
+    if (broker_error) {
+      const std::vector<std::string> none;
+      co_await drop_broker(broker_error, none);
+    }
+    co_return;
+  }
   if (maybe_due_ && in_flight_.size() < kMaxInFlight) {
     maybe_due_ = co_await publish_due() == static_cast<std::size_t>(settings_.batch_size);
   }
@@ -273,7 +268,9 @@ awaitable<void> Relay::pass() {
 
 awaitable<void> Relay::settle_before_stopping() {
   const auto until = Clock::now() + rabbit_.timeout;
-  while (broker_.is_open() && !in_flight_.empty() && Clock::now() < until) {
+  // Not while RabbitMQ blocks us: no confirm comes before the alarm clears.
+  while (broker_.is_open() && !broker_.connection().blocked() && !in_flight_.empty() &&
+         Clock::now() < until) {
     try {
       co_await settle(Millis(50));
     } catch (...) {
@@ -282,8 +279,41 @@ awaitable<void> Relay::settle_before_stopping() {
   }
 }
 
+bool Relay::publishing_blocked() {
+  if (!broker_.is_open()) return false;
+  const auto& connection = broker_.connection();
+  if (connection.blocked()) {
+    if (!blocked_) {
+      blocked_ = true;
+      blocked_since_ = Clock::now();
+      log::warn("RabbitMQ blocked publishing: " + connection.blocked_reason(),
+                {{"reason", connection.blocked_reason()},
+                 {"in_flight", static_cast<std::int64_t>(in_flight_.size())}});
+      metrics_.set("rabbitmq_connection_blocked", "", 1);
+    }
+    blocked_generation_ = broker_.generation();
+    return true;
+  }
+  // On the connection that was blocked: connection.unblocked came. (A new connection says
+  // nothing until it publishes: its first confirm tells, see settle().)
+  if (blocked_ && broker_.generation() == blocked_generation_) note_unblocked();
+  return false;
+}
+
+void Relay::note_unblocked() {
+  blocked_ = false;
+  unblocked_at_ = Clock::now();
+  const auto seconds =
+      std::chrono::duration_cast<Millis>(unblocked_at_ - blocked_since_).count() / 1000.0;
+  log::info("RabbitMQ unblocked publishing",
+            {{"blocked_seconds", seconds},
+             {"in_flight", static_cast<std::int64_t>(in_flight_.size())}});
+  metrics_.set("rabbitmq_connection_blocked", "", 0);
+}
+
 awaitable<void> Relay::run() {
   log::info("relay started", {{"batch", settings_.batch_size}});
+  metrics_.set("rabbitmq_connection_blocked", "", 0);
   DutyLoop loop{.duty = "relay",
                 .pass = [this] { return pass(); },
                 .on_failure =

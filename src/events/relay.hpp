@@ -16,7 +16,6 @@
 #include "core/doorbell.hpp"
 #include "core/metrics.hpp"
 #include "db/outbox_repository.hpp"
-#include "db/retention_repository.hpp"
 #include "events/broker_session.hpp"
 
 namespace os::events {
@@ -27,15 +26,15 @@ class Relay {
   // connection. `doorbell` (may be null) is rung by the api of the same process after a
   // commit; the relay attaches to it while it is working.
   Relay(const config::OutboxSettings& outbox, const config::RabbitSettings& rabbit,
-        const config::RetentionSettings& retention, const config::PostgresSettings& postgres,
-        db::PgPool& pool, Metrics& metrics, Doorbell* doorbell = nullptr);
+        const config::PostgresSettings& postgres, db::PgPool& pool, Metrics& metrics,
+        Doorbell* doorbell = nullptr);
   ~Relay();
 
   // Until stopped; then gives the confirms still outstanding a last chance.
   awaitable<void> run();
 
  private:
-  // One round: housekeeping when due, settles confirms, publishes due rows, and when
+  // One round: settles confirms, publishes due rows, and when
   // there is nothing to do waits for a commit's NOTIFY (or the poll interval).
   awaitable<void> pass();
   // Claims due rows and publishes them without waiting for confirms; returns how many
@@ -63,15 +62,16 @@ class Relay {
   // process rings it instead of notifying; detached on failure, so the api notifies.
   void attach_doorbell(const asio::any_io_executor& ex);
   void detach_doorbell();
-  awaitable<void> housekeeping();
+  // Whether RabbitMQ blocks publishing on the current connection (connection.blocked, a
+  // resource alarm); logs and reports a change of state once.
+  bool publishing_blocked();
+  void note_unblocked();
   awaitable<void> settle_before_stopping();
 
   const config::OutboxSettings& settings_;
   const config::RabbitSettings& rabbit_;
-  const config::RetentionSettings& retention_settings_;
   const config::PostgresSettings& postgres_;
   db::OutboxRepository outbox_;
-  db::RetentionRepository retention_;
   Metrics& metrics_;
   BrokerSession broker_;
   struct InFlight {
@@ -85,7 +85,12 @@ class Relay {
   bool doorbell_attached_ = false;
   DependencyHealth health_{"relay"};
   bool maybe_due_ = true;  // rows may be due: claim before waiting
-  Clock::time_point next_housekeeping_{};
+  // RabbitMQ blocks our publishing (as last heard, on connection blocked_generation_).
+  bool blocked_ = false;
+  std::uint64_t blocked_generation_ = 0;
+  Clock::time_point blocked_since_{};
+  // Confirms are not due while the broker blocks us: the confirm timeout counts from here.
+  Clock::time_point unblocked_at_{};
 };
 
 void describe_relay_metrics(Metrics& metrics);

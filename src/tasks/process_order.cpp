@@ -12,6 +12,15 @@ namespace os::tasks {
 
 awaitable<void> OrderProcessor::run(const Task& task) {
   const auto started = domain::unix_ms();
+  // Looked at before the delay, so that a task for an order already processed (the
+  // reconciler raced the worker) or gone costs no slot for PROCESS_ORDER_DELAY_SECONDS.
+  const auto order = co_await orders_.find(task.order_id);
+  if (!order) throw PermanentFailure("order " + task.order_id + " does not exist");
+  if (order->processed_at) {
+    log::info("order already processed; nothing to do",
+              {{"order_id", task.order_id}, {"event_id", task.event_id}});
+    co_return;
+  }
   if (delay_.count() > 0) {
     asio::steady_timer timer(co_await asio::this_coro::executor, delay_);
     co_await timer.async_wait(asio::use_awaitable);

@@ -1,5 +1,6 @@
 // The process_order task: wait PROCESS_ORDER_DELAY_SECONDS (a timer, not a blocked
-// thread), then set processed_at once. Running it twice changes nothing.
+// thread), then set processed_at once. Running it twice changes nothing, and a run for an
+// order already processed returns at once, without the delay.
 #pragma once
 #include "cache/order_cache.hpp"
 #include "db/order_repository.hpp"

@@ -3,13 +3,15 @@
 // task enqueued again, directly on the task queue, in batches of RECONCILE_BATCH_SIZE.
 // Covers events or tasks lost anywhere (a flushed or failed-over Redis, a lost broker
 // message, a bug); process_order is idempotent, so a needless re-enqueue changes nothing.
-// Each pass also reports the outbox backlog, so that its alert (deploy/prometheus) still
-// sees unpublished events when every relay is down.
+// An order whose task is still live (waiting in the stream, running, or delayed: see
+// tasks/task_queue.hpp) gets no second one, so a long worker outage never multiplies the
+// backlog. The reconcile role also runs housekeeping (tasks/housekeeping.hpp), which
+// reports the outbox backlog, so that its alert still sees unpublished events when every
+// relay is down.
 #pragma once
 #include "config/settings.hpp"
 #include "core/dependency_health.hpp"
 #include "core/metrics.hpp"
-#include "db/outbox_repository.hpp"
 #include "db/reconcile_repository.hpp"
 #include "tasks/task_queue.hpp"
 
@@ -19,13 +21,12 @@ class Reconciler {
  public:
   // `in_flight`: an order whose task was enqueued this recently is left alone (the task
   // visibility timeout: its task may still be running).
-  Reconciler(const config::ReconcileSettings& settings, std::chrono::seconds in_flight,
-             db::ReconcileRepository& repository, db::OutboxRepository& outbox, TaskQueue& queue,
+  Reconciler(const config::ReconcileSettings& settings, std::chrono::milliseconds in_flight,
+             db::ReconcileRepository& repository, TaskQueue& queue,
              Metrics& metrics)
       : settings_(settings),
         in_flight_(in_flight),
         repository_(repository),
-        outbox_(outbox),
         queue_(queue),
         metrics_(metrics) {}
 
@@ -36,9 +37,8 @@ class Reconciler {
 
  private:
   const config::ReconcileSettings& settings_;
-  std::chrono::seconds in_flight_;
+  std::chrono::milliseconds in_flight_;
   db::ReconcileRepository& repository_;
-  db::OutboxRepository& outbox_;
   TaskQueue& queue_;
   Metrics& metrics_;
   DependencyHealth health_{"reconciler"};

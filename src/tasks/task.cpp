@@ -59,10 +59,10 @@ std::vector<Task> parse_task_entries(const RedisReply& list) {
   return out;
 }
 
-Command add_command(const std::string& stream, const Task& t, int attempt, int deferrals,
-                    std::int64_t not_before_ms, const std::string& error) {
-  auto c = cmd("XADD", stream, "*", "task", t.name.empty() ? "process_order" : t.name, "order_id",
-               t.order_id, "event_id", t.event_id, "attempt", std::to_string(attempt), "deferrals",
+Command task_fields(const Task& t, int attempt, int deferrals, std::int64_t not_before_ms,
+                    const std::string& error) {
+  auto c = cmd("task", t.name.empty() ? "process_order" : t.name, "order_id", t.order_id,
+               "event_id", t.event_id, "attempt", std::to_string(attempt), "deferrals",
                std::to_string(deferrals), "not_before_ms", std::to_string(not_before_ms),
                "enqueued_ms", std::to_string(t.enqueued_ms));
   if (!t.trace_id.empty()) {
@@ -73,6 +73,14 @@ Command add_command(const std::string& stream, const Task& t, int attempt, int d
     c.emplace_back("last_error");
     c.push_back(error);
   }
+  return c;
+}
+
+Command add_command(const std::string& stream, const Task& t, int attempt, int deferrals,
+                    std::int64_t not_before_ms, const std::string& error) {
+  auto c = cmd("XADD", stream, "*");
+  auto fields = task_fields(t, attempt, deferrals, not_before_ms, error);
+  c.insert(c.end(), std::make_move_iterator(fields.begin()), std::make_move_iterator(fields.end()));
   return c;
 }
 

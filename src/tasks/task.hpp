@@ -24,6 +24,10 @@ struct Task {
   std::int64_t dead_lettered_ms = 0;  // entries of the dead-letter stream only
 };
 
+// The task's field/value pairs as a stream entry holds them; `attempt`, `deferrals`,
+// `not_before_ms` and `error` (as last_error, when not empty) replace the task's own.
+redis::Command task_fields(const Task& task, int attempt, int deferrals, std::int64_t not_before_ms,
+                           const std::string& error);
 // XADD `stream` * with the task's fields; `attempt`, `deferrals`, `not_before_ms` and
 // `error` (as last_error, when not empty) replace the task's own.
 redis::Command add_command(const std::string& stream, const Task& task, int attempt, int deferrals,

@@ -1,150 +1,158 @@
 #include "tasks/worker.hpp"
 
-#include <boost/asio/bind_cancellation_slot.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/redirect_error.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
 
+#include "core/capture.hpp"
 #include "core/logging.hpp"
-#include "core/sleep.hpp"
 #include "core/supervisor.hpp"
 #include "domain/clock.hpp"
 
 namespace os::tasks {
 namespace {
 constexpr Millis kReadBlock{1000};
+// A full worker looks at its chores at least this often while it waits for a free slot.
+constexpr Millis kChoresWhileFull{250};
+constexpr Millis kPromoteEvery{250};
 constexpr auto kGaugesEvery = std::chrono::seconds(5);
-constexpr Millis kRetryBase{1000};
-constexpr Millis kUnknownRetryCap{60'000};
+// Delayed tasks moved back per script call (bounds the script's run time in Redis).
+constexpr int kPromoteBatch = 500;
 }  // namespace
 
-awaitable<void> Worker::execute(Task task) {
-  const auto wait_ms = task.not_before_ms - domain::unix_ms();
-  if (wait_ms > 0) co_await sleep_for(Millis(wait_ms));
-  // Cancelled (the grace ran out): leave it pending for another worker.
-  if (co_await stop_requested()) co_return;
-  std::exception_ptr error;
-  try {
-    if (task.name != "process_order") {
-      throw PermanentFailure("unknown task '" + task.name + "'");
-    }
-    if (task.order_id.empty()) throw PermanentFailure("task without an order_id");
-    co_await processor_.run(task);
-  } catch (...) {
-    error = std::current_exception();
-  }
-  if (co_await stop_requested()) co_return;
-  try {
-    co_await settle(task, error);
-  } catch (...) {
-    // Not acked: it stays pending and is reclaimed after the visibility timeout.
-    health_.down(classify(std::current_exception()));
-  }
+Worker::Worker(TaskQueue& queue, OrderProcessor& processor, const config::TaskSettings& settings,
+               Metrics& metrics, std::string name)
+    : queue_(queue),
+      processor_(processor),
+      settings_(settings),
+      metrics_(metrics),
+      name_(std::move(name)),
+      promote_(kPromoteEvery),
+      keep_claimed_(settings.visibility_timeout / 3),
+      reclaim_(settings.visibility_timeout / 2),
+      gauges_(kGaugesEvery) {}
+
+awaitable<void> Worker::run_task(const Task& task) {
+  if (task.name != "process_order") throw PermanentFailure("unknown task '" + task.name + "'");
+  if (task.order_id.empty()) throw PermanentFailure("task without an order_id");
+  co_await processor_.run(task);
 }
 
-awaitable<void> Worker::settle(const Task& task, std::exception_ptr error) {
-  if (!error) {
-    co_await queue_.ack(task);
-    health_.all_up();
-    metrics_.add("tasks_total", label("result", "done"));
-    co_return;
-  }
-  const auto failure = classify(error);
-  switch (failure.kind) {
-    case FailureKind::Transient: {
-      health_.down(failure);
-      const auto delay = capped_backoff(task.deferrals, kRetryBase, settings_.retry_max_backoff);
-      co_await queue_.defer(task, delay, failure.reason);
-      metrics_.add("tasks_total", label("result", "deferred"));
-      co_return;
-    }
-    case FailureKind::Permanent:
-      log::error("task can never succeed; dead-lettered",
-                 {{"order_id", task.order_id}, {"task", task.name}, {"reason", failure.reason}});
-      co_await queue_.dead_letter(task, failure.reason);
-      metrics_.add("tasks_total", label("result", "dead_lettered"));
-      co_return;
-    case FailureKind::Unknown:
-      if (task.attempt + 1 < settings_.max_attempts) {
-        log::warn(
-            "task failed; will retry",
-            {{"order_id", task.order_id}, {"attempt", task.attempt}, {"error", failure.reason}});
-        co_await queue_.retry(task, capped_backoff(task.attempt, kRetryBase, kUnknownRetryCap),
-                              failure.reason);
-        metrics_.add("tasks_total", label("result", "retried"));
-      } else {
-        log::error(
-            "task failed for the last time; dead-lettered",
-            {{"order_id", task.order_id}, {"attempt", task.attempt}, {"reason", failure.reason}});
-        co_await queue_.dead_letter(task, failure.reason);
-        metrics_.add("tasks_total", label("result", "dead_lettered"));
+awaitable<void> Worker::execute(Task task) {
+  running_.insert(task.entry_id);
+  if (task.not_before_ms > domain::unix_ms()) {
+    // An entry of an older binary that waits in the stream: it waits in the delayed set.
+    if (const auto e = co_await capture(queue_.park(task))) health_.down(classify(e));
+  } else {
+    const auto error = co_await capture(run_task(task));
+    // Cancelled (the grace ran out): left pending for another worker.
+    if (!co_await stop_requested()) {
+      if (const auto e = co_await capture(conclude(task, error))) {
+        // Not concluded: it stays pending and is reclaimed after the visibility timeout.
+        health_.down(classify(e));
       }
-      co_return;
+    }
+  }
+  running_.erase(task.entry_id);
+}
+
+awaitable<void> Worker::conclude(const Task& task, std::exception_ptr error) {
+  const auto outcome =
+      decide_outcome(task, error ? std::optional(classify(error)) : std::nullopt, settings_);
+  using Kind = TaskOutcome::Kind;
+  switch (outcome.kind) {
+    case Kind::Ack:
+      co_await queue_.ack(task);
+      health_.all_up();
+      metrics_.add("tasks_total", label("result", "done"));
+      break;
+    case Kind::Defer:
+      health_.down(classify(error));
+      co_await queue_.defer(task, outcome.delay, outcome.reason);
+      metrics_.add("tasks_total", label("result", "deferred"));
+      break;
+    case Kind::Retry:
+      log::warn("task failed; will retry", {{"order_id", task.order_id},
+                                            {"attempt", task.attempt},
+                                            {"delay_ms", static_cast<std::int64_t>(outcome.delay.count())},
+                                            {"error", outcome.reason}});
+      co_await queue_.retry(task, outcome.delay, outcome.reason);
+      metrics_.add("tasks_total", label("result", "retried"));
+      break;
+    case Kind::DeadLetter:
+      log::error("task dead-lettered", {{"order_id", task.order_id},
+                                        {"task", task.name},
+                                        {"attempt", task.attempt},
+                                        {"reason", outcome.reason}});
+      co_await queue_.dead_letter(task, outcome.reason);
+      metrics_.add("tasks_total", label("result", "dead_lettered"));
+      break;
   }
 }
 
 void Worker::start(Task task) {
-  ++running_;
-  auto signal = cancel_signals_.emplace(cancel_signals_.end());
-  asio::co_spawn(queue_executor_, execute(std::move(task)),
-                 asio::bind_cancellation_slot(signal->slot(), [this, signal](std::exception_ptr) {
-                   cancel_signals_.erase(signal);
-                   --running_;
-                   if (task_end_waiter_ != nullptr) task_end_waiter_->cancel();
-                 }));
+  tasks_->spawn(execute(std::move(task)));
 }
 
-awaitable<void> Worker::wait_for_task_end(Clock::time_point until) {
-  asio::steady_timer timer(co_await asio::this_coro::executor, until);
-  task_end_waiter_ = &timer;
-  boost::system::error_code ec;  // cancelled: a task ended, or the stop
-  co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-  task_end_waiter_ = nullptr;
-}
-
-awaitable<void> Worker::pass() {
-  while (running_ >= settings_.concurrency && !co_await stop_requested()) {
-    co_await wait_for_task_end(Clock::now() + std::chrono::hours(1));
+void Worker::count_dropped(std::size_t dropped) {
+  if (dropped > 0) {
+    metrics_.add("tasks_total", label("result", "duplicate"), static_cast<double>(dropped));
   }
-  if (co_await stop_requested()) co_return;
-  if (!group_ready_) co_await queue_.ensure_group();
-  group_ready_ = true;
-  if (Clock::now() - last_reclaim_ > settings_.visibility_timeout / 2) {
-    last_reclaim_ = Clock::now();
-    for (auto& task : co_await queue_.reclaim(name_, settings_.concurrency - running_)) {
+}
+
+awaitable<void> Worker::chores() {
+  const auto now = Clock::now();
+  if (promote_.due(now)) {
+    // A full batch: more may be due, so the next pass looks again at once.
+    if (co_await queue_.promote_due(kPromoteBatch) == static_cast<std::size_t>(kPromoteBatch)) {
+      promote_.postpone(now - promote_.period());
+    }
+  }
+  if (keep_claimed_.due(now) && !running_.empty()) {
+    co_await queue_.keep_claimed(name_, {running_.begin(), running_.end()});
+  }
+  const int free = settings_.concurrency - static_cast<int>(tasks_->size());
+  if (free > 0 && reclaim_.due(now)) {
+    auto reclaimed = co_await queue_.reclaim(name_, free);
+    count_dropped(reclaimed.dropped);
+    for (auto& task : reclaimed.run) {
       log::warn("reclaimed a task left by a stopped worker",
                 {{"order_id", task.order_id}, {"entry", task.entry_id}});
       metrics_.add("tasks_reclaimed_total", "");
       start(std::move(task));
     }
   }
-  if (Clock::now() >= next_gauges_) {
-    next_gauges_ = Clock::now() + kGaugesEvery;
+  if (gauges_.due(now)) {
     metrics_.set("task_queue_depth", "", static_cast<double>(co_await queue_.depth()));
+    metrics_.set("task_queue_delayed", "", static_cast<double>(co_await queue_.delayed_depth()));
     metrics_.set("task_queue_dead_letters", "", static_cast<double>(co_await queue_.dead_depth()));
   }
-  const int free = settings_.concurrency - running_;
-  if (free > 0) {
-    for (auto& task : co_await queue_.read(name_, free, kReadBlock)) start(std::move(task));
+}
+
+awaitable<void> Worker::pass() {
+  if (!group_ready_) co_await queue_.ensure_group();
+  group_ready_ = true;
+  co_await chores();
+  const int free = settings_.concurrency - static_cast<int>(tasks_->size());
+  if (free <= 0) {
+    co_await tasks_->wait_for_one_to_end(Clock::now() + kChoresWhileFull);
+    co_return;
   }
+  auto batch = co_await queue_.read(name_, free, kReadBlock);
+  count_dropped(batch.dropped);
+  for (auto& task : batch.run) start(std::move(task));
 }
 
 awaitable<void> Worker::drain(Millis grace) {
-  const auto deadline = Clock::now() + grace;
-  while (running_ > 0 && Clock::now() < deadline) co_await wait_for_task_end(deadline);
-  if (running_ == 0) co_return;
+  if (co_await tasks_->wait_for_all(Clock::now() + grace)) co_return;
   log::warn("stopping with tasks still running; they stay pending and will be reclaimed",
-            {{"running", running_}});
-  for (auto& signal : cancel_signals_) signal.emit(asio::cancellation_type::terminal);
-  while (running_ > 0) co_await wait_for_task_end(Clock::now() + Millis(100));
+            {{"running", static_cast<std::int64_t>(tasks_->size())}});
+  tasks_->emit();
+  while (!co_await tasks_->wait_for_all(Clock::now() + Millis(100))) {
+  }
 }
 
 awaitable<void> Worker::run(Millis grace) {
-  queue_executor_ = co_await asio::this_coro::executor;
+  tasks_.emplace(co_await asio::this_coro::executor);
   co_await warn_if_tasks_can_be_lost(queue_);
-  last_reclaim_ = Clock::now() - settings_.visibility_timeout;
   DutyLoop loop{.duty = "worker",
                 .pass = [this] { return pass(); },
                 .on_failure = [this](const Failure&) { group_ready_ = false; },

@@ -1,19 +1,20 @@
-// Runs tasks from the stream: up to WORKER_CONCURRENCY at once as coroutines, ack after
-// completion. A run that failed because a dependency was down is put off with capped
-// backoff for as long as it takes (never dead-lettered); a task that can never succeed
-// (unknown task, an order that does not exist) is dead-lettered at once with the reason;
-// any other failure is retried up to TASK_MAX_ATTEMPTS. Tasks that a crashed worker left
-// pending are reclaimed after the visibility timeout.
+// Runs tasks from the stream: up to WORKER_CONCURRENCY at once as coroutines of one task
+// group, each acked (or delayed, or dead-lettered: tasks/task_outcome.hpp) when it has
+// finished. Besides reading new tasks, a pass does the worker's chores when they are
+// due: moving delayed tasks that are due back into the stream, keeping the claim on the
+// tasks it runs fresh (so none is reclaimed while this worker lives), reclaiming tasks a
+// stopped worker left pending after the visibility timeout, and the queue gauges.
 #pragma once
-#include <boost/asio/any_io_executor.hpp>
-#include <boost/asio/cancellation_signal.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <list>
+#include <optional>
+#include <set>
 #include <string>
 
 #include "core/dependency_health.hpp"
 #include "core/metrics.hpp"
+#include "core/periodic.hpp"
+#include "core/task_group.hpp"
 #include "tasks/process_order.hpp"
+#include "tasks/task_outcome.hpp"
 #include "tasks/task_queue.hpp"
 
 namespace os::tasks {
@@ -21,13 +22,7 @@ namespace os::tasks {
 class Worker {
  public:
   Worker(TaskQueue& queue, OrderProcessor& processor, const config::TaskSettings& settings,
-         Metrics& metrics, std::string name)
-      : queue_(queue),
-        processor_(processor),
-        settings_(settings),
-        metrics_(metrics),
-        name_(std::move(name)),
-        health_("worker") {}
+         Metrics& metrics, std::string name);
 
   // Runs until stopped (core/supervisor.hpp), then waits up to `grace` for the tasks in
   // flight; those still running then are cancelled and stay pending (another worker
@@ -35,28 +30,30 @@ class Worker {
   awaitable<void> run(Millis grace);
 
  private:
-  // One round: waits for a free slot, reclaims and reports when due, reads new tasks.
+  // One round: waits for a free slot, does the chores that are due, reads new tasks.
   awaitable<void> pass();
-  awaitable<void> execute(Task task);
-  awaitable<void> settle(const Task& task, std::exception_ptr error);
-  // Waits until a running task finishes, or `until`, or the stop.
-  awaitable<void> wait_for_task_end(Clock::time_point until);
-  awaitable<void> drain(Millis grace);
+  awaitable<void> chores();
   void start(Task task);
+  awaitable<void> execute(Task task);
+  awaitable<void> run_task(const Task& task);
+  // Carries out the decision on a finished run (ack, delay or dead letter).
+  awaitable<void> conclude(const Task& task, std::exception_ptr error);
+  awaitable<void> drain(Millis grace);
+  void count_dropped(std::size_t dropped);
 
   TaskQueue& queue_;
   OrderProcessor& processor_;
   const config::TaskSettings& settings_;
   Metrics& metrics_;
   std::string name_;
-  DependencyHealth health_;
-  int running_ = 0;
-  std::list<asio::cancellation_signal> cancel_signals_;  // one per running task
-  asio::steady_timer* task_end_waiter_ = nullptr;
-  asio::any_io_executor queue_executor_;
-  bool group_ready_ = false;  // false: the next pass creates the consumer group if missing
-  Clock::time_point last_reclaim_{};
-  Clock::time_point next_gauges_{};
+  DependencyHealth health_{"worker"};
+  std::optional<TaskGroup> tasks_;      // made in run(), on the worker's executor
+  std::set<std::string> running_;       // entry ids; at most WORKER_CONCURRENCY
+  bool group_ready_ = false;            // false: the next pass creates the consumer group
+  Every promote_;
+  Every keep_claimed_;
+  Every reclaim_;
+  Every gauges_;
 };
 
 }  // namespace os::tasks

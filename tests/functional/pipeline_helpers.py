@@ -622,9 +622,14 @@ class Pipeline:
         self.extra_queues.clear()
         self.rabbit.delete_exchange(self.exchange)
         try:
-            self.redis.delete(self.stream, self.dead_stream)
+            self.redis.delete(self.stream, self.dead_stream, *self.task_index_keys())
         except Exception as e:  # noqa: BLE001
             print(f"warning: cannot delete streams: {e}", file=sys.stderr)
+
+    def task_index_keys(self):
+        """The task queue's own keys beside the stream (tasks/task_queue.hpp): each order's
+        live task, and the tasks waiting out a backoff."""
+        return [self.stream + ":live", self.stream + ":delayed", self.stream + ":delayed:tasks"]
 
     # -- configuration
     def env(self, **overrides) -> dict:

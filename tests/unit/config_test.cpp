@@ -203,7 +203,9 @@ TEST(Config, UnsetVariablesKeepTheDeclaredDefaults) {
     EXPECT_EQ(s.rabbit.queue_type, declared.rabbit.queue_type);
     EXPECT_EQ(s.rabbit.timeout, declared.rabbit.timeout);
     EXPECT_EQ(s.outbox.poll_interval, declared.outbox.poll_interval);
-    EXPECT_EQ(s.outbox.retention, declared.outbox.retention);
+    EXPECT_EQ(s.retention.outbox, declared.retention.outbox);
+    EXPECT_EQ(s.retention.interval, declared.retention.interval);
+    EXPECT_EQ(s.tasks.visibility_timeout, declared.tasks.visibility_timeout);
     EXPECT_EQ(s.tasks.dead_stream, declared.tasks.dead_stream);
     EXPECT_EQ(s.tasks.process_order_delay, declared.tasks.process_order_delay);
     EXPECT_EQ(s.retention.inbox, declared.retention.inbox);
@@ -215,13 +217,22 @@ TEST(Config, UnitsAndFractions) {
   const auto s = load_settings(with({{"OUTBOX_POLL_SECONDS", "0.5"},
                                      {"INBOX_RETENTION_HOURS", "0.5"},
                                      {"REDIS_TIMEOUT_MS", "250"},
-                                     {"OUTBOX_RETENTION_HOURS", "2"},
+                                     {"OUTBOX_RETENTION_HOURS", "0.01"},
+                                     {"TASK_VISIBILITY_TIMEOUT_SECONDS", "7.5"},
+                                     {"RECONCILE_AFTER_SECONDS", "1.5"},
+                                     {"RECONCILE_INTERVAL_SECONDS", "0.5"},
+                                     {"HOUSEKEEPING_INTERVAL_SECONDS", "0.25"},
                                      {"TASK_STREAM", "tasks:x"},
                                      {"LOG_FORMAT", "TEXT"}}));
   EXPECT_EQ(s.outbox.poll_interval, std::chrono::milliseconds(500));
   EXPECT_EQ(s.retention.inbox, std::chrono::seconds(1800));
   EXPECT_EQ(s.redis.timeout, std::chrono::milliseconds(250));
-  EXPECT_EQ(s.outbox.retention, std::chrono::hours(2));
+  EXPECT_EQ(s.retention.outbox, std::chrono::seconds(36));
+  EXPECT_EQ(s.tasks.visibility_timeout, std::chrono::milliseconds(7500));
+  EXPECT_EQ(s.retention.reconcile_marks, std::chrono::seconds(15));
+  EXPECT_EQ(s.reconcile.after, std::chrono::milliseconds(1500));
+  EXPECT_EQ(s.reconcile.interval, std::chrono::milliseconds(500));
+  EXPECT_EQ(s.retention.interval, std::chrono::milliseconds(250));
   EXPECT_EQ(s.tasks.dead_stream, "tasks:x:dead");
   EXPECT_EQ(s.log_format, LogFormat::Text);
   EXPECT_EQ(failing_variable(with({{"OUTBOX_POLL_SECONDS", "0.001"}})), "OUTBOX_POLL_SECONDS");
