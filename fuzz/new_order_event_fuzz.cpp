@@ -1,6 +1,7 @@
 // A new_order message body off the queue: domain::parse_new_order_event never throws on
 // any bytes, and what it accepts is what the consumer may enqueue: a UUID order id and
-// an event id of 1..kMaxEventIdLength bytes, taken from the payload or else the message.
+// an event id of 1..kMaxEventIdLength visible ASCII characters (is_valid_event_id), taken
+// from the payload or else the message.
 #include <string>
 
 #include "domain/new_order_event.hpp"
@@ -15,8 +16,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const auto event = parse_new_order_event(body, message_id);
     if (!event) continue;
     FUZZ_CHECK(is_uuid(event->order_id), fuzz::printable(body));
-    FUZZ_CHECK(!event->event_id.empty() && event->event_id.size() <= kMaxEventIdLength,
-               fuzz::printable(body));
+    FUZZ_CHECK(is_valid_event_id(event->event_id), fuzz::printable(body));
     FUZZ_CHECK(event->trace_id.empty(), fuzz::printable(body));
     if (message_id.empty()) continue;
     // The message id only fills in a missing event id.

@@ -154,7 +154,7 @@ class WorkerRole : public ThreadRole {
     redis::RedisClient cache_redis(io.get_executor(), settings_.redis.cache,
                                    settings_.redis.timeout, &shared_.breaker);
     cache::OrderCache cache(cache_redis, settings_.redis.orders_ttl, metrics_,
-                           shared_.cache_generation);
+                            shared_.cache_generation);
     redis::RedisClient task_redis(io.get_executor(), settings_.redis.tasks, kTaskRedisTimeout,
                                   nullptr);
     redis::RedisClient task_reads(io.get_executor(), settings_.redis.tasks, 1, kTaskRedisTimeout,

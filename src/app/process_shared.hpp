@@ -1,6 +1,6 @@
 // State that every role of one process shares, built once in main:
-// - the cache Redis' circuit breaker and stale keys, so that the api never serves an order
-//   whose newer version the worker failed to write (and vice versa);
+// - the cache Redis' circuit breaker and the cache's generation state, so that the api
+//   never serves an order whose newer version the worker failed to write (and vice versa);
 // - the relay's doorbell, so that the api wakes the relay of its own process after a
 //   commit without a round trip through PostgreSQL (db/relay_wakeup.hpp).
 #pragma once
@@ -16,7 +16,7 @@ struct ProcessShared {
       : breaker("redis", redis.breaker_open) {}
 
   CircuitBreaker breaker;
-  cache::StaleKeys stale_keys;
+  cache::CacheGeneration cache_generation;
   Doorbell relay_doorbell;
 };
 

@@ -39,7 +39,7 @@ ProcessServices::ProcessServices(const config::Settings& s, Metrics& m, ProcessS
                          ? std::string(ORDER_SERVICE_SOURCE_DIR) + "/node_modules/swagger-ui-dist"
                          : s.http.swagger_ui_dir),
       known_users(s.auth_user_cache),
-      stale_cache_keys(shared.stale_keys),
+      cache_generation(shared.cache_generation),
       relay_doorbell(shared.relay_doorbell) {
   hashing.set_capacity(hashing_capacity(hashing.threads()));
   log::info("password hashing ready", {{"threads", static_cast<std::int64_t>(hashing.threads())},
@@ -50,7 +50,7 @@ ApiThreadServices::ApiThreadServices(ProcessServices& p, asio::io_context& io)
     : pg(io.get_executor(), db::waking_relays_after_commit(p.settings.postgres)),
       relay_wakeup(io.get_executor(), p.settings.postgres, p.relay_doorbell),
       redis(io.get_executor(), p.settings.redis.cache, p.settings.redis.timeout, &p.redis_breaker),
-      order_cache(redis, p.settings.redis.orders_ttl, p.metrics, p.stale_cache_keys),
+      order_cache(redis, p.settings.redis.orders_ttl, p.metrics, p.cache_generation),
       users(pg),
       orders(pg, relay_wakeup),
       context{p.settings, p.jwt, p.hashing, p.metrics,   pg,

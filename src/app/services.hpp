@@ -28,7 +28,7 @@ struct ProcessServices {
   http::Cors cors;
   http::StaticFiles swagger_assets;
   api::KnownUsers known_users;
-  cache::StaleKeys& stale_cache_keys;
+  cache::CacheGeneration& cache_generation;
   Doorbell& relay_doorbell;
 };
 

@@ -24,8 +24,15 @@ awaitable<std::vector<domain::NewOrderEvent>> InboxRepository::record_new(
   std::vector<domain::NewOrderEvent> fresh;
   co_await pool_.in_transaction([&](PgPool::Lease& conn) -> awaitable<void> {
     // A concurrent consumer holding the same event id blocks here until it commits.
-    const auto inserted = co_await pool_.execute(
-        conn, kRecord, params(column_literal(events, false), column_literal(events, true)));
+    PgResult inserted;
+    try {
+      inserted = co_await pool_.execute(
+          conn, kRecord, params(column_literal(events, false), column_literal(events, true)));
+    } catch (const PgError& e) {
+      if (!e.sqlstate().starts_with("22")) throw;
+      throw PermanentFailure("the inbox cannot record the event (" + e.sqlstate() +
+                             "): " + e.what());
+    }
     std::set<std::string> ids;
     for (int i = 0; i < inserted.rows(); ++i) ids.emplace(inserted.text(i, 0));
     for (const auto& e : events) {

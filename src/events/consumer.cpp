@@ -104,11 +104,10 @@ void NewOrderConsumer::retry_later(const Pending& p, const std::string& reason) 
 }
 
 void NewOrderConsumer::admit(amqp::Delivery d) {
-  auto event = domain::parse_new_order_event(d.body, d.message_id);
+  std::string why;
+  auto event = domain::parse_new_order_event(d.body, d.message_id, &why);
   if (!event) {
-    dead_letter(d,
-                "malformed new_order message (needs JSON with a UUID order_id and an "
-                "event id)");
+    dead_letter(d, why);
     return;
   }
   const auto trace = domain::parse_traceparent(
@@ -117,10 +116,11 @@ void NewOrderConsumer::admit(amqp::Delivery d) {
   batch_.push_back({std::move(d), std::move(*event)});
 }
 
-void NewOrderConsumer::acknowledge(const std::vector<domain::NewOrderEvent>& fresh) {
+void NewOrderConsumer::acknowledge(const std::vector<Pending>& handled,
+                                   const std::vector<domain::NewOrderEvent>& fresh) {
   std::set<std::string> new_ids;
   for (const auto& f : fresh) new_ids.insert(f.event_id);
-  for (const auto& p : batch_) {
+  for (const auto& p : handled) {
     broker_.connection().ack(p.delivery.delivery_tag);
     const bool is_new = new_ids.contains(p.event.event_id);
     metrics_.add("events_consumed_total", label("outcome", is_new ? "enqueued" : "duplicate"));
@@ -129,17 +129,16 @@ void NewOrderConsumer::acknowledge(const std::vector<domain::NewOrderEvent>& fre
                {"order_id", p.event.order_id},
                {"trace_id", p.event.trace_id}});
   }
-  batch_.clear();
 }
 
-awaitable<void> NewOrderConsumer::handle_batch() {
-  if (batch_.empty()) co_return;
+awaitable<std::exception_ptr> NewOrderConsumer::record(const std::vector<Pending>& pending) {
   const std::function<awaitable<void>(const std::vector<domain::NewOrderEvent>&)> enqueue =
       [this](const std::vector<domain::NewOrderEvent>& fresh) -> awaitable<void> {
     co_await queue_.enqueue_process_orders(fresh);
   };
   std::vector<domain::NewOrderEvent> events;
-  for (const auto& p : batch_) events.push_back(p.event);
+  events.reserve(pending.size());
+  for (const auto& p : pending) events.push_back(p.event);
   std::exception_ptr error;
   std::vector<domain::NewOrderEvent> fresh;
   try {
@@ -149,10 +148,27 @@ awaitable<void> NewOrderConsumer::handle_batch() {
   }
   if (!error) {
     health_.all_up();
-    acknowledge(fresh);
+    acknowledge(pending, fresh);
+  }
+  co_return error;
+}
+
+void NewOrderConsumer::settle_failed(const Pending& pending, const Failure& failure) {
+  if (failure.kind == FailureKind::Permanent) {
+    dead_letter(pending.delivery, failure.reason);
+  } else {
+    retry_later(pending, failure.reason);
+  }
+}
+
+awaitable<void> NewOrderConsumer::handle_batch() {
+  if (batch_.empty()) co_return;
+  auto error = co_await record(batch_);
+  if (!error) {
+    batch_.clear();
     co_return;
   }
-  const auto failure = classify(error);
+  auto failure = classify(error);
   if (failure.kind == FailureKind::Transient) {
     // Kept unacked (so the prefetch stops the broker from sending more than it allows)
     // and tried again after the loop's backoff, however long the outage lasts.
@@ -162,12 +178,29 @@ awaitable<void> NewOrderConsumer::handle_batch() {
   }
   auto batch = std::move(batch_);
   batch_.clear();
-  for (const auto& p : batch) {
-    if (failure.kind == FailureKind::Permanent) {
-      dead_letter(p.delivery, failure.reason);
-    } else {
-      retry_later(p, failure.reason);
+  if (batch.size() == 1) {
+    settle_failed(batch.front(), failure);
+    co_return;
+  }
+  // Not an outage: one message of the batch may be what the statement (or the enqueue)
+  // refused. Each goes again alone, so the good ones go on at once and only a message
+  // that fails by itself is retried or dead-lettered, with its own reason.
+  log::warn("event batch failed; handling its messages one by one",
+            {{"events", static_cast<std::int64_t>(batch.size())}, {"error", failure.reason}});
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    const std::vector<Pending> one(1, batch[i]);
+    error = co_await record(one);
+    if (!error) continue;
+    failure = classify(error);
+    if (failure.kind == FailureKind::Transient) {
+      // An outage meanwhile: this message and the rest wait, unacked, as a batch does.
+      batch_.assign(std::make_move_iterator(batch.begin() + static_cast<std::ptrdiff_t>(i)),
+                    std::make_move_iterator(batch.end()));
+      metrics_.add("events_consumed_total", label("outcome", "deferred"),
+                   static_cast<double>(batch_.size()));
+      std::rethrow_exception(error);
     }
+    settle_failed(batch[i], failure);
   }
 }
 
