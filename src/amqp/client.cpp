@@ -4,12 +4,43 @@
 #include <amqp_tcp_socket.h>
 #include <sys/time.h>
 
+#include <cstdio>
 #include <deque>
 
 namespace os::amqp {
 namespace {
 
 constexpr amqp_channel_t kChannel = 1;
+
+// Why a watchdog (socket_watchdog.hpp) bounds every call into rabbitmq-c (0.11, Debian
+// 12's), and not something simpler:
+// - Its sockets are non-blocking: a send() that would block returns EAGAIN and the library
+//   poll()s for POLLOUT with the call's deadline, so SO_SNDTIMEO never applies. That
+//   deadline is infinite for amqp_basic_publish, basic.ack/reject, heartbeats and the
+//   request of every RPC (amqp_set_rpc_timeout bounds only the wait for the reply, and
+//   amqp_channel_close/amqp_connection_close are RPCs).
+// - A send that meets the heartbeat deadline reads with no deadline at all (0.11's
+//   amqp_try_recv, upstream issue #780): a frozen broker freezes the writer for good.
+// - A broker that stops reading (a memory alarm blocks publishing connections; a frozen
+//   node) fills the socket buffers, and the write then waits forever: the role's thread
+//   with it, and SIGTERM, which that thread must answer.
+// - A socket class of our own would need rabbitmq-c's private amqp_socket_class_t; a
+//   signal does not help (the library restarts on EINTR); TCP_USER_TIMEOUT does not end a
+//   poll() that waits for buffer space on a connection whose peer acknowledges.
+// So each call is armed with a budget (the call's own wait + RABBITMQ_TIMEOUT_SECONDS);
+// past it the watchdog thread shutdown()s the socket, the blocked send/poll/recv returns an
+// error at once, and the call throws AmqpError naming the timeout. The connection is then
+// broken and dropped by its owner (unconfirmed publishes are published again).
+constexpr Millis kRpcSlack{250};  // past rabbitmq-c's own rpc timeout, which reports itself
+// The close handshake is a courtesy (the broker requeues unacked deliveries anyway): a
+// broker that does not answer it within this is left without it.
+constexpr Millis kCloseBudget{1000};
+
+std::string seconds_text(Millis ms) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%g", static_cast<double>(ms.count()) / 1000.0);
+  return text;
+}
 
 timeval to_timeval(Millis ms) {
   timeval tv{};
@@ -118,6 +149,7 @@ AmqpConnection::AmqpConnection(const config::RabbitSettings& settings) : setting
       return;
     } catch (const AmqpError& e) {
       // Whatever step failed, the connection and its socket are released here.
+      watchdog_.forget();
       amqp_destroy_connection(conn_);
       conn_ = nullptr;
       if (settings_.hosts.size() == 1) throw;
@@ -137,32 +169,63 @@ void AmqpConnection::open(const config::HostPort& node) {
   }
   amqp_set_handshake_timeout(conn_, &tv);
   amqp_set_rpc_timeout(conn_, &tv);
+  watchdog_.watch(amqp_get_sockfd(conn_));
   // consumer_cancel_notify: the broker tells a consumer whose queue was deleted (basic.cancel)
-  // instead of silently leaving it with nothing to consume.
-  amqp_table_entry_t capability{};
-  capability.key = amqp_cstring_bytes("consumer_cancel_notify");
-  capability.value.kind = AMQP_FIELD_KIND_BOOLEAN;
-  capability.value.value.boolean = 1;
+  // instead of silently leaving it with nothing to consume. connection.blocked: the broker
+  // says when a resource alarm blocks our publishes (and when it lifts); rabbitmq-c's own
+  // client properties do not announce it, and without it RabbitMQ just stops reading.
+  amqp_table_entry_t capability[2]{};
+  capability[0].key = amqp_cstring_bytes("consumer_cancel_notify");
+  capability[0].value.kind = AMQP_FIELD_KIND_BOOLEAN;
+  capability[0].value.value.boolean = 1;
+  capability[1].key = amqp_cstring_bytes("connection.blocked");
+  capability[1].value.kind = AMQP_FIELD_KIND_BOOLEAN;
+  capability[1].value.value.boolean = 1;
   amqp_table_entry_t capabilities{};
   capabilities.key = amqp_cstring_bytes("capabilities");
   capabilities.value.kind = AMQP_FIELD_KIND_TABLE;
-  capabilities.value.value.table = amqp_table_t{1, &capability};
+  capabilities.value.value.table = amqp_table_t{2, capability};
   const amqp_table_t client_properties{1, &capabilities};
-  const auto login = amqp_login_with_properties(
-      conn_, settings_.vhost.c_str(), 0, 131072, settings_.heartbeat_seconds, &client_properties,
-      AMQP_SASL_METHOD_PLAIN, settings_.user.c_str(), settings_.password.c_str());
-  if (login.reply_type != AMQP_RESPONSE_NORMAL) {
-    throw AmqpError("RabbitMQ login failed: " + describe(login));
+  {
+    SocketWatchdog::Scope bound(watchdog_, budget(settings_.timeout));
+    const auto login = amqp_login_with_properties(
+        conn_, settings_.vhost.c_str(), 0, 131072, settings_.heartbeat_seconds, &client_properties,
+        AMQP_SASL_METHOD_PLAIN, settings_.user.c_str(), settings_.password.c_str());
+    if (login.reply_type != AMQP_RESPONSE_NORMAL) {
+      throw failure("RabbitMQ login failed: " + describe(login));
+    }
   }
+  SocketWatchdog::Scope bound(watchdog_, budget(settings_.timeout));
   amqp_channel_open(conn_, kChannel);
   check_rpc("opening a channel");
 }
 
+Millis AmqpConnection::budget(Millis wait) const {
+  return wait + settings_.timeout + kRpcSlack;
+}
+
+AmqpError AmqpConnection::failure(const std::string& what) {
+  broken_ = true;
+  // rabbitmq-c closed its descriptor (a timeout, a lost heartbeat): drop the watchdog's
+  // duplicate too, so that the TCP connection really ends now.
+  if (conn_ != nullptr && amqp_get_sockfd(conn_) < 0) watchdog_.forget();
+  if (watchdog_.expired()) {
+    return AmqpError("RabbitMQ did not take our data within " + seconds_text(settings_.timeout) +
+                     " s (RABBITMQ_TIMEOUT_SECONDS): the connection is dropped (" + what + ")");
+  }
+  return AmqpError(what);
+}
+
 AmqpConnection::~AmqpConnection() {
   if (conn_ == nullptr) return;
-  // Best effort, bounded by the rpc timeout: the broker requeues unacked deliveries anyway.
-  amqp_channel_close(conn_, kChannel, AMQP_REPLY_SUCCESS);
-  amqp_connection_close(conn_, AMQP_REPLY_SUCCESS);
+  // Best effort and short: the broker requeues unacked deliveries anyway. Not on a broken
+  // connection, nor on a blocked one (the broker reads nothing until the alarm clears):
+  // closing the socket is enough there.
+  if (!broken_ && !blocked_ && amqp_get_sockfd(conn_) >= 0) {
+    SocketWatchdog::Scope bound(watchdog_, std::min(settings_.timeout, kCloseBudget));
+    amqp_channel_close(conn_, kChannel, AMQP_REPLY_SUCCESS);
+    amqp_connection_close(conn_, AMQP_REPLY_SUCCESS);
+  }
   amqp_destroy_connection(conn_);
 }
 
@@ -177,6 +240,25 @@ bool AmqpConnection::has_buffered_input() const {
 void AmqpConnection::keep_alive() {
   amqp_maybe_release_buffers(conn_);
   pump(Millis(0));
+}
+
+bool AmqpConnection::note_connection_state(const amqp_frame_t& frame) {
+  if (frame.frame_type != AMQP_FRAME_METHOD) return false;
+  switch (frame.payload.method.id) {
+    case AMQP_CONNECTION_BLOCKED_METHOD: {
+      const auto* b = static_cast<amqp_connection_blocked_t*>(frame.payload.method.decoded);
+      blocked_ = true;
+      blocked_reason_ = to_string(b->reason);
+      if (blocked_reason_.empty()) blocked_reason_ = "a resource alarm";
+      return true;
+    }
+    case AMQP_CONNECTION_UNBLOCKED_METHOD:
+      blocked_ = false;
+      blocked_reason_.clear();
+      return true;
+    default:
+      return false;
+  }
 }
 
 void AmqpConnection::settle(std::uint64_t tag, bool multiple, bool ok) {
@@ -204,6 +286,9 @@ void AmqpConnection::settle(std::uint64_t tag, bool multiple, bool ok) {
 }
 
 bool AmqpConnection::pump(Millis timeout) {
+  // Reads are bounded by `timeout`; a heartbeat rabbitmq-c sends meanwhile, and the content
+  // of a basic.return (read with no deadline), by the watchdog.
+  SocketWatchdog::Scope bound(watchdog_, budget(timeout));
   const auto deadline = Clock::now() + timeout;
   const auto settled_before = settled_.size();
   for (;;) {
@@ -218,9 +303,9 @@ bool AmqpConnection::pump(Millis timeout) {
     const int rc = amqp_simple_wait_frame_noblock(conn_, &frame, &tv);
     if (rc == AMQP_STATUS_TIMEOUT) return settled_.size() > settled_before;
     if (rc != AMQP_STATUS_OK) {
-      throw AmqpError(std::string("RabbitMQ connection lost: ") + amqp_error_string2(rc));
+      throw failure(std::string("RabbitMQ connection lost: ") + amqp_error_string2(rc));
     }
-    if (frame.frame_type != AMQP_FRAME_METHOD) continue;
+    if (frame.frame_type != AMQP_FRAME_METHOD || note_connection_state(frame)) continue;
     switch (frame.payload.method.id) {
       case AMQP_BASIC_ACK_METHOD: {
         const auto* ack = static_cast<amqp_basic_ack_t*>(frame.payload.method.decoded);
@@ -240,7 +325,7 @@ bool AmqpConnection::pump(Millis timeout) {
       }
       case AMQP_CHANNEL_CLOSE_METHOD:
       case AMQP_CONNECTION_CLOSE_METHOD:
-        throw AmqpError("RabbitMQ closed the connection");
+        throw failure("RabbitMQ closed the connection");
       default:
         break;
     }
@@ -257,7 +342,7 @@ std::string AmqpConnection::read_returned(const amqp_frame_t& frame, std::string
   amqp_message_t message;
   const auto reply = amqp_read_message(conn_, frame.channel, &message, 0);
   if (reply.reply_type != AMQP_RESPONSE_NORMAL) {
-    throw AmqpError("reading a returned message failed: " + describe(reply));
+    throw failure("reading a returned message failed: " + describe(reply));
   }
   std::string id;
   if (message.properties._flags & AMQP_BASIC_MESSAGE_ID_FLAG) {
@@ -270,11 +355,12 @@ std::string AmqpConnection::read_returned(const amqp_frame_t& frame, std::string
 void AmqpConnection::check_rpc(const char* what) {
   const auto reply = amqp_get_rpc_reply(conn_);
   if (reply.reply_type != AMQP_RESPONSE_NORMAL) {
-    throw AmqpError(std::string("RabbitMQ failed ") + what + ": " + describe(reply));
+    throw failure(std::string("RabbitMQ failed ") + what + ": " + describe(reply));
   }
 }
 
 void AmqpConnection::declare_topic_exchange(const std::string& name) {
+  SocketWatchdog::Scope bound(watchdog_, budget());
   amqp_exchange_declare(conn_, kChannel, bytes(name), amqp_cstring_bytes("topic"), 0, 1, 0, 0,
                         amqp_empty_table);
   check_rpc("declaring the exchange");
@@ -303,6 +389,7 @@ void AmqpConnection::declare_queue(const std::string& name, const QueueArguments
     }
   }
   amqp_table_t table{static_cast<int>(entries.size()), entries.data()};
+  SocketWatchdog::Scope bound(watchdog_, budget());
   amqp_queue_declare(conn_, kChannel, bytes(name), 0, 1, 0, 0, table);
   try {
     check_rpc(("declaring queue " + name).c_str());
@@ -316,6 +403,7 @@ void AmqpConnection::declare_queue(const std::string& name, const QueueArguments
 }
 
 std::uint32_t AmqpConnection::message_count(const std::string& queue) {
+  SocketWatchdog::Scope bound(watchdog_, budget());
   const auto* ok = amqp_queue_declare(conn_, kChannel, bytes(queue), 1, 0, 0, 0, amqp_empty_table);
   check_rpc(("inspecting queue " + queue).c_str());
   return ok ? ok->message_count : 0;
@@ -323,6 +411,7 @@ std::uint32_t AmqpConnection::message_count(const std::string& queue) {
 
 void AmqpConnection::bind_queue(const std::string& queue, const std::string& exchange,
                                 const std::string& key) {
+  SocketWatchdog::Scope bound(watchdog_, budget());
   amqp_queue_bind(conn_, kChannel, bytes(queue), bytes(exchange), bytes(key), amqp_empty_table);
   check_rpc("binding the queue");
 }
@@ -354,15 +443,17 @@ void AmqpConnection::publish(const OutgoingMessage& m) {
     props.expiration = bytes(expiration);
   }
   // mandatory: a message no queue takes comes back (basic.return) instead of vanishing.
+  SocketWatchdog::Scope bound(watchdog_, budget());
   const int rc = amqp_basic_publish(conn_, kChannel, bytes(m.exchange), bytes(m.routing_key),
                                     /*mandatory=*/1, /*immediate=*/0, &props, bytes(m.body));
   if (rc != AMQP_STATUS_OK) {
-    throw AmqpError(std::string("publishing to RabbitMQ failed: ") + amqp_error_string2(rc));
+    throw failure(std::string("publishing to RabbitMQ failed: ") + amqp_error_string2(rc));
   }
 }
 
 std::uint64_t AmqpConnection::publish_unconfirmed(const OutgoingMessage& message) {
   if (!confirms_) {
+    SocketWatchdog::Scope bound(watchdog_, budget());
     amqp_confirm_select(conn_, kChannel);
     check_rpc("enabling publisher confirms");
     confirms_ = true;
@@ -383,6 +474,10 @@ std::vector<AmqpConnection::Settled> AmqpConnection::take_settled(Millis timeout
 std::vector<PublishResult> AmqpConnection::publish_confirmed(
     const std::vector<OutgoingMessage>& messages) {
   keep_alive();  // take in anything that arrived while idle before judging this batch
+  if (blocked_) {
+    // Not written into a connection the broker does not read (the caller backs off).
+    throw AmqpError("RabbitMQ blocks publishing (" + blocked_reason_ + "): not published");
+  }
   std::map<std::uint64_t, std::size_t> index;  // tag -> position in messages
   for (std::size_t i = 0; i < messages.size(); ++i) index[publish_unconfirmed(messages[i])] = i;
   std::vector<PublishResult> results(messages.size());
@@ -390,7 +485,11 @@ std::vector<PublishResult> AmqpConnection::publish_confirmed(
   const auto deadline = Clock::now() + settings_.timeout;
   while (settled < messages.size()) {
     const auto left = std::chrono::duration_cast<Millis>(deadline - Clock::now());
-    if (left.count() <= 0) throw AmqpError("RabbitMQ did not confirm in time");
+    if (left.count() <= 0) {
+      throw AmqpError(blocked_ ? "RabbitMQ did not confirm in time (it blocks publishing: " +
+                                     blocked_reason_ + ")"
+                               : std::string("RabbitMQ did not confirm in time"));
+    }
     for (auto& s : take_settled(left)) {
       if (const auto it = index.find(s.tag); it != index.end()) {
         results[it->second] = std::move(s.result);
@@ -402,14 +501,17 @@ std::vector<PublishResult> AmqpConnection::publish_confirmed(
 }
 
 void AmqpConnection::consume(const std::string& queue, int prefetch) {
+  SocketWatchdog::Scope bound(watchdog_, budget());
   amqp_basic_qos(conn_, kChannel, 0, static_cast<std::uint16_t>(prefetch), 0);
   check_rpc("setting the prefetch");
+  watchdog_.arm(budget());  // a second rpc: a budget of its own
   amqp_basic_consume(conn_, kChannel, bytes(queue), amqp_empty_bytes, 0, 0, 0, amqp_empty_table);
   check_rpc(("consuming from " + queue).c_str());
 }
 
 std::optional<Delivery> AmqpConnection::next_delivery(Millis timeout) {
   amqp_maybe_release_buffers(conn_);
+  SocketWatchdog::Scope bound(watchdog_, budget(timeout));
   amqp_envelope_t envelope;
   auto tv = to_timeval(timeout);
   const auto reply = amqp_consume_message(conn_, &envelope, &tv, 0);
@@ -422,20 +524,25 @@ std::optional<Delivery> AmqpConnection::next_delivery(Millis timeout) {
     // A frame other than a delivery (e.g. channel.close) arrived: read and judge it.
     amqp_frame_t frame;
     auto zero = to_timeval(Millis(0));
-    if (amqp_simple_wait_frame_noblock(conn_, &frame, &zero) == AMQP_STATUS_OK &&
-        frame.frame_type == AMQP_FRAME_METHOD &&
-        (frame.payload.method.id == AMQP_CHANNEL_CLOSE_METHOD ||
-         frame.payload.method.id == AMQP_CONNECTION_CLOSE_METHOD)) {
-      throw AmqpError("RabbitMQ closed the consumer channel");
+    const int rc = amqp_simple_wait_frame_noblock(conn_, &frame, &zero);
+    if (rc == AMQP_STATUS_TIMEOUT) return std::nullopt;
+    if (rc != AMQP_STATUS_OK) {
+      throw failure(std::string("RabbitMQ connection lost: ") + amqp_error_string2(rc));
     }
-    if (frame.frame_type == AMQP_FRAME_METHOD &&
-        frame.payload.method.id == AMQP_BASIC_CANCEL_METHOD) {
-      throw AmqpError("RabbitMQ cancelled the consumer (its queue was deleted?)");
+    if (frame.frame_type != AMQP_FRAME_METHOD || note_connection_state(frame)) {
+      return std::nullopt;
+    }
+    if (frame.payload.method.id == AMQP_CHANNEL_CLOSE_METHOD ||
+        frame.payload.method.id == AMQP_CONNECTION_CLOSE_METHOD) {
+      throw failure("RabbitMQ closed the consumer channel");
+    }
+    if (frame.payload.method.id == AMQP_BASIC_CANCEL_METHOD) {
+      throw failure("RabbitMQ cancelled the consumer (its queue was deleted?)");
     }
     return std::nullopt;
   }
   if (reply.reply_type != AMQP_RESPONSE_NORMAL) {
-    throw AmqpError("consuming from RabbitMQ failed: " + describe(reply));
+    throw failure("consuming from RabbitMQ failed: " + describe(reply));
   }
   auto d = to_delivery(envelope.message);
   d.delivery_tag = envelope.delivery_tag;
@@ -446,9 +553,11 @@ std::optional<Delivery> AmqpConnection::next_delivery(Millis timeout) {
 
 std::optional<Delivery> AmqpConnection::get(const std::string& queue) {
   amqp_maybe_release_buffers(conn_);
+  // The rpc, then the message's content (read with no deadline by rabbitmq-c).
+  SocketWatchdog::Scope bound(watchdog_, budget(settings_.timeout));
   const auto reply = amqp_basic_get(conn_, kChannel, bytes(queue), /*no_ack=*/0);
   if (reply.reply_type != AMQP_RESPONSE_NORMAL) {
-    throw AmqpError("reading " + queue + " failed: " + describe(reply));
+    throw failure("reading " + queue + " failed: " + describe(reply));
   }
   if (reply.reply.id == AMQP_BASIC_GET_EMPTY_METHOD) return std::nullopt;
   auto* ok = static_cast<amqp_basic_get_ok_t*>(reply.reply.decoded);
@@ -458,7 +567,7 @@ std::optional<Delivery> AmqpConnection::get(const std::string& queue) {
   amqp_message_t message;
   const auto read = amqp_read_message(conn_, kChannel, &message, 0);
   if (read.reply_type != AMQP_RESPONSE_NORMAL) {
-    throw AmqpError("reading a message of " + queue + " failed: " + describe(read));
+    throw failure("reading a message of " + queue + " failed: " + describe(read));
   }
   auto d = to_delivery(message);
   d.delivery_tag = tag;
@@ -469,14 +578,16 @@ std::optional<Delivery> AmqpConnection::get(const std::string& queue) {
 }
 
 void AmqpConnection::ack(std::uint64_t delivery_tag) {
-  if (amqp_basic_ack(conn_, kChannel, delivery_tag, 0) != AMQP_STATUS_OK) {
-    throw AmqpError("acknowledging to RabbitMQ failed");
+  SocketWatchdog::Scope bound(watchdog_, budget());
+  if (const int rc = amqp_basic_ack(conn_, kChannel, delivery_tag, 0); rc != AMQP_STATUS_OK) {
+    throw failure(std::string("acknowledging to RabbitMQ failed: ") + amqp_error_string2(rc));
   }
 }
 
 void AmqpConnection::reject(std::uint64_t delivery_tag) {
-  if (amqp_basic_reject(conn_, kChannel, delivery_tag, 0) != AMQP_STATUS_OK) {
-    throw AmqpError("rejecting to RabbitMQ failed");
+  SocketWatchdog::Scope bound(watchdog_, budget());
+  if (const int rc = amqp_basic_reject(conn_, kChannel, delivery_tag, 0); rc != AMQP_STATUS_OK) {
+    throw failure(std::string("rejecting to RabbitMQ failed: ") + amqp_error_string2(rc));
   }
 }
 

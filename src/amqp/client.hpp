@@ -1,6 +1,7 @@
 // A blocking RabbitMQ connection (rabbitmq-c) with one channel, publisher confirms and
-// timeouts on every call. Used on the relay's and the consumer's own threads (and by the
-// dlq command), never on the api's io threads.
+// timeouts on every call, its socket writes included (a write watchdog: see client.cpp).
+// Used on the relay's and the consumer's own threads (and by the dlq command), never on
+// the api's io threads.
 #pragma once
 #include <cstdint>
 #include <map>
@@ -10,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "amqp/socket_watchdog.hpp"
 #include "config/settings.hpp"
 #include "core/async.hpp"
 #include "core/failure.hpp"
@@ -114,6 +116,15 @@ class AmqpConnection {
   // to do. Throws AmqpError when the connection is gone.
   void keep_alive();
 
+  // RabbitMQ blocks this connection's publishes (connection.blocked: a memory or disk
+  // alarm); it stops reading from the socket until connection.unblocked. Updated whenever
+  // frames are read (keep_alive, take_settled, next_delivery, publish_confirmed, ...).
+  bool blocked() const { return blocked_; }
+  const std::string& blocked_reason() const { return blocked_reason_; }
+  // The caller gives the connection up after an error: the destructor then closes the
+  // socket without the close handshake (which could wait out the timeout again).
+  void abandon() { broken_ = true; }
+
  private:
   void open(const config::HostPort& node);
   void check_rpc(const char* what);
@@ -124,6 +135,13 @@ class AmqpConnection {
   // was settled. Throws AmqpError when the connection is gone.
   bool pump(Millis timeout);
   void settle(std::uint64_t tag, bool multiple, bool ok);
+  // connection.blocked / connection.unblocked: records it; false for any other frame.
+  bool note_connection_state(const amqp_frame_t_& frame);
+  // The error to throw for a failed call (`what`: the failure as rabbitmq-c reported it);
+  // marks the connection broken. Names the timeout when the write watchdog cut the call.
+  AmqpError failure(const std::string& what);
+  // The watchdog's budget for a call that itself waits up to `wait` for the broker.
+  Millis budget(Millis wait = Millis(0)) const;
 
   config::RabbitSettings settings_;
   config::HostPort node_;
@@ -133,6 +151,10 @@ class AmqpConnection {
   std::map<std::uint64_t, std::string> unsettled_;  // tag -> message id
   std::map<std::string, std::string> returned_;     // message id -> reason (basic.return)
   std::vector<Settled> settled_;                    // not taken yet
+  bool blocked_ = false;
+  std::string blocked_reason_;
+  bool broken_ = false;      // a call failed: no close handshake
+  SocketWatchdog watchdog_;  // bounds every call into rabbitmq-c (its writes never time out)
 };
 
 }  // namespace os::amqp

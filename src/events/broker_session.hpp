@@ -30,8 +30,13 @@ class BrokerSession {
   // connection (generation) it was published on.
   std::uint64_t generation() const { return generation_; }
   // After an error: unacked deliveries go back to their queue, unconfirmed publishes
-  // have an unknown outcome.
-  void drop() { connection_.reset(); }
+  // have an unknown outcome. The socket is closed without the close handshake (the
+  // connection is suspect: the handshake could wait out the timeout once more). The
+  // session's destructor (a stop) closes a healthy connection with the handshake.
+  void drop() {
+    if (connection_) connection_->abandon();
+    connection_.reset();
+  }
   // Services heartbeats on an idle open connection; drops it if it is gone. Never throws.
   void keep_alive();
   // Waits up to `timeout`, without blocking the thread, until the open connection has
