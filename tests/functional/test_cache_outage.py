@@ -1,0 +1,201 @@
+"""A long cache outage under load (SPEC §4: Redis failures never fail or
+noticeably slow a request; the cache never serves an older state).
+
+`order-service all` runs with its cache on the stack's cache Redis
+(`redis-cache`, REDIS_URL) and its task queue on the durable one
+(CELERY_BROKER_URL), so that the test can stop the cache alone while thousands
+of orders are created and processed. What a user relies on:
+- every request succeeds during the outage, and a GET costs about what it cost
+  before it, however many orders changed meanwhile (the process keeps no
+  per-order state about the outage);
+- once the cache is back, hits come back within seconds;
+- an order changed during the outage is never served in its older state, even
+  from a cache that kept its data across the outage (the test puts the
+  pre-outage keys back, as a cache sharing the durable, AOF-backed Redis would
+  keep them).
+"""
+
+import http.client
+import os
+import statistics
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlsplit
+
+import pytest
+import redis as redis_lib
+
+from helpers import Api, describe, free_port, item
+from pipeline_helpers import (  # noqa: F401 - fixtures
+    devstack,
+    metric,
+    pipeline,
+    poll,
+    roles,
+    scrape_metrics,
+    service_running,
+)
+
+pytestmark = pytest.mark.outage
+
+ORDERS_DURING_OUTAGE = 4000
+PROBES = 20
+TIMED_GETS = 300
+BREAKER_OPEN_MS = 2000
+GENERATION_KEY = "orders:generation"
+
+
+def cache_redis():
+    url = os.environ.get("REDIS_URL")
+    queue = os.environ.get("CELERY_BROKER_URL")
+    if not url or not queue or urlsplit(url).port == urlsplit(queue).port:
+        pytest.fail("REDIS_URL must name the stack's cache Redis and CELERY_BROKER_URL the durable "
+                    "one (export `scripts/devstack env`)", pytrace=False)
+    u = urlsplit(url)
+    return redis_lib.Redis(host=u.hostname, port=u.port, db=int(u.path.lstrip("/") or 0),
+                           socket_timeout=5, socket_connect_timeout=5)
+
+
+class Timer:
+    """Sequential authorized GETs on one keep-alive connection (so that the
+    client's own overhead is small next to the server's time)."""
+
+    def __init__(self, port, token):
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        self.headers = {"Authorization": f"Bearer {token}"}
+
+    def get(self, order_id):
+        t = time.perf_counter()
+        self.conn.request("GET", f"/orders/{order_id}/", headers=self.headers)
+        r = self.conn.getresponse()
+        body = r.read()
+        dt = time.perf_counter() - t
+        assert r.status == 200, (r.status, body[:300])
+        return dt, r.getheader("X-Cache")
+
+    def median_ms(self, ids, n=TIMED_GETS):
+        times = [self.get(ids[i % len(ids)])[0] for i in range(n)]
+        return statistics.median(times) * 1000
+
+    def close(self):
+        self.conn.close()
+
+
+def test_cache_outage_under_load_stays_fast_and_never_serves_stale(pipeline, roles):
+    pl = pipeline
+    cache = cache_redis()
+    port = free_port()
+    proc = roles.start(
+        "all",
+        API_PORT=port,
+        REDIS_URL=os.environ["REDIS_URL"],
+        CELERY_BROKER_URL=os.environ["CELERY_BROKER_URL"],
+        REDIS_BREAKER_OPEN_MS=BREAKER_OPEN_MS,
+        PROCESS_ORDER_DELAY_SECONDS="0",
+    )
+    api = Api(f"http://127.0.0.1:{port}")
+    poll(lambda: proc.alive() and api.get("/health").status_code == 200, 20, interval=0.2,
+         desc="order-service all answering /health")
+    user = api.new_user()
+    timer = Timer(port, user.token)
+    try:
+        # Orders created, processed and cached before the outage.
+        probes = [api.create_order_ok(user.token, [item(1 + i, 1, 3.5)])["id"] for i in range(PROBES)]
+        pl.wait_processed(probes, 30, roles=roles)
+
+        def all_cached_processed():
+            for oid in probes:
+                g = api.get_order(user.token, oid)
+                assert g.status_code == 200, describe(g)
+                if g.headers.get("X-Cache") != "HIT" or not g.json()["processed_at"]:
+                    return False
+            return True
+
+        poll(all_cached_processed, 20, interval=0.2, desc="the probe orders cached, processed")
+        before_ms = timer.median_ms(probes)
+        assert all(timer.get(oid)[1] == "HIT" for oid in probes)
+        # What a cache that survives the outage keeps: the generation and the values.
+        kept = {k: (cache.dump(k), max(cache.pttl(k), 0))
+                for k in [GENERATION_KEY] + [f"orders:{oid}" for oid in probes]}
+        assert all(v[0] is not None for v in kept.values()), kept.keys()
+        hits_before = metric(scrape_metrics(port), "order_cache_hits_total")
+
+        devstack("stop", "redis-cache")
+        try:
+            early_ms = timer.median_ms(probes)
+            # Thousands of orders created and processed while the cache is down: each
+            # create's and each processing's cache write fails.
+            ids = create_orders(port, user.token, ORDERS_DURING_OUTAGE)
+            pl.wait_processed(ids, 180, roles=roles)
+            late_ms = timer.median_ms(probes)
+            # An order changed during the outage (its cache write fails too).
+            changed = probes[0]
+            p = api.patch_order(user.token, changed, "PAID")
+            assert p.status_code == 200, describe(p)
+            assert api.get_order(user.token, changed).json()["status"] == "PAID"
+            print(f"GET median: {before_ms:.3f} ms before the outage (hits), {early_ms:.3f} ms at "
+                  f"its start, {late_ms:.3f} ms after {ORDERS_DURING_OUTAGE} orders were "
+                  f"processed during it (misses)")
+            assert late_ms <= 3 * before_ms, (
+                f"GETs during the outage took {late_ms:.3f} ms (median), "
+                f"{late_ms / before_ms:.1f}x the {before_ms:.3f} ms before it")
+            assert late_ms <= 2 * early_ms, (
+                f"GETs slowed down as the outage went on: {early_ms:.3f} ms at its start, "
+                f"{late_ms:.3f} ms after {ORDERS_DURING_OUTAGE} orders were processed")
+        finally:
+            devstack("start", "redis-cache")
+        # The process is idle (nothing to process, no request): it has not touched the
+        # cache yet. The cache comes back with what it held before the outage.
+        for k, (dump, ttl) in kept.items():
+            cache.restore(k, ttl, dump, replace=True)
+        old = cache.get(f"orders:{changed}")
+        assert old is not None and b'"PENDING"' in old, old
+        returned = time.monotonic()
+
+        statuses = []
+
+        def hit():
+            g = api.get_order(user.token, changed)
+            assert g.status_code == 200, describe(g)
+            statuses.append((g.headers.get("X-Cache"), g.json()["status"]))
+            return g.headers.get("X-Cache") == "HIT"
+
+        poll(hit, BREAKER_OPEN_MS / 1000 + 5, interval=0.1,
+             desc="GET of the changed order served from the cache again")
+        to_hits = time.monotonic() - returned
+        stale = [s for s in statuses if s[1] != "PAID"]
+        assert not stale, f"an order changed during the outage was served stale: {statuses}"
+        assert cache.exists(f"orders:{changed}")
+        print(f"first hit {to_hits:.2f} s after the cache returned "
+              f"(breaker open {BREAKER_OPEN_MS} ms); GETs meanwhile: {statuses}")
+        # Every order reads as PostgreSQL has it, and comes from the cache again.
+        for oid in probes + ids[:20]:
+            r1 = api.get_order(user.token, oid)
+            r2 = api.get_order(user.token, oid)
+            assert r1.status_code == 200 and r2.status_code == 200, describe(r2)
+            assert r2.headers.get("X-Cache") == "HIT", describe(r2)
+            assert r2.json() == r1.json()
+            assert r2.json()["processed_at"], r2.json()
+            assert r2.json()["status"] == ("PAID" if oid == changed else "PENDING")
+        assert metric(scrape_metrics(port), "order_cache_hits_total") > hits_before + 20
+    finally:
+        timer.close()
+        cache.close()
+        if not service_running("redis-cache"):
+            devstack("start", "redis-cache")
+
+
+def create_orders(port, token, n, threads=16):
+    """n orders through the api on `port` (each thread its own keep-alive session)."""
+    local = threading.local()
+
+    def one(i):
+        if not hasattr(local, "api"):
+            local.api = Api(f"http://127.0.0.1:{port}")
+        r = local.api.create_order(token, [item(1 + i % 50, 1 + i % 3, 9.99)])
+        assert r.status_code == 201, describe(r)
+        return r.json()["id"]
+
+    with ThreadPoolExecutor(threads) as ex:
+        return list(ex.map(one, range(n)))
