@@ -43,7 +43,8 @@ awaitable<std::array<std::int64_t, db::kRetainedTables.size()>> Housekeeper::pas
       const auto n = co_await retention_.prune_batch(table, keep(table), settings_.batch_size);
       pruned[i] += n;
       if (n < settings_.batch_size || Clock::now() >= budget_end) break;
-      if (co_await stop_requested()) co_return pruned;
+      const bool stopping = co_await stop_requested();
+      if (stopping) co_return pruned;
     }
     if (pruned[i] > 0) {
       metrics_.add("retention_pruned_rows_total", label("table", db::table_name(table)),

@@ -44,7 +44,8 @@ awaitable<void> Worker::execute(Task task) {
   } else {
     const auto error = co_await capture(run_task(task));
     // Cancelled (the grace ran out): left pending for another worker.
-    if (!co_await stop_requested()) {
+    const bool cancelled = co_await stop_requested();
+    if (!cancelled) {
       if (const auto e = co_await capture(conclude(task, error))) {
         // Not concluded: it stays pending and is reclaimed after the visibility timeout.
         health_.down(classify(e));
@@ -101,10 +102,9 @@ void Worker::count_dropped(std::size_t dropped) {
 awaitable<void> Worker::chores() {
   const auto now = Clock::now();
   if (promote_.due(now)) {
+    const auto promoted = co_await queue_.promote_due(kPromoteBatch);
     // A full batch: more may be due, so the next pass looks again at once.
-    if (co_await queue_.promote_due(kPromoteBatch) == static_cast<std::size_t>(kPromoteBatch)) {
-      promote_.postpone(now - promote_.period());
-    }
+    if (promoted == static_cast<std::size_t>(kPromoteBatch)) promote_.postpone(now - promote_.period());
   }
   if (keep_claimed_.due(now) && !running_.empty()) {
     co_await queue_.keep_claimed(name_, {running_.begin(), running_.end()});
@@ -142,12 +142,13 @@ awaitable<void> Worker::pass() {
 }
 
 awaitable<void> Worker::drain(Millis grace) {
-  if (co_await tasks_->wait_for_all(Clock::now() + grace)) co_return;
-  log::warn("stopping with tasks still running; they stay pending and will be reclaimed",
-            {{"running", static_cast<std::int64_t>(tasks_->size())}});
-  tasks_->emit();
-  while (!co_await tasks_->wait_for_all(Clock::now() + Millis(100))) {
+  bool all_ended = co_await tasks_->wait_for_all(Clock::now() + grace);
+  if (!all_ended) {
+    log::warn("stopping with tasks still running; they stay pending and will be reclaimed",
+              {{"running", static_cast<std::int64_t>(tasks_->size())}});
+    tasks_->emit();
   }
+  while (!all_ended) all_ended = co_await tasks_->wait_for_all(Clock::now() + Millis(100));
 }
 
 awaitable<void> Worker::run(Millis grace) {
