@@ -16,6 +16,7 @@ of orders are created and processed. What a user relies on:
 """
 
 import http.client
+import json
 import os
 import statistics
 import threading
@@ -26,7 +27,7 @@ from urllib.parse import urlsplit
 import pytest
 import redis as redis_lib
 
-from helpers import Api, describe, free_port, item
+from helpers import Api, describe, free_port, item, wait_until
 from pipeline_helpers import (  # noqa: F401 - fixtures
     devstack,
     metric,
@@ -36,8 +37,6 @@ from pipeline_helpers import (  # noqa: F401 - fixtures
     scrape_metrics,
     service_running,
 )
-
-pytestmark = pytest.mark.outage
 
 ORDERS_DURING_OUTAGE = 4000
 PROBES = 20
@@ -82,6 +81,7 @@ class Timer:
         self.conn.close()
 
 
+@pytest.mark.outage
 def test_cache_outage_under_load_stays_fast_and_never_serves_stale(pipeline, roles):
     pl = pipeline
     cache = cache_redis()
@@ -199,3 +199,53 @@ def create_orders(port, token, n, threads=16):
 
     with ThreadPoolExecutor(threads) as ex:
         return list(ex.map(one, range(n)))
+
+
+# ---------------------------------------------------------------- generation rules
+# (on the session's api and Redis: no outage)
+
+
+def cached(api, user, order_id):
+    def hit():
+        r = api.get_order(user.token, order_id)
+        assert r.status_code == 200, describe(r)
+        return r if r.headers.get("X-Cache") == "HIT" else None
+
+    return wait_until(hit, 20, interval=0.2, desc="GET /orders/{id}/ served from the cache")
+
+
+def test_generation_key_lost_reads_miss_then_hits_again(api, alice, redis):
+    """The generation key evicted (allkeys-lru) or lost with a restart: values are
+    not served (they may predate a failed write), the cache starts a later
+    generation, and hits come back."""
+    o = api.create_order_ok(alice.token)
+    cached(api, alice, o["id"])
+    before = int(redis.get(GENERATION_KEY))
+    old_value = redis.get(f"orders:{o['id']}")
+    redis.delete(GENERATION_KEY)
+    r = api.get_order(alice.token, o["id"])
+    assert r.status_code == 200 and r.json() == o, describe(r)
+    assert r.headers.get("X-Cache") == "MISS", describe(r)
+    after = int(redis.get(GENERATION_KEY))
+    assert after > before, (before, after)
+    assert cached(api, alice, o["id"]).json() == o
+    assert redis.get(f"orders:{o['id']}") != old_value
+
+
+def test_value_of_an_older_generation_is_replaced_whatever_its_version(api, alice, redis):
+    """A value left from an older generation is never served, and the next write
+    replaces it even if it claims a newer version, so the order is cached again."""
+    o = api.create_order_ok(alice.token)
+    cached(api, alice, o["id"])
+    generation = int(redis.get(GENERATION_KEY))
+    key = f"orders:{o['id']}"
+    shipped = json.dumps({**o, "status": "SHIPPED"}, separators=(",", ":"))
+    redis.set(key, f"g{generation - 1}:999999:{alice.id}:{shipped}", ex=60)
+    r = api.get_order(alice.token, o["id"])
+    assert r.status_code == 200 and r.json()["status"] == "PENDING", describe(r)
+    assert r.headers.get("X-Cache") == "MISS", describe(r)
+    p = api.patch_order(alice.token, o["id"], "PAID")
+    assert p.status_code == 200, describe(p)
+    h = cached(api, alice, o["id"])
+    assert h.json()["status"] == "PAID", describe(h)
+    assert redis.get(key).startswith(f"g{generation}:".encode()), redis.get(key)
