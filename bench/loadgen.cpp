@@ -9,7 +9,10 @@
 // One thread, epoll, non-blocking sockets: cheap on CPU (it shares the machine with the
 // server). Prints one JSON object: achieved rate, errors, latency percentiles (ms), the
 // send lag (actual send - intended send: the generator's own lateness plus the wait for
-// a free connection), the generator's own lateness alone, and its CPU time.
+// a free connection), the generator's own lateness alone, and its CPU time. Under
+// overload: answers by status (2xx, 503, other), goodput (2xx answered within --timeout
+// of their intended send time, per second of the run), the latency of the 2xx alone and
+// how fast the 503s came (from their actual send: the server's refusal time).
 //
 //   loadgen --url http://127.0.0.1:28000/orders/ --rate 500 --duration 10 --connections 16
 //           [--method POST] [--header 'Authorization: Bearer ...'] [--body '{...}']
@@ -233,6 +236,7 @@ struct Conn {
   bool connected = false;
   bool busy = false;
   ns_t intended = 0;  // intended send time of the request in flight
+  ns_t sent_at = 0;   // actual send time
   ns_t deadline = 0;
   size_t written = 0;  // bytes of the request written so far
   std::string in;
@@ -240,10 +244,13 @@ struct Conn {
 };
 
 struct Stats {
-  std::vector<ns_t> latency;   // per answered request, from the intended send time
-  std::vector<ns_t> send_lag;  // actual send - intended send
-  std::vector<ns_t> wake_lag;  // first seen due - intended send (the generator's own lag)
+  std::vector<ns_t> latency;          // per answered request, from the intended send time
+  std::vector<ns_t> send_lag;         // actual send - intended send
+  std::vector<ns_t> wake_lag;         // first seen due - intended send (the generator's own lag)
+  std::vector<ns_t> ok_latency;       // 2xx only, from the intended send time
+  std::vector<ns_t> refused_latency;  // 503 only, from the actual send time
   long ok = 0, non2xx = 0, socket_errors = 0, timeouts = 0, reconnects = 0;
+  long status_503 = 0, good = 0;  // good: 2xx within the time-out of the intended time
   ns_t last_answer = 0;
 };
 
@@ -270,6 +277,7 @@ class LoadGen {
     stats_.latency.reserve(static_cast<size_t>(total_));
     stats_.send_lag.reserve(static_cast<size_t>(total_));
     stats_.wake_lag.reserve(static_cast<size_t>(total_));
+    stats_.ok_latency.reserve(static_cast<size_t>(total_));
   }
 
   int run() {
@@ -366,6 +374,7 @@ class LoadGen {
     Conn& c = conns_[i];
     c.busy = true;
     c.intended = intended;
+    c.sent_at = now;
     c.deadline = now + static_cast<ns_t>(o_.timeout * 1e9);
     c.written = 0;
     c.parser.reset();
@@ -422,10 +431,17 @@ class LoadGen {
     ns_t now = now_ns();
     stats_.latency.push_back(now - c.intended);
     stats_.last_answer = now;
-    if (c.parser.status >= 200 && c.parser.status < 300)
+    if (c.parser.status >= 200 && c.parser.status < 300) {
       ++stats_.ok;
-    else
+      stats_.ok_latency.push_back(now - c.intended);
+      if (now - c.intended <= static_cast<ns_t>(o_.timeout * 1e9)) ++stats_.good;
+    } else {
       ++stats_.non2xx;
+      if (c.parser.status == 503) {
+        ++stats_.status_503;
+        stats_.refused_latency.push_back(now - c.sent_at);
+      }
+    }
     c.busy = false;
     --in_flight_;
     if (c.parser.close) {
@@ -489,6 +505,10 @@ class LoadGen {
     std::sort(s.begin(), s.end());
     auto& g = stats_.wake_lag;
     std::sort(g.begin(), g.end());
+    auto& okl = stats_.ok_latency;
+    std::sort(okl.begin(), okl.end());
+    auto& rl = stats_.refused_latency;
+    std::sort(rl.begin(), rl.end());
     double mean = 0;
     for (auto x : l) mean += static_cast<double>(x);
     mean = l.empty() ? 0 : mean / static_cast<double>(l.size()) / 1e6;
@@ -508,13 +528,19 @@ class LoadGen {
         "\"latency_ms\": {\"p50\": %.3f, \"p90\": %.3f, \"p99\": %.3f, \"p999\": %.3f, \"max\": "
         "%.3f, \"mean\": %.3f}, "
         "\"send_lag_ms\": {\"p50\": %.3f, \"p99\": %.3f, \"max\": %.3f}, "
-        "\"generator_lag_ms\": {\"p50\": %.3f, \"p99\": %.3f, \"max\": %.3f}, \"cpu_s\": %.2f}\n",
+        "\"generator_lag_ms\": {\"p50\": %.3f, \"p99\": %.3f, \"max\": %.3f}, \"cpu_s\": %.2f, "
+        "\"status_503\": %ld, \"good\": %ld, \"goodput\": %.1f, "
+        "\"ok_latency_ms\": {\"p50\": %.3f, \"p99\": %.3f, \"max\": %.3f}, "
+        "\"refused_latency_ms\": {\"p50\": %.3f, \"p99\": %.3f, \"max\": %.3f}}\n",
         o_.rate, static_cast<double>(answered) / elapsed, elapsed, o_.connections, total_, sent_,
         answered, stats_.ok, stats_.non2xx, stats_.socket_errors, stats_.timeouts,
         total_ - answered, stats_.reconnects, pct(l, 0.50), pct(l, 0.90), pct(l, 0.99),
         pct(l, 0.999), l.empty() ? 0.0 : static_cast<double>(l.back()) / 1e6, mean, pct(s, 0.50),
         pct(s, 0.99), s.empty() ? 0.0 : static_cast<double>(s.back()) / 1e6, pct(g, 0.50),
-        pct(g, 0.99), g.empty() ? 0.0 : static_cast<double>(g.back()) / 1e6, cpu);
+        pct(g, 0.99), g.empty() ? 0.0 : static_cast<double>(g.back()) / 1e6, cpu, stats_.status_503,
+        stats_.good, static_cast<double>(stats_.good) / o_.duration, pct(okl, 0.50), pct(okl, 0.99),
+        okl.empty() ? 0.0 : static_cast<double>(okl.back()) / 1e6, pct(rl, 0.50), pct(rl, 0.99),
+        rl.empty() ? 0.0 : static_cast<double>(rl.back()) / 1e6);
   }
 
   Options o_;

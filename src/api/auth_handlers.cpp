@@ -11,13 +11,26 @@ namespace os::api {
 namespace json = boost::json;
 namespace {
 
+// How long a refused login or registration is held before its 503 is sent. A client that
+// retries at once (a login storm: 64 clients in a loop) would otherwise make thousands of
+// requests a second whose refusals, cheap as they are, take the CPU from every other
+// request; held, each costs a timer, and the storm's rate drops to clients / hold.
+constexpr std::chrono::milliseconds kBusyHold{500};
+
 // Every hashing thread is busy for about a second's worth of requests already (or the
 // client left, and nobody reads the answer).
 http::Response hashing_busy() {
   auto r =
       http::error_response(503, "Too many logins and registrations in progress; retry shortly");
   r.set_header("Retry-After", "1");
+  r.hold = kBusyHold;
   return r;
+}
+
+// The hashing queue is full already: refused before the request costs a database query
+// (run() still decides for those that pass).
+bool hashing_full(const ApiContext& ctx) {
+  return ctx.hashing.in_flight() >= ctx.hashing.capacity();
 }
 
 }  // namespace
@@ -27,6 +40,7 @@ awaitable<http::Response> register_user(ApiContext& ctx, http::Request& request)
   auto parsed = domain::parse_register(request.body);
   if (auto* errors = std::get_if<domain::Violations>(&parsed)) co_return validation_error(*errors);
   auto creds = std::get<domain::Credentials>(std::move(parsed));
+  if (hashing_full(ctx)) co_return hashing_busy();
 
   // Cheap check first so a duplicate does not cost an Argon2 hash; the insert
   // below still settles races (ON CONFLICT DO NOTHING).
@@ -50,6 +64,7 @@ awaitable<http::Response> issue_token(ApiContext& ctx, http::Request& request) {
   auto parsed = domain::parse_token_fields(fields);
   if (auto* errors = std::get_if<domain::Violations>(&parsed)) co_return validation_error(*errors);
   auto creds = std::get<domain::Credentials>(std::move(parsed));
+  if (hashing_full(ctx)) co_return hashing_busy();
 
   const auto user = co_await ctx.users.find_by_email(creds.email);
   // Unknown emails verify against a decoy hash: the answer takes as long either way. The

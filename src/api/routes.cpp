@@ -10,7 +10,8 @@ namespace os::api {
 const std::vector<RouteSpec>& route_table() {
   constexpr http::RouteOptions open{.requires_auth = false, .rate_limited = true};
   constexpr http::RouteOptions authed{.requires_auth = true, .rate_limited = true};
-  constexpr http::RouteOptions exempt{.requires_auth = false, .rate_limited = false};
+  constexpr http::RouteOptions exempt{
+      .requires_auth = false, .rate_limited = false, .sheddable = false};
   static const std::vector<RouteSpec> table = {
       {"GET", "/health", health, exempt},
       {"GET", "/ready", ready, exempt},

@@ -1,5 +1,6 @@
 #include "app/services.hpp"
 
+#include <limits>
 #include <thread>
 
 #include "api/routes.hpp"
@@ -14,6 +15,11 @@ std::size_t hashing_threads() {
   const auto cores = std::max(1u, std::thread::hardware_concurrency());
   return std::max(1u, cores - 1);
 }
+
+// Argon2 runs at the lowest priority: a login storm takes the CPU the io threads leave
+// over, not the io threads' share (their requests' latency stays put; logins slow down
+// and their bounded queue answers the excess 503).
+constexpr int kHashingNice = 19;
 
 // Queue bound: what the hashing threads get through in about a second, so that an
 // accepted login waits ~1 s at most. Measured once, with the decoy hash that unknown
@@ -32,7 +38,7 @@ ProcessServices::ProcessServices(const config::Settings& s, Metrics& m, ProcessS
     : settings(s),
       metrics(m),
       jwt(s.secret_key, std::chrono::duration_cast<std::chrono::seconds>(s.access_token_ttl)),
-      hashing(hashing_threads()),
+      hashing(hashing_threads(), std::numeric_limits<std::size_t>::max(), kHashingNice),
       redis_breaker(shared.breaker),
       cors(s.cors),
       swagger_assets(s.http.swagger_ui_dir.empty()
@@ -47,7 +53,8 @@ ProcessServices::ProcessServices(const config::Settings& s, Metrics& m, ProcessS
 }
 
 ApiThreadServices::ApiThreadServices(ProcessServices& p, asio::io_context& io)
-    : pg(io.get_executor(), db::waking_relays_after_commit(p.settings.postgres)),
+    : pg(io.get_executor(), db::waking_relays_after_commit(p.settings.postgres),
+         db::Waiting::Bounded),
       relay_wakeup(io.get_executor(), p.settings.postgres, p.relay_doorbell),
       redis(io.get_executor(), p.settings.redis.cache, p.settings.redis.timeout, &p.redis_breaker),
       order_cache(redis, p.settings.redis.orders_ttl, p.metrics, p.cache_generation),
@@ -64,7 +71,7 @@ ApiThreadServices::ApiThreadServices(ProcessServices& p, asio::io_context& io)
                         p.local_buckets)
                   : std::nullopt),
       middleware(router, authenticator, p.cors, limiter ? &*limiter : nullptr, p.metrics,
-                 p.settings.rate_limit.trusted_proxies) {
+                 p.settings.rate_limit.trusted_proxies, p.settings.http.max_in_flight) {
   api::add_routes(router, context);
 }
 

@@ -34,8 +34,8 @@ struct PostgresSettings {
   int pool_size = 8;     // per io thread
   // The api's queue for a pooled connection, per io thread (db/pg_pool.hpp): at most this
   // many requests wait, each at most pool_max_wait; the others are answered 503 at once.
-  int pool_max_waiters = 16;
-  std::chrono::milliseconds pool_max_wait{250};
+  int pool_max_waiters = 64;
+  std::chrono::milliseconds pool_max_wait{500};
   std::chrono::milliseconds connect_timeout{3000};
   std::chrono::milliseconds query_timeout{5000};
 

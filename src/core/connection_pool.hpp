@@ -1,18 +1,27 @@
 // A pool of connections owned by one io thread (no locks): PostgreSQL and Redis use it.
 // Conn must provide `bool broken() const` and `bool usable()`: a cheap check, before
 // reuse, that the server did not close an idle connection (e.g. it restarted).
+//
+// Callers that find every connection leased wait in FIFO order; a released connection is
+// handed to the first waiter directly (a newcomer cannot take it from under a waiter).
+// With set_limits(), the queue is bounded for overload: a caller that finds `max_waiters`
+// already waiting is refused at once, and one that waited `max_wait` without getting a
+// connection is refused then (Overloaded), instead of being served later than its client
+// is likely to wait. Exempt callers (readiness probes) skip the bound and queue first.
 #pragma once
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <deque>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "core/async.hpp"
+#include "core/overload.hpp"
 
 namespace os {
 
@@ -43,11 +52,23 @@ class ConnectionPool {
     std::unique_ptr<Conn> conn_;
   };
 
+  // Bounds the queue of callers waiting for a connection (see the top of this file);
+  // `dependency` names the server in the Overloaded refusals.
+  void set_limits(std::size_t max_waiters, Millis max_wait, std::string dependency) {
+    max_waiters_ = max_waiters;
+    max_wait_ = max_wait;
+    bounded_ = true;
+    dependency_ = std::move(dependency);
+  }
+
   // Throws std::runtime_error subclasses from the factory, or Timeout when every
-  // connection stays busy for the acquire timeout.
+  // connection stays busy for the acquire timeout; with limits set, Overloaded when the
+  // queue is full or the wait reaches max_wait (exempt callers: the acquire timeout).
   template <typename Timeout>
-  awaitable<Lease> acquire() {
-    const auto deadline = Clock::now() + acquire_timeout_;
+  awaitable<Lease> acquire(bool exempt = false) {
+    const bool bounded = bounded_ && !exempt;
+    const auto deadline = Clock::now() + (bounded ? max_wait_ : acquire_timeout_);
+    bool queued_before = false;
     for (;;) {
       while (!idle_.empty()) {
         auto conn = std::move(idle_.back());
@@ -56,12 +77,34 @@ class ConnectionPool {
         --open_;  // closed by the server while idle: drop it, try the next
       }
       if (open_ < size_) co_return Lease(this, co_await open());
-      if (Clock::now() >= deadline) throw Timeout("no free connection in time");
-      asio::steady_timer timer(executor_, deadline - Clock::now());
-      waiters_.push_back(&timer);
+      // Counted once per call: one woken to open a connection that a newcomer then took
+      // goes back to the queue whatever its length.
+      if (bounded && !queued_before && waiters_.size() - exempt_waiting_ >= max_waiters_) {
+        throw Overloaded(dependency_, Overloaded::Reason::QueueFull,
+                         "too many requests waiting for a connection");
+      }
+      if (Clock::now() >= deadline) {
+        if (bounded) {
+          throw Overloaded(dependency_, Overloaded::Reason::WaitExpired,
+                           "no free connection within the queue-wait bound");
+        }
+        throw Timeout("no free connection in time");
+      }
+      queued_before = true;
+      Waiter waiter{asio::steady_timer(executor_, deadline - Clock::now()), nullptr};
+      if (exempt) {
+        waiters_.push_front(&waiter);
+        ++exempt_waiting_;
+      } else {
+        waiters_.push_back(&waiter);
+      }
       boost::system::error_code ec;
-      co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-      std::erase(waiters_, &timer);
+      co_await waiter.timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      std::erase(waiters_, &waiter);  // still queued when its time ran out
+      if (exempt) --exempt_waiting_;
+      // Handed over right after its last use: no need to check it again.
+      if (waiter.conn) co_return Lease(this, std::move(waiter.conn));
+      // Woken without a connection: one may be opened now (or time is up).
     }
   }
 
@@ -70,8 +113,7 @@ class ConnectionPool {
   awaitable<void> warm_up(int count) {
     while (open_ < std::min(count, size_)) {
       try {
-        idle_.push_back(co_await open());
-        wake_one();
+        give(co_await open());
       } catch (...) {
         co_return;  // whatever it was: the first request opens (and reports) it
       }
@@ -99,25 +141,47 @@ class ConnectionPool {
       // request reconnects instead of failing on another dead socket.
       open_ -= 1 + static_cast<int>(idle_.size());
       idle_.clear();
-    } else {
-      idle_.push_back(std::move(conn));
+      wake_one();  // to open a new one
+      return;
     }
-    wake_one();
+    give(std::move(conn));
+  }
+
+  // A usable connection: to the first waiter, else to the idle list.
+  void give(std::unique_ptr<Conn> conn) {
+    if (waiters_.empty()) {
+      idle_.push_back(std::move(conn));
+      return;
+    }
+    auto* waiter = waiters_.front();
+    waiters_.pop_front();
+    waiter->conn = std::move(conn);
+    waiter->timer.cancel();
   }
 
   void wake_one() {
     if (waiters_.empty()) return;
-    waiters_.front()->cancel();
+    waiters_.front()->timer.cancel();
     waiters_.pop_front();
   }
+
+  struct Waiter {
+    asio::steady_timer timer;
+    std::unique_ptr<Conn> conn;  // handed over by give()
+  };
 
   asio::any_io_executor executor_;
   int size_;
   Millis acquire_timeout_;
   Factory factory_;
   std::vector<std::unique_ptr<Conn>> idle_;
-  std::deque<asio::steady_timer*> waiters_;
+  std::deque<Waiter*> waiters_;
+  std::size_t exempt_waiting_ = 0;
   int open_ = 0;  // idle + leased + connecting
+  bool bounded_ = false;
+  std::size_t max_waiters_ = std::numeric_limits<std::size_t>::max();
+  Millis max_wait_{0};
+  std::string dependency_;
 };
 
 }  // namespace os

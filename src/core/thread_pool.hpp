@@ -1,7 +1,13 @@
 // A small pool for blocking or CPU-heavy work (Argon2), awaited from I/O threads, with a
 // bounded queue: when `capacity` jobs are already queued or running, run() refuses at
-// once (nullopt) instead of letting waits grow without bound.
+// once (nullopt) instead of letting waits grow without bound. With `nice` > 0 its threads
+// run at that lower scheduling priority (setpriority on each thread), so that a burst of
+// such work takes only the CPU the I/O threads leave over.
 #pragma once
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/post.hpp>
@@ -20,8 +26,9 @@ namespace os {
 class BlockingPool {
  public:
   explicit BlockingPool(std::size_t threads,
-                        std::size_t capacity = std::numeric_limits<std::size_t>::max())
-      : pool_(threads), threads_(threads), capacity_(capacity) {}
+                        std::size_t capacity = std::numeric_limits<std::size_t>::max(),
+                        int nice = 0)
+      : pool_(threads), threads_(threads), capacity_(capacity), nice_(nice) {}
   ~BlockingPool() { pool_.join(); }
 
   std::size_t threads() const { return threads_; }
@@ -49,6 +56,7 @@ class BlockingPool {
           }
           asio::post(pool_, [this, handler = std::move(handler), fn = std::move(fn),
                              wanted = std::move(wanted), ex]() mutable {
+            lower_priority(nice_);
             std::exception_ptr error;
             Result result;
             try {
@@ -67,10 +75,20 @@ class BlockingPool {
   }
 
  private:
+  // On the pool's thread running a job: its nice value, set once per thread (Linux
+  // schedules threads individually; raising one's own nice needs no privilege).
+  static void lower_priority(int nice) {
+    thread_local int applied = 0;
+    if (nice == applied) return;
+    ::setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), nice);
+    applied = nice;
+  }
+
   asio::thread_pool pool_;
   std::size_t threads_;
   std::atomic<std::size_t> capacity_;
   std::atomic<std::size_t> in_flight_{0};
+  int nice_;
 };
 
 }  // namespace os

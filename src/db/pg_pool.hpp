@@ -8,17 +8,27 @@
 
 namespace os::db {
 
+// Whether callers that find every connection leased wait in a bounded queue: the api's
+// pools (POSTGRES_POOL_MAX_WAITERS, POSTGRES_POOL_MAX_WAIT_SECONDS; a refusal is an
+// Overloaded, answered 503 at once), or for up to the connect timeout (background roles,
+// whose few callers are bounded by their own concurrency settings).
+enum class Waiting { Bounded, Unbounded };
+
 class PgPool {
  public:
   using Lease = ConnectionPool<PgConnection>::Lease;
 
-  PgPool(asio::any_io_executor ex, config::PostgresSettings settings);
+  PgPool(asio::any_io_executor ex, config::PostgresSettings settings,
+         Waiting waiting = Waiting::Unbounded);
 
-  // Throws PgUnavailable when no connection can be had within the connect timeout.
+  // Throws PgUnavailable when no connection can be had within the connect timeout, or
+  // Overloaded (Waiting::Bounded) when the queue for one is full or the wait too long.
   awaitable<Lease> acquire() { return pool_.acquire<PgUnavailable>(); }
 
   // One prepared statement on any pooled connection.
   awaitable<PgResult> execute(const Statement& statement, const Params& params);
+  // The same for a readiness probe: never refused by the queue bound, first in the queue.
+  awaitable<PgResult> execute_exempt(const Statement& statement, const Params& params);
   // Statement or plain SQL on a leased connection, with the query timeout.
   awaitable<PgResult> execute(Lease& lease, const Statement& statement, const Params& params);
   awaitable<PgResult> query(Lease& lease, std::string_view sql);

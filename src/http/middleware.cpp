@@ -1,10 +1,15 @@
 #include "http/middleware.hpp"
 
 #include <algorithm>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <cmath>
 
 #include "core/failure.hpp"
 #include "core/logging.hpp"
+#include "core/overload.hpp"
 #include "domain/client_address.hpp"
 #include "domain/text.hpp"
 #include "domain/trace.hpp"
@@ -21,6 +26,30 @@ void set_rate_limit_headers(Response& r, const RateDecision& d, double capacity)
                std::to_string(static_cast<long long>(std::ceil(d.reset_seconds))));
 }
 
+// The excess of an overload: refused at once, to be retried (FastAPI's error shape).
+Response overloaded_response() {
+  auto r = error_response(503, "Service overloaded; retry shortly");
+  r.set_header("Retry-After", "1");
+  return r;
+}
+
+// http_shed_total's labels, a closed set.
+const std::string& shed_labels(std::string_view reason) {
+  static const std::string in_flight = label("reason", "in_flight");
+  static const std::string full = label("reason", reason_label(Overloaded::Reason::QueueFull));
+  static const std::string wait = label("reason", reason_label(Overloaded::Reason::WaitExpired));
+  return reason == "in_flight" ? in_flight : reason == "queue_full" ? full : wait;
+}
+
+// The in-flight count of one io thread, held for as long as a request is handled.
+struct InFlight {
+  int& n;
+  explicit InFlight(int& count) : n(count) { ++n; }
+  ~InFlight() { --n; }
+  InFlight(const InFlight&) = delete;
+  InFlight& operator=(const InFlight&) = delete;
+};
+
 bool acceptable_request_id(std::string_view id) {
   if (id.empty() || id.size() > 128) return false;
   return std::all_of(id.begin(), id.end(), [](unsigned char c) { return c > 0x20 && c < 0x7f; });
@@ -33,18 +62,23 @@ void describe_http_metrics(Metrics& m) {
   m.describe("http_request_duration_seconds", Metrics::Type::Histogram,
              "HTTP request latency by route and status.");
   m.describe("http_rate_limited_total", Metrics::Type::Counter, "Requests refused with 429.");
+  m.describe(
+      "http_shed_total", Metrics::Type::Counter,
+      "Requests refused with 503 under overload, by reason: in_flight (HTTP_MAX_IN_FLIGHT), "
+      "queue_full (POSTGRES_POOL_MAX_WAITERS), queue_wait (POSTGRES_POOL_MAX_WAIT_SECONDS).");
 }
 
 MiddlewareChain::MiddlewareChain(const Router& router, Authenticator& auth, const Cors& cors,
                                  RateLimit* limiter, Metrics& metrics,
-                                 const std::vector<std::string>& trusted_proxies)
+                                 const std::vector<std::string>& trusted_proxies, int max_in_flight)
     : router_(router),
       auth_(auth),
       cors_(cors),
       limiter_(limiter),
       metrics_(metrics),
       // Validated at startup (config), so parsing cannot fail here.
-      trusted_proxies_(domain::IpNetworks::parse(trusted_proxies).value_or(domain::IpNetworks{})) {}
+      trusted_proxies_(domain::IpNetworks::parse(trusted_proxies).value_or(domain::IpNetworks{})),
+      max_in_flight_(max_in_flight) {}
 
 std::string MiddlewareChain::client_ip(const Request& request) const {
   return domain::client_address(request.peer, request.header_values("x-forwarded-for"),
@@ -64,6 +98,16 @@ awaitable<Response> MiddlewareChain::dispatch(Request& request) {
     co_return error_response(404, "Not Found");
   }
   const auto& route = *match.route;
+
+  // Shed before any work is spent on the request (rate limit, authentication, its body).
+  std::optional<InFlight> counted;
+  if (route.options.sheddable) {
+    if (in_flight_ >= max_in_flight_) {
+      metrics_.add("http_shed_total", shed_labels("in_flight"));
+      co_return overloaded_response();
+    }
+    counted.emplace(in_flight_);
+  }
 
   std::optional<RateDecision> decision;
   if (limiter_ != nullptr && route.options.rate_limited) {
@@ -127,6 +171,17 @@ awaitable<Response> MiddlewareChain::handle(Request& request) {
   }
   std::optional<Failure> failure;
   if (error) {
+    try {
+      std::rethrow_exception(error);
+    } catch (const Overloaded& e) {
+      // A bounded queue refused it (expected under overload: no error log per request).
+      metrics_.add("http_shed_total", shed_labels(reason_label(e.reason())));
+      response = overloaded_response();
+      error = nullptr;
+    } catch (...) {
+    }
+  }
+  if (error) {
     failure = classify(error);
     if (failure->kind == FailureKind::Transient) {
       // Only the database is fatal to a request: the cache and the rate limiter fall back.
@@ -137,6 +192,11 @@ awaitable<Response> MiddlewareChain::handle(Request& request) {
     } else {
       response = error_response(500, "Internal Server Error");
     }
+  }
+  if (response.hold.count() > 0) {
+    asio::steady_timer hold(co_await asio::this_coro::executor, response.hold);
+    boost::system::error_code ignored;
+    co_await hold.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
   }
   response.set_header("X-Request-ID", request.request_id);
   response.set_header("traceparent", domain::format_traceparent(request.trace_id, request.span_id));

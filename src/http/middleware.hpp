@@ -2,6 +2,7 @@
 // address, CORS, routing, rate limit, authentication, error mapping, metrics and the
 // access log. Handlers stay thin.
 #pragma once
+#include <limits>
 #include <map>
 #include <optional>
 #include <string>
@@ -25,10 +26,15 @@ class Authenticator {
                                                               std::string& failure) = 0;
 };
 
+// One per io thread (not thread-safe).
 class MiddlewareChain {
  public:
+  // At most `max_in_flight` requests of sheddable routes are handled at once; more are
+  // answered 503 + Retry-After at once (overload shedding), as are the Overloaded
+  // refusals of the handlers' bounded queues.
   MiddlewareChain(const Router& router, Authenticator& auth, const Cors& cors, RateLimit* limiter,
-                  Metrics& metrics, const std::vector<std::string>& trusted_proxies);
+                  Metrics& metrics, const std::vector<std::string>& trusted_proxies,
+                  int max_in_flight = std::numeric_limits<int>::max());
 
   awaitable<Response> handle(Request& request);
 
@@ -45,6 +51,8 @@ class MiddlewareChain {
   RateLimit* limiter_;
   Metrics& metrics_;
   domain::IpNetworks trusted_proxies_;
+  int max_in_flight_;
+  int in_flight_ = 0;
   std::map<std::tuple<std::string_view, std::string_view, int>, std::string> labels_;
 };
 

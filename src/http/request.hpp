@@ -1,5 +1,6 @@
 // Transport-neutral request/response types: handlers never see Beast.
 #pragma once
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -48,6 +49,10 @@ struct Response {
   std::string body;
   std::string content_type = "application/json";
   std::vector<std::pair<std::string, std::string>> headers;
+  // Held back this long before it is sent (MiddlewareChain::handle), after the request
+  // stopped counting as in flight: for refusals that a client in a tight loop would
+  // otherwise repeat at once (a login storm), costing a timer, not the CPU.
+  std::chrono::milliseconds hold{0};
 
   void set_header(std::string name, std::string value);
 };

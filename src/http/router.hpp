@@ -16,6 +16,8 @@ using Handler = std::function<awaitable<Response>(Request&)>;
 struct RouteOptions {
   bool requires_auth = false;
   bool rate_limited = true;  // false for /health, /ready, /metrics, docs
+  // Counted against HTTP_MAX_IN_FLIGHT and refused (503) beyond it; false for the probes.
+  bool sheddable = true;
 };
 
 struct Route {
