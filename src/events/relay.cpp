@@ -118,14 +118,13 @@ awaitable<void> Relay::settle(Millis wait) {
   std::vector<amqp::AmqpConnection::Settled> settled;
   std::exception_ptr broker_error;
   try {
-    auto& connection = broker_.connection();
-    settled = connection.take_settled(wait);
+    settled = broker_.connection().take_settled(wait);
     // While RabbitMQ blocks us (it said so) it reads nothing, so confirms are not due: the
-    // timeout counts from the send or the unblock, whichever came last. (A dead broker is
-    // still found out by its missing heartbeats.)
-    if (settled.empty() && !connection.blocked() &&
-        Clock::now() - std::max(in_flight_.begin()->second.sent, unblocked_at_) >
-            rabbit_.timeout) {
+    // timeout counts from the send or the unblock, whichever came last (publishing_blocked()
+    // notes a connection.unblocked that just came). A dead broker is still found out by
+    // its missing heartbeats.
+    if (settled.empty() && !publishing_blocked() &&
+        Clock::now() - std::max(in_flight_.begin()->second.sent, unblocked_at_) > rabbit_.timeout) {
       throw amqp::AmqpError("RabbitMQ did not confirm in time");
     }
   } catch (const amqp::AmqpError&) {
@@ -305,9 +304,9 @@ void Relay::note_unblocked() {
   unblocked_at_ = Clock::now();
   const auto seconds =
       std::chrono::duration_cast<Millis>(unblocked_at_ - blocked_since_).count() / 1000.0;
-  log::info("RabbitMQ unblocked publishing",
-            {{"blocked_seconds", seconds},
-             {"in_flight", static_cast<std::int64_t>(in_flight_.size())}});
+  log::info(
+      "RabbitMQ unblocked publishing",
+      {{"blocked_seconds", seconds}, {"in_flight", static_cast<std::int64_t>(in_flight_.size())}});
   metrics_.set("rabbitmq_connection_blocked", "", 0);
 }
 
