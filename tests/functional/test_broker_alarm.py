@@ -44,6 +44,8 @@ SETTINGS = {
     "OUTBOX_BATCH_SIZE": "1000",
     "SHUTDOWN_GRACE_SECONDS": str(GRACE_SECONDS),
     "RECONCILE_AFTER_SECONDS": "600",  # the test is about the relay: no re-enqueues
+    # the alarm outlasts several heartbeat timeouts (2 x 2 s): the blocked connections live on
+    "RABBITMQ_HEARTBEAT_SECONDS": "2",
 }
 BLOCKED = "RabbitMQ blocked publishing"
 UNBLOCKED = "RabbitMQ unblocked publishing"
