@@ -103,6 +103,75 @@ def errors(run):
     return run["non2xx"] + run["socket_errors"] + run["timeouts"] + run["unanswered"]
 
 
+def overload_steps(r):
+    return sorted((int(k.rsplit("_", 1)[1]), r[k]) for k in r
+                  if re.fullmatch(r"overload_\d+", k) and isinstance(r[k], dict))
+
+
+def overload_target(r):
+    """(measured text, met) for POST at the highest overload step, or None when not run."""
+    steps = overload_steps(r)
+    if not steps or "wrk_post" not in r:
+        return None
+    top, run = steps[-1]
+    ratio = pct(run["goodput"], r["wrk_post"]["rps"])
+    bad = run["non2xx"] - run["status_503"]
+    text = (f"{ratio:.0f} % ({run['goodput']:.0f} / {r['wrk_post']['rps']}/s; 503 p99 "
+            f"{run['refused_latency_ms']['p99']:.1f} ms, 201 p99 {run['ok_latency_ms']['p99']:.0f} ms"
+            + (f", {bad} other non-2xx" if bad else "") + ")" + busy(r, f"overload_{top}"))
+    return text, ratio >= 90 and bad == 0
+
+
+def overload_section(r):
+    """The "## Overload" section (markdown lines) from bench/run's overload_* results."""
+    steps = overload_steps(r)
+    if not steps:
+        return []
+    out = []
+    w = out.append
+    post_max = r["wrk_post"]["rps"]
+    top, top_run = steps[-1]
+    w("## Overload: POST beyond its maximum")
+    w("")
+    w(f"`bench/loadgen` offers POST /orders/ at a constant rate from {top_run['connections']} keep-alive "
+      f"connections; each client gives a request up after {r.get('overload_timeout', 1)} s (time-out: "
+      "the connection is closed and reopened). Goodput: 201s answered within that time-out of their "
+      f"intended send time, per second. Rates in % of the maximum measured above ({post_max}/s, wrk, "
+      f"{r['meta']['connections'] if 'meta' in r else 64} connections); {top_run['duration_s']:.0f} s at "
+      f"{top} %, shorter steps below it. The excess is refused by the api's bounds (HTTP_MAX_IN_FLIGHT, "
+      "POSTGRES_POOL_MAX_WAITERS, POSTGRES_POOL_MAX_WAIT_SECONDS; docs/architecture.md, \"Overload\"): "
+      "503 + Retry-After, latency from the actual send. Refusals by reason from `http_shed_total`. "
+      "The machine was shared with other agents' builds: ratios in one run.")
+    w("")
+    w("| % of max | offered /s | goodput /s | goodput / max | 201 p50 ms | 201 p99 ms | 503s | 503 p50 ms "
+      "| 503 p99 ms | time-outs | other errors | refused: in flight / queue full / queue wait | cores busy % |")
+    w("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|")
+    for p, run in steps:
+        shed = r.get(f"overload_shed_{p}", {})
+        cpu = r.get(f"cpu_overload_{p}")
+        other = run["non2xx"] - run["status_503"] + run["socket_errors"]
+        busy_pct = f"{cpu['busy_pct']:.0f}" if cpu else "–"
+        w(f"| {p} | {run['target_rate']:.0f} | {run['goodput']:.0f} | {pct(run['goodput'], post_max):.0f} % "
+          f"| {run['ok_latency_ms']['p50']:.1f} | {run['ok_latency_ms']['p99']:.1f} | {run['status_503']} "
+          f"| {run['refused_latency_ms']['p50']:.2f} | {run['refused_latency_ms']['p99']:.2f} | {run['timeouts']} "
+          f"| {other} | {shed.get('in_flight', 0)} / {shed.get('queue_full', 0)} / {shed.get('queue_wait', 0)} "
+          f"| {busy_pct} |")
+    w("")
+    health, after = r.get("overload_health"), r.get("overload_after")
+    if health:
+        w(f"During the {top} % step, /health at {health['target_rate']:.0f}/s (8 connections): "
+          f"{health['ok']} of {health['scheduled']} answered 200, {health['non2xx']} other, "
+          f"{health['timeouts']} time-outs, p99 {health['latency_ms']['p99']:.1f} ms (never shed).")
+    if after:
+        w(f"Right after it, {after['target_rate']:.0f}/s (50 %) for {after['duration_s']:.0f} s on "
+          f"{after['connections']} connections: {after['ok']} 201 of {after['scheduled']}, "
+          f"{after['status_503']} 503, p99 {after['latency_ms']['p99']:.1f} ms (throughput back at once).")
+    if "api_rss_overload" in r:
+        w(f"Peak RSS of the api during the overload steps: {r['api_rss_overload']} MiB.")
+    w("")
+    return out
+
+
 def main():
     results_dir, md_path, png_path = sys.argv[1:4]
     r = load(results_dir)
@@ -164,6 +233,10 @@ def main():
     t(5, "order-service all under the loads (pipeline, max GET, max POST) < 64 MiB peak RSS",
       f"{loaded:.1f} MiB", loaded < 64)
     t(6, "picture drawn: docs/images/benchmarks.png (gnuplot)", "yes" if png_ok else "no (gnuplot failed)", png_ok)
+    if (ov := overload_target(r)) is not None:
+        top, top_run = overload_steps(r)[-1]
+        t(7, f"POST at {top} % of its maximum for {top_run['duration_s']:.0f} s, {top_run['connections']} "
+          "connections, 1 s client time-out: goodput ≥ 90 % of the maximum, the excess a fast 503", *ov)
 
     out = []
     w = out.append
@@ -264,6 +337,7 @@ def main():
           "This is target 3's rule for the request with the least work in it: at the same share of its "
           "maximum, a costlier request keeps the cores about as busy, with more work per request to queue behind.")
     w("")
+    out += overload_section(r)
     w("## Event pipeline (`order-service all`, PROCESS_ORDER_DELAY_SECONDS=0)")
     w("")
     w(f"POST /orders/ at {meta['rate']} orders/s for {meta['rate_seconds']} s (bench/loadgen, 16 connections: "
@@ -423,4 +497,7 @@ unset multiplot
 
 
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) == 3 and sys.argv[1] == "--overload":  # bench/run BENCH_ONLY=overload
+        print("\n".join(overload_section(load(sys.argv[2]))))
+    else:
+        main()
