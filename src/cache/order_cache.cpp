@@ -18,12 +18,15 @@ namespace {
   "local t = redis.call('TIME') " \
   "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) "
 
-// KEYS[1] the generation key; ARGV[1] "1" to advance, "0" to set it only if it is missing.
+// KEYS[1] the generation key; ARGV[1] "1" to advance, "0" to set it only if it is missing
+// (or not a positive integer in decimal digits, as look_up judges it).
 // The new generation is max(current + 1, now): a generation key lost to eviction or a
 // restart starts again at `now`, later than any generation before it, so an older
 // generation (and the values written in it) can never come back.
 const redis::Script kGeneration{
-    "local cur = tonumber(redis.call('GET', KEYS[1])) "
+    "local cur = redis.call('GET', KEYS[1]) "
+    "cur = cur and string.match(cur, '^%d+$') and tonumber(cur) "
+    "if cur and cur <= 0 then cur = nil end "
     "if cur and ARGV[1] == '0' then return cur end " OS_REDIS_NOW_MS
     "local new = now "
     "if cur and cur >= new then new = cur + 1 end "
@@ -36,7 +39,9 @@ const redis::Script kGeneration{
 // version of that generation; a value of an older generation is replaced whatever its
 // version. Returns the generation.
 const redis::Script kPutNewest{
-    "local g = tonumber(redis.call('GET', KEYS[2])) "
+    "local g = redis.call('GET', KEYS[2]) "
+    "g = g and string.match(g, '^%d+$') and tonumber(g) "
+    "if g and g <= 0 then g = nil end "
     "if not g then " OS_REDIS_NOW_MS
     "  g = now "
     "  redis.call('SET', KEYS[2], string.format('%d', g)) "
