@@ -870,7 +870,8 @@ class Pipeline:
             except redis_lib.ResponseError:
                 pending = None
             dead = self.redis.xlen(self.dead_stream)
-            return {"xlen": xlen, "pending": pending, "dead": dead}
+            delayed = self.redis.zcard(self.stream + ":delayed")
+            return {"xlen": xlen, "pending": pending, "dead": dead, "delayed": delayed}
         except Exception as e:  # noqa: BLE001
             return repr(e)[:120]
 
@@ -892,7 +893,7 @@ class Pipeline:
             c = self.queue_counts()
             s = self.stream_state()
             return c.get("main") == 0 and c.get("retry") == 0 and isinstance(s, dict) \
-                and s["xlen"] == 0 and not s["pending"]
+                and s["xlen"] == 0 and not s["pending"] and s["delayed"] == 0
 
         poll(idle, timeout, interval=0.2, desc="pipeline idle (queues and task stream empty)")
 
