@@ -147,7 +147,7 @@ def test_cache_outage_under_load_stays_fast_and_never_serves_stale(pipeline, rol
                   f"processed during it (misses)")
             # A miss costs a PostgreSQL read instead of a Redis one (server side ~0.15 ms
             # instead of ~0.05 ms here): a small factor, never the outage's length.
-            assert late_ms <= 4 * before_ms, (
+            assert late_ms <= 5 * before_ms, (
                 f"GETs during the outage took {late_ms:.3f} ms (median), "
                 f"{late_ms / before_ms:.1f}x the {before_ms:.3f} ms before it")
             assert late_ms <= 2 * early_ms, (
