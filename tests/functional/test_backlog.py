@@ -110,3 +110,18 @@ def test_a_redelivered_event_for_an_order_with_a_live_task_adds_nothing(pipeline
     pl.rabbit.publish(pl.queue, make_message(order, str(uuid.uuid4())), message_id=str(uuid.uuid4()))
     worker.wait_log("already processed; nothing to do", 1.5)
     pl.assert_no_dead_letters()
+
+
+def test_the_dead_letter_stream_is_trimmed_to_its_bound(pipeline, roles):
+    """TASK_DEAD_LETTER_MAX bounds the task dead-letter stream (XADD MAXLEN ~: Redis trims
+    whole nodes of 100 entries, so it may hold up to about a node more)."""
+    pl = pipeline
+    order = pl.create_order()
+    for _ in range(400):
+        pl.add_task(order["id"], task="no_such_task")  # can never succeed: dead at once
+    roles.start("worker", TASK_DEAD_LETTER_MAX="100")
+    poll(lambda: pl.redis.xlen(pl.stream) == 0, 30, desc="every task dead-lettered")
+    dead = pl.redis.xlen(pl.dead_stream)
+    assert 100 <= dead <= 200, f"{dead} dead letters kept with TASK_DEAD_LETTER_MAX=100"
+    newest = pl.dead_tasks()[-1]
+    assert newest["task"] == "no_such_task" and "unknown task" in newest["reason"], newest
