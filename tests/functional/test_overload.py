@@ -142,3 +142,40 @@ def test_pool_waiters_and_queue_wait_are_bounded(api_factory, db):
     check_created(api, user.token, created)
     for _ in range(3):
         api.create_order_ok(user.token)
+
+
+def test_connections_beyond_the_cap_get_a_503_and_are_closed(api_factory):
+    """HTTP_MAX_CONNECTIONS bounds the sockets a process holds: one more connection is
+    answered 503 and closed; once connections go away, new ones are served again."""
+    import socket
+
+    p = api_factory(HTTP_MAX_CONNECTIONS="4", API_THREADS="1")
+    held = []
+    try:
+        for _ in range(4):  # idle keep-alive connections up to the cap
+            s = socket.create_connection(("127.0.0.1", p.port), timeout=5)
+            s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert s.recv(4096).startswith(b"HTTP/1.1 200"), "a connection under the cap is served"
+            held.append(s)
+        extra = socket.create_connection(("127.0.0.1", p.port), timeout=5)
+        extra.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        reply = b""
+        while True:  # read until the server closes it
+            chunk = extra.recv(4096)
+            if not chunk:
+                break
+            reply += chunk
+        assert reply.startswith(b"HTTP/1.1 503"), reply[:200]
+        extra.close()
+    finally:
+        for s in held:
+            s.close()
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            if requests.get(p.url + "/health", timeout=5).status_code == 200:
+                break
+        except requests.RequestException:
+            pass
+        assert time.monotonic() < deadline, "not served again after the held connections closed"
+        time.sleep(0.1)
