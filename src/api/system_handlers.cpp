@@ -85,6 +85,8 @@ awaitable<http::Response> health(ApiContext&, http::Request&) {
 }
 
 awaitable<http::Response> ready(ApiContext& ctx, http::Request&) {
+  // Stopping (SIGTERM): out of rotation at once, however healthy the dependencies are.
+  if (http::draining()) co_return http::draining_response();
   // Single flight per io thread (they are share-nothing): requests that arrive while a
   // check runs wait for it and share its answer.
   struct Flight {
@@ -97,6 +99,7 @@ awaitable<http::Response> ready(ApiContext& ctx, http::Request&) {
     const auto done = flight.done;
     boost::system::error_code ec;
     co_await done->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (http::draining()) co_return http::draining_response();  // began during the check
     co_return http::json_response(flight.status, flight.body);
   }
   flight.done = std::make_shared<asio::steady_timer>(co_await asio::this_coro::executor,
@@ -112,6 +115,7 @@ awaitable<http::Response> ready(ApiContext& ctx, http::Request&) {
   flight.status = pg_ok ? 200 : 503;
   flight.body = boost::json::serialize(body);
   std::exchange(flight.done, nullptr)->cancel();
+  if (http::draining()) co_return http::draining_response();
   co_return http::json_response(flight.status, flight.body);
 }
 

@@ -374,6 +374,7 @@ Settings load_settings(const EnvMap& env) {
   r.set_integer("HTTP_MAX_HEADER_BYTES", s.http.max_header_bytes, 1024, 1 << 20);
   r.set_count("HTTP_READ_TIMEOUT_SECONDS", s.http.read_timeout, 1, 3600);
   r.set_count("SHUTDOWN_GRACE_SECONDS", s.http.shutdown_grace, 0, 3600);
+  r.set_fraction<std::chrono::seconds>("SHUTDOWN_DRAIN_SECONDS", s.http.shutdown_drain, 0, 3600);
   r.set_integer("HTTP_MAX_CONNECTIONS", s.http.max_connections, 1, 1'000'000);
   r.set_integer("HTTP_MAX_IN_FLIGHT", s.http.max_in_flight, 1, 1'000'000);
   r.set("SWAGGER_UI_DIR", s.http.swagger_ui_dir);

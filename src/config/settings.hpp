@@ -92,7 +92,10 @@ struct HttpSettings {
   std::size_t max_body_bytes = 1 << 20;
   std::size_t max_header_bytes = 16 << 10;
   std::chrono::seconds read_timeout{30};
-  std::chrono::seconds shutdown_grace{10};
+  // SIGTERM: /ready says 503 at once while the api keeps serving this long (each response
+  // then closes its connection), so load balancers stop routing before it stops accepting.
+  std::chrono::milliseconds shutdown_drain{5000};
+  std::chrono::seconds shutdown_grace{10};  // then in-flight requests may take this long
   int max_connections = 10000;  // per process; more are answered 503 and closed
   // Requests being handled per io thread (probes not counted); more are answered 503 at once.
   int max_in_flight = 64;

@@ -12,4 +12,11 @@ Response liveness_response();
 // The registry in Prometheus' text format.
 Response metrics_response(Metrics& metrics);
 
+// Readiness during a graceful stop: from begin_drain() (SIGTERM) on, /ready answers 503
+// {"status":"draining"} whatever the dependencies, so load balancers stop routing here
+// while the server still serves (process-wide; never reset).
+void begin_drain();
+bool draining();
+Response draining_response();
+
 }  // namespace os::http

@@ -51,18 +51,25 @@ Request to_request(bhttp::request<bhttp::string_body>& in, const std::string& pe
 }  // namespace
 
 struct HttpServer::Impl {
+  struct IdleSession {
+    beast::tcp_stream* stream;
+    bool served = false;  // has answered a request (a kept-alive connection)
+  };
   struct Listener {
     asio::io_context* context;
     Handler handler;
     std::unique_ptr<tcp::acceptor> acceptor;
-    std::list<beast::tcp_stream*> idle;  // sessions waiting for their next request
+    std::list<IdleSession> idle;  // sessions waiting for their next request
   };
   config::HttpSettings settings;
   std::vector<Listener> listeners;
   std::shared_ptr<std::atomic<int>> active;
-  std::atomic<bool> stopping{false};
+  std::atomic<bool> draining{false};  // responses close their connection
+  std::atomic<bool> stopping{false};  // not accepting; idle connections closed
 
   awaitable<void> accept_loop(Listener& w);
+  void spawn_session(Listener& w, tcp::socket socket);
+  void close_listener(Listener& w);
   awaitable<void> session(Listener& w, tcp::socket socket);
   awaitable<void> write_simple(beast::tcp_stream& stream, bhttp::status status,
                                std::string_view detail);
@@ -95,7 +102,7 @@ awaitable<void> HttpServer::Impl::session(Listener& w, tcp::socket socket) {
   beast::tcp_stream stream(std::move(socket));
   beast::flat_buffer buffer;
   // This session's node of w.idle, spliced in while waiting for a request (no allocation).
-  std::list<beast::tcp_stream*> own_node{&stream};
+  std::list<IdleSession> own_node{IdleSession{&stream}};
   for (;;) {
     bhttp::request_parser<bhttp::string_body> parser;
     parser.body_limit(settings.max_body_bytes);
@@ -148,7 +155,9 @@ awaitable<void> HttpServer::Impl::session(Listener& w, tcp::socket socket) {
     stream.expires_never();
     Response response = co_await w.handler(request);
 
-    const bool keep_alive = in.keep_alive() && !stopping;
+    // Draining: this response is the connection's last (Connection: close), so the client
+    // opens its next one elsewhere; closing it idle instead could race its next request.
+    const bool keep_alive = in.keep_alive() && !draining;
     const auto wire = serialize_response(response, {.version = in.version(),
                                                     .keep_alive = keep_alive,
                                                     .head = in.method() == bhttp::verb::head});
@@ -160,6 +169,7 @@ awaitable<void> HttpServer::Impl::session(Listener& w, tcp::socket socket) {
           co_await asio::async_write(stream, asio::buffer(wire) + written, kUseTuple);
     }
     if (write_ec || !keep_alive) break;
+    own_node.front().served = true;
   }
   stream.socket().shutdown(tcp::socket::shutdown_send, ec);
 }
@@ -168,9 +178,8 @@ awaitable<void> HttpServer::Impl::accept_loop(Listener& w) {
   Millis pause{0};  // grows while accept keeps failing (EMFILE, ENFILE, ENOBUFS)
   for (;;) {
     auto [ec, socket] = co_await w.acceptor->async_accept(kUseTuple);
-    if (stopping) co_return;
     if (ec) {
-      if (ec == asio::error::operation_aborted) co_return;
+      if (ec == asio::error::operation_aborted || stopping) co_return;
       if (pause.count() == 0) log::warn("accept failed; backing off", {{"error", ec.message()}});
       pause = std::min(Millis(1000), std::max(Millis(10), pause * 2));
       asio::steady_timer timer(*w.context, pause);
@@ -191,15 +200,37 @@ awaitable<void> HttpServer::Impl::accept_loop(Listener& w) {
       socket.close(ignored);
       continue;
     }
-    asio::co_spawn(*w.context, session(w, std::move(socket)), [](std::exception_ptr e) {
-      if (!e) return;
-      try {
-        std::rethrow_exception(e);
-      } catch (const std::exception& ex) {
-        log::error("http session failed", {{"error", ex.what()}});
-      }
-    });
+    // Also once stopping: a connection accepted is answered, never dropped unanswered.
+    spawn_session(w, std::move(socket));
   }
+}
+
+void HttpServer::Impl::spawn_session(Listener& w, tcp::socket socket) {
+  asio::co_spawn(*w.context, session(w, std::move(socket)), [](std::exception_ptr e) {
+    if (!e) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      log::error("http session failed", {{"error", ex.what()}});
+    }
+  });
+}
+
+// On w's io thread. Closing a listening socket resets the connections still in its
+// accept queue: take them first (each gets its request answered), then close. What
+// arrives between the last accept and the close is migrated by the kernel to another
+// SO_REUSEPORT listener of the port when net.ipv4.tcp_migrate_req=1 (deploy/ sets it).
+void HttpServer::Impl::close_listener(Listener& w) {
+  if (!w.acceptor || !w.acceptor->is_open()) return;
+  boost::system::error_code ec;
+  w.acceptor->non_blocking(true, ec);
+  for (;;) {
+    tcp::socket socket(*w.context);
+    w.acceptor->accept(socket, ec);
+    if (ec) break;  // would_block: the queue is empty
+    spawn_session(w, std::move(socket));
+  }
+  w.acceptor->close(ec);
 }
 
 HttpServer::HttpServer(config::HttpSettings settings, std::vector<asio::io_context*> contexts,
@@ -240,13 +271,29 @@ void HttpServer::start() {
   }
 }
 
+void HttpServer::drain() {
+  impl_->draining = true;
+}
+
 void HttpServer::stop() {
+  impl_->draining = true;
   impl_->stopping = true;
+  for (auto& w : impl_->listeners) {
+    asio::post(*w.context, [impl = impl_.get(), &w] {
+      impl->close_listener(w);
+      boost::system::error_code ec;
+      for (auto& idle : w.idle) {
+        if (idle.served) idle.stream->socket().cancel(ec);
+      }
+    });
+  }
+}
+
+void HttpServer::close_idle() {
   for (auto& w : impl_->listeners) {
     asio::post(*w.context, [&w] {
       boost::system::error_code ec;
-      if (w.acceptor) w.acceptor->close(ec);
-      for (auto* stream : w.idle) stream->socket().cancel(ec);
+      for (auto& idle : w.idle) idle.stream->socket().cancel(ec);
     });
   }
 }

@@ -188,6 +188,9 @@ class Stack:
                 "ACCESS_TOKEN_EXPIRE_MINUTES": str(TOKEN_MINUTES),
                 "RATE_LIMIT_ENABLED": "false",
                 "API_THREADS": "2",
+                # no drain on SIGTERM (the default waits 5 s for load balancers); the tests
+                # of the drain set it (test_rolling_restart.py, test_shutdown.py)
+                "SHUTDOWN_DRAIN_SECONDS": "0",
             }
         )
         for k, v in overrides.items():
