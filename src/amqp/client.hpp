@@ -24,7 +24,7 @@ namespace os::amqp {
 // The broker is unreachable, the connection or channel closed, or a call timed out.
 class AmqpError : public DependencyUnavailable {
  public:
-  explicit AmqpError(const std::string& what) : DependencyUnavailable("rabbitmq", what) {}
+  explicit AmqpError(const std::string& what) : DependencyUnavailable(Dependency::RabbitMQ, what) {}
 };
 
 using Headers = std::map<std::string, std::string>;

@@ -16,4 +16,15 @@ inline awaitable<std::exception_ptr> capture(awaitable<void> work) {
   co_return nullptr;
 }
 
+// The same for a step that does not suspend (a blocking client's calls).
+template <typename Step>
+std::exception_ptr capture_now(Step&& step) {
+  try {
+    std::forward<Step>(step)();
+  } catch (...) {
+    return std::current_exception();
+  }
+  return nullptr;
+}
+
 }  // namespace os

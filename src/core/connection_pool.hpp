@@ -54,11 +54,11 @@ class ConnectionPool {
 
   // Bounds the queue of callers waiting for a connection (see the top of this file);
   // `dependency` names the server in the Overloaded refusals.
-  void set_limits(std::size_t max_waiters, Millis max_wait, std::string dependency) {
+  void set_limits(std::size_t max_waiters, Millis max_wait, Dependency dependency) {
     max_waiters_ = max_waiters;
     max_wait_ = max_wait;
     bounded_ = true;
-    dependency_ = std::move(dependency);
+    dependency_ = dependency;
   }
 
   // Throws std::runtime_error subclasses from the factory, or Timeout when every
@@ -181,7 +181,7 @@ class ConnectionPool {
   bool bounded_ = false;
   std::size_t max_waiters_ = std::numeric_limits<std::size_t>::max();
   Millis max_wait_{0};
-  std::string dependency_;
+  Dependency dependency_ = Dependency::Postgres;
 };
 
 }  // namespace os

@@ -18,19 +18,28 @@ class DependencyHealth {
   explicit DependencyHealth(std::string duty) : duty_(std::move(duty)) {}
 
   // Returns true when this is news (the dependency was up until now).
-  bool down(const std::string& dependency, const std::string& reason) {
+  bool down(Dependency dependency, const std::string& reason) {
     if (!down_.insert(dependency).second) return false;
-    log::warn("dependency unavailable",
-              {{"dependency", dependency}, {"duty", duty_}, {"error", reason}});
+    log::warn("dependency unavailable", {{"dependency", std::string(dependency_name(dependency))},
+                                         {"duty", duty_},
+                                         {"error", reason}});
     return true;
   }
-  void down(const Failure& f) { down(f.dependency.empty() ? "unknown" : f.dependency, f.reason); }
+  // A failure that is not a dependency being down (a bug, a bad message) is no state to
+  // remember: it is logged as an error each time.
+  void down(const Failure& f) {
+    if (f.dependency) {
+      down(*f.dependency, f.reason);
+    } else {
+      log::error("duty step failed", {{"duty", duty_}, {"error", f.reason}});
+    }
+  }
 
   // A call that needed `dependency` succeeded.
-  // By value: all_up() passes an element of down_, which erase() destroys.
-  void up(std::string dependency) {
+  void up(Dependency dependency) {
     if (down_.erase(dependency) == 0) return;
-    log::info("dependency available again", {{"dependency", dependency}, {"duty", duty_}});
+    log::info("dependency available again",
+              {{"dependency", std::string(dependency_name(dependency))}, {"duty", duty_}});
   }
   // Everything worked.
   void all_up() {
@@ -40,7 +49,7 @@ class DependencyHealth {
 
  private:
   std::string duty_;
-  std::set<std::string> down_;
+  std::set<Dependency> down_;
 };
 
 // Capped exponential backoff with full jitter in [base*2^n / 2, base*2^n].

@@ -5,22 +5,46 @@
 // timed out, refused for now", so the classification is by type, never by message text.
 #pragma once
 #include <exception>
+#include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 namespace os {
+
+// The servers the service depends on.
+enum class Dependency { Postgres, Redis, RabbitMQ };
+
+// Its name in logs, metrics and /ready: "postgres", "redis", "rabbitmq".
+constexpr std::string_view dependency_name(Dependency d) {
+  switch (d) {
+    case Dependency::Postgres:
+      return "postgres";
+    case Dependency::Redis:
+      return "redis";
+    case Dependency::RabbitMQ:
+      break;
+  }
+  return "rabbitmq";
+}
 
 // A server (PostgreSQL, Redis, RabbitMQ) is unreachable, timed out, or refused the call
 // for a reason that goes away by itself (read-only replica, loading, out of memory).
 class DependencyUnavailable : public std::runtime_error {
  public:
-  DependencyUnavailable(std::string dependency, const std::string& what)
-      : std::runtime_error(what), dependency_(std::move(dependency)) {}
-  // "postgres", "redis" or "rabbitmq".
-  const std::string& dependency() const { return dependency_; }
+  DependencyUnavailable(Dependency dependency, const std::string& what)
+      : std::runtime_error(what), dependency_(dependency) {}
+  Dependency dependency() const { return dependency_; }
 
  private:
-  std::string dependency_;
+  Dependency dependency_;
+};
+
+// A broken invariant of our own code (a bug), never a dependency that is down: classified
+// as unknown, so it is retried a bounded number of times and reported, not waited out.
+class LogicError : public std::logic_error {
+ public:
+  using std::logic_error::logic_error;
 };
 
 // The input itself is wrong (malformed message, unknown task, an order that does not
@@ -34,8 +58,9 @@ enum class FailureKind { Transient, Permanent, Unknown };
 
 struct Failure {
   FailureKind kind = FailureKind::Unknown;
-  std::string dependency;  // set for Transient
-  std::string reason;      // never empty
+  std::optional<Dependency> dependency;  // set for Transient
+  std::string reason;                    // never empty
+  bool is_down(Dependency d) const { return kind == FailureKind::Transient && dependency == d; }
 };
 
 // Classifies a caught exception. An exception without a message still gets a reason.
@@ -48,11 +73,11 @@ inline Failure classify(const std::exception_ptr& error) {
   } catch (const DependencyUnavailable& e) {
     return {FailureKind::Transient, e.dependency(), reason(e.what(), "dependency unavailable")};
   } catch (const PermanentFailure& e) {
-    return {FailureKind::Permanent, "", reason(e.what(), "permanent failure")};
+    return {FailureKind::Permanent, std::nullopt, reason(e.what(), "permanent failure")};
   } catch (const std::exception& e) {
-    return {FailureKind::Unknown, "", reason(e.what(), "unexpected error")};
+    return {FailureKind::Unknown, std::nullopt, reason(e.what(), "unexpected error")};
   } catch (...) {
-    return {FailureKind::Unknown, "", "unexpected non-standard exception"};
+    return {FailureKind::Unknown, std::nullopt, "unexpected non-standard exception"};
   }
 }
 

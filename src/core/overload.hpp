@@ -16,8 +16,8 @@ class Overloaded : public DependencyUnavailable {
   // The closed set of reasons (a metrics label): see reason_label().
   enum class Reason { QueueFull, WaitExpired };
 
-  Overloaded(std::string dependency, Reason reason, const std::string& what)
-      : DependencyUnavailable(std::move(dependency), what), reason_(reason) {}
+  Overloaded(Dependency dependency, Reason reason, const std::string& what)
+      : DependencyUnavailable(dependency, what), reason_(reason) {}
   Reason reason() const { return reason_; }
 
  private:

@@ -2,6 +2,7 @@
 
 #include <boost/asio/this_coro.hpp>
 
+#include "core/capture.hpp"
 #include "core/logging.hpp"
 
 namespace os {
@@ -18,12 +19,7 @@ awaitable<void> supervise(DutyLoop loop, DependencyHealth& health) {
   Backoff backoff(loop.retry.base, loop.retry.cap);
   std::string logged_failure;  // the last non-transient failure logged, until a success
   while (!co_await stop_requested()) {
-    std::exception_ptr error;
-    try {
-      co_await loop.pass();
-    } catch (...) {
-      error = std::current_exception();
-    }
+    const auto error = co_await capture(loop.pass());
     if (co_await stop_requested()) break;  // the stop interrupted the pass
     if (!error) {
       backoff.reset();

@@ -39,7 +39,7 @@ struct DutyLoop {
   RetryPolicy retry = {};
   // The dependencies a successful pass shows to be up; empty: all of them. (A worker's
   // pass only reads the task queue; its tasks report on PostgreSQL themselves.)
-  std::vector<std::string> proves = {};
+  std::vector<Dependency> proves = {};
   // Waits between failed passes. Tests give a fake clock; the default is a timer, which
   // the stop cancels.
   std::function<awaitable<void>(Millis)> pause = sleep_for;

@@ -88,15 +88,24 @@ struct Row {
   std::string cursor_created_at;
 };
 
+// A column the schema guarantees (CHECK constraints, the enum type) that does not decode
+// is a broken invariant: never shown as price 0 or PENDING.
+template <typename T>
+T decoded(std::optional<T> value, const char* column, std::string_view id) {
+  if (!value) {
+    throw LogicError("order " + std::string(id) + ": column " + column + " does not decode");
+  }
+  return std::move(*value);
+}
+
 Row read_order(const PgResult& r, int row, int first = 0) {
   Row out;
   Order& o = out.order;
   o.id = r.text(row, first);
   o.user_id = r.integer(row, first + 1);
-  o.items =
-      domain::items_from_json(r.text(row, first + 2)).value_or(std::vector<domain::OrderItem>{});
-  o.total_cents = domain::cents_from_decimal(r.text(row, first + 3)).value_or(0);
-  o.status = domain::parse_status(r.text(row, first + 4)).value_or(domain::OrderStatus::Pending);
+  o.items = decoded(domain::items_from_json(r.text(row, first + 2)), "items", o.id);
+  o.total_cents = decoded(domain::cents_from_decimal(r.text(row, first + 3)), "total_price", o.id);
+  o.status = decoded(domain::parse_status(r.text(row, first + 4)), "status", o.id);
   o.created_at = r.text(row, first + 5);
   o.updated_at = r.text(row, first + 6);
   o.processed_at = r.optional_text(row, first + 7);
@@ -124,19 +133,25 @@ awaitable<CreateOutcome> OrderRepository::create(std::int64_t user_id,
     args.emplace_back(key->key);
     args.emplace_back(key->request_hash);
   }
-  const auto created = co_await pool_.execute(key ? kCreateWithKey : kCreate, args);
-  if (created.rows() == 1) {
-    if (wakeup_ != nullptr) wakeup_->after_commit();
-    co_return CreateOutcome{CreateOutcome::Kind::Created, read_order(created, 0).order};
+  // Twice at most: a key found taken and then gone (housekeeping pruned it in between,
+  // past its 24 hours) is free again, so the create is tried once more.
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    const auto created = co_await pool_.execute(key ? kCreateWithKey : kCreate, args);
+    if (created.rows() == 1) {
+      if (wakeup_ != nullptr) wakeup_->after_commit();
+      co_return CreateOutcome{CreateOutcome::Kind::Created, read_order(created, 0).order};
+    }
+    if (!key) throw LogicError("the order insert returned no row");
+    // The key was used before (within 24 h): replay, or refuse a different body.
+    const auto existing =
+        co_await pool_.execute(kFindKey, params(std::to_string(user_id), key->key));
+    if (existing.rows() == 0) continue;
+    const bool same = existing.text(0, 0) == key->request_hash;
+    co_return CreateOutcome{
+        same ? CreateOutcome::Kind::Replayed : CreateOutcome::Kind::KeyReusedWithOtherBody,
+        read_order(existing, 0, 1).order};
   }
-
-  // The key was used before (within 24 h): replay, or refuse a different body.
-  const auto existing = co_await pool_.execute(kFindKey, params(std::to_string(user_id), key->key));
-  if (existing.rows() == 0) throw PgError("40001", "idempotency key vanished; retry");
-  const bool same = existing.text(0, 0) == key->request_hash;
-  co_return CreateOutcome{
-      same ? CreateOutcome::Kind::Replayed : CreateOutcome::Kind::KeyReusedWithOtherBody,
-      read_order(existing, 0, 1).order};
+  throw LogicError("idempotency key taken and gone twice in a row");
 }
 
 awaitable<std::optional<Order>> OrderRepository::find(const std::string& id) {

@@ -11,7 +11,7 @@ PgPool::PgPool(asio::any_io_executor ex, config::PostgresSettings settings, Wait
       }) {
   if (waiting == Waiting::Bounded) {
     pool_.set_limits(static_cast<std::size_t>(settings_.pool_max_waiters), settings_.pool_max_wait,
-                     "postgres");
+                     Dependency::Postgres);
   }
 }
 

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <set>
 
+#include "core/capture.hpp"
 #include "core/logging.hpp"
 #include "core/supervisor.hpp"
 #include "domain/clock.hpp"
@@ -139,13 +140,9 @@ awaitable<std::exception_ptr> NewOrderConsumer::record(const std::vector<Pending
   std::vector<domain::NewOrderEvent> events;
   events.reserve(pending.size());
   for (const auto& p : pending) events.push_back(p.event);
-  std::exception_ptr error;
   std::vector<domain::NewOrderEvent> fresh;
-  try {
-    fresh = co_await inbox_.record_new(events, enqueue);
-  } catch (...) {
-    error = std::current_exception();
-  }
+  auto record = [&]() -> awaitable<void> { fresh = co_await inbox_.record_new(events, enqueue); };
+  const auto error = co_await capture(record());
   if (!error) {
     health_.all_up();
     acknowledge(pending, fresh);
@@ -225,7 +222,7 @@ awaitable<void> NewOrderConsumer::run() {
       .pass = [this] { return pass(); },
       .on_failure =
           [this](const Failure& failure) {
-            if (failure.kind == FailureKind::Transient && failure.dependency != "rabbitmq") {
+            if (failure.kind == FailureKind::Transient && !failure.is_down(Dependency::RabbitMQ)) {
               return;  // the batch waits, unacked, on a live connection
             }
             // Its unacked deliveries go back to the queue when it closes.
@@ -234,7 +231,7 @@ awaitable<void> NewOrderConsumer::run() {
             batch_.clear();
           },
       .retry = {.base = kBrokerRetryBase, .cap = kBrokerRetryCap},
-      .proves = {"rabbitmq"}};
+      .proves = {Dependency::RabbitMQ}};
   co_await supervise(std::move(loop), health_);
 }
 

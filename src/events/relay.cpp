@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <map>
 
+#include "core/capture.hpp"
 #include "core/logging.hpp"
 #include "core/supervisor.hpp"
 #include "domain/trace.hpp"
@@ -85,8 +86,7 @@ bool Relay::woken() {
 awaitable<std::size_t> Relay::publish_due() {
   const auto events = co_await outbox_.claim(settings_.batch_size, settings_.lease);
   std::size_t published = 0;
-  std::exception_ptr broker_error;
-  try {
+  const auto broker_error = capture_now([&] {
     const auto& topology = broker_.topology();
     auto& connection = broker_.connection();
     in_flight_connection_ = broker_.generation();  // pass() released any of an older one
@@ -97,13 +97,11 @@ awaitable<std::size_t> Relay::publish_due() {
       if (!in_flight_.emplace(connection.publish_unconfirmed(m), InFlight{e, Clock::now()})
                .second) {
         // Never silently: its confirm would settle another row.
-        throw amqp::AmqpError("a confirm tag of an unconfirmed publish came again");
+        throw LogicError("a confirm tag of an unconfirmed publish came again");
       }
       ++published;
     }
-  } catch (const amqp::AmqpError&) {
-    broker_error = std::current_exception();
-  }
+  });
   if (broker_error) {
     // Claimed but never sent: back to the queue at once, with the in-flight ones.
     std::vector<std::string> unsent;
@@ -116,8 +114,7 @@ awaitable<std::size_t> Relay::publish_due() {
 awaitable<void> Relay::settle(Millis wait) {
   if (in_flight_.empty()) co_return;
   std::vector<amqp::AmqpConnection::Settled> settled;
-  std::exception_ptr broker_error;
-  try {
+  const auto broker_error = capture_now([&] {
     settled = broker_.connection().take_settled(wait);
     // While RabbitMQ blocks us (it said so) it reads nothing, so confirms are not due: the
     // timeout counts from the send or the unblock, whichever came last (publishing_blocked()
@@ -127,9 +124,7 @@ awaitable<void> Relay::settle(Millis wait) {
         Clock::now() - std::max(in_flight_.begin()->second.sent, unblocked_at_) > rabbit_.timeout) {
       throw amqp::AmqpError("RabbitMQ did not confirm in time");
     }
-  } catch (const amqp::AmqpError&) {
-    broker_error = std::current_exception();
-  }
+  });
   if (broker_error) {
     const std::vector<std::string> none;  // named: GCC 12 mis-destroys braced temporaries here
     co_await drop_broker(broker_error, none);
@@ -232,12 +227,7 @@ awaitable<void> Relay::pass() {
     // heartbeats, and look again when the broker sends something (connection.unblocked, a
     // confirm, a heartbeat) or after kHeartbeatEvery. No poll loop: one wake-up per input.
     co_await broker_.wait_readable(kHeartbeatEvery);
-    std::exception_ptr broker_error;
-    try {
-      broker_.connection().keep_alive();
-    } catch (const amqp::AmqpError&) {
-      broker_error = std::current_exception();
-    }
+    const auto broker_error = capture_now([&] { broker_.connection().keep_alive(); });
     if (broker_error) {
       const std::vector<std::string> none;
       co_await drop_broker(broker_error, none);
@@ -320,11 +310,11 @@ awaitable<void> Relay::run() {
                       // Not working: the api notifies, so relays elsewhere wake.
                       detach_doorbell();
                       maybe_due_ = true;
-                      if (failure.dependency != "postgres") {
+                      if (!failure.is_down(Dependency::Postgres)) {
                         broker_.drop();
                         in_flight_.clear();  // republished after their lease
                       }
-                      if (failure.dependency != "rabbitmq") listener_.reset();
+                      if (!failure.is_down(Dependency::RabbitMQ)) listener_.reset();
                       // PostgreSQL may be down for long: keep answering heartbeats.
                       broker_.keep_alive();
                     },

@@ -7,6 +7,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <cmath>
 
+#include "core/capture.hpp"
 #include "core/failure.hpp"
 #include "core/logging.hpp"
 #include "core/overload.hpp"
@@ -163,12 +164,8 @@ awaitable<Response> MiddlewareChain::handle(Request& request) {
   request.span_id = trace.span_id;
 
   Response response;
-  std::exception_ptr error;
-  try {
-    response = co_await dispatch(request);
-  } catch (...) {
-    error = std::current_exception();
-  }
+  auto handle = [&]() -> awaitable<void> { response = co_await dispatch(request); };
+  auto error = co_await capture(handle());
   std::optional<Failure> failure;
   if (error) {
     try {
@@ -185,7 +182,7 @@ awaitable<Response> MiddlewareChain::handle(Request& request) {
     failure = classify(error);
     if (failure->kind == FailureKind::Transient) {
       // Only the database is fatal to a request: the cache and the rate limiter fall back.
-      response = error_response(503, failure->dependency == "postgres"
+      response = error_response(503, failure->is_down(Dependency::Postgres)
                                          ? "Service temporarily unavailable: database unreachable"
                                          : "Service temporarily unavailable");
       response.set_header("Retry-After", "1");

@@ -14,12 +14,17 @@
 
 struct redisReader;
 
+namespace boost::asio::ssl {
+template <typename Stream>
+class stream;
+}  // namespace boost::asio::ssl
+
 namespace os::redis {
 
 // Redis unreachable, timed out, or the connection broke.
 class RedisUnavailable : public DependencyUnavailable {
  public:
-  explicit RedisUnavailable(const std::string& what) : DependencyUnavailable("redis", what) {}
+  explicit RedisUnavailable(const std::string& what) : DependencyUnavailable(Dependency::Redis, what) {}
 };
 
 struct RedisReply {
@@ -54,6 +59,10 @@ bool is_readonly_error(const RedisReply& reply);
 
 class RedisConnection {
  public:
+  // TLS (rediss://) runs over socket(): reads and writes then go through this stream,
+  // never the socket directly. Plain connections have none and pay nothing for it.
+  using TlsStream = asio::ssl::stream<asio::ip::tcp::socket&>;
+
   // To endpoint.host:port, or, with Sentinels configured, to the primary they name (checked
   // with ROLE, so a replica is never written to). Logs in and selects the database.
   static awaitable<std::unique_ptr<RedisConnection>> connect(const asio::any_io_executor& ex,
@@ -68,7 +77,9 @@ class RedisConnection {
   awaitable<std::vector<RedisReply>> pipeline(const std::vector<Command>& commands, Millis timeout);
 
   // For RedisMultiplexer, which drives the socket itself: parsed replies of what was fed.
+  // With TLS, data goes through tls() (the socket is still what is closed and waited on).
   asio::ip::tcp::socket& socket() { return socket_; }
+  TlsStream* tls() { return tls_.get(); }
   void feed(const char* data, std::size_t size);
   // The next complete reply fed so far, or nullopt; throws RedisUnavailable if malformed.
   std::optional<RedisReply> next_reply();
@@ -80,9 +91,11 @@ class RedisConnection {
 
  private:
   explicit RedisConnection(const asio::any_io_executor& ex);
-  // A bare TCP connection to `node`.
+  // A connection to `node`: bare TCP, or TLS when `tls.enabled` (handshake done, the
+  // certificate verified for node.host).
   static awaitable<std::unique_ptr<RedisConnection>> open(const asio::any_io_executor& ex,
                                                           const config::HostPort& node,
+                                                          const config::TlsSettings& tls,
                                                           Millis timeout);
   // The current primary's address, from the first Sentinel that knows it.
   static awaitable<config::HostPort> ask_sentinels(const asio::any_io_executor& ex,
@@ -91,6 +104,7 @@ class RedisConnection {
   awaitable<std::vector<RedisReply>> round_trip(std::string request, std::size_t replies);
 
   asio::ip::tcp::socket socket_;
+  std::unique_ptr<TlsStream> tls_;
   redisReader* reader_;
   bool broken_ = false;
   config::HostPort node_;

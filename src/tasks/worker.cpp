@@ -158,7 +158,7 @@ awaitable<void> Worker::run(Millis grace) {
                 .pass = [this] { return pass(); },
                 .on_failure = [this](const Failure&) { group_ready_ = false; },
                 .retry = {.base = Millis(250), .cap = Millis(2000)},
-                .proves = {"redis"}};
+                .proves = {Dependency::Redis}};
   co_await supervise(std::move(loop), health_);
   co_await drain(grace);
 }

@@ -58,7 +58,7 @@ struct Fixture {
                },
                {.requires_auth = true});
     router.add("GET", "/db", [](Request&) -> awaitable<Response> {
-      throw DependencyUnavailable("postgres", "connection refused");
+      throw DependencyUnavailable(Dependency::Postgres, "connection refused");
       co_return Response{};
     });
     router.add("GET", "/odd", [](Request&) -> awaitable<Response> {

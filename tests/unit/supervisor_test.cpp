@@ -72,7 +72,7 @@ Outcome succeeds() {
 Outcome unknown(const char* what) {
   return fails_with(std::make_exception_ptr(std::runtime_error(what)));
 }
-Outcome transient(const char* dependency) {
+Outcome transient(Dependency dependency) {
   return fails_with(std::make_exception_ptr(DependencyUnavailable(dependency, "gone")));
 }
 
@@ -89,13 +89,13 @@ TEST(Supervisor, AnExceptionWithoutAMessageIsAFailure) {
 
 TEST(Supervisor, ClassifiesByTypeNotByMessage) {
   Harness h;
-  h.outcomes = {transient("postgres"),
+  h.outcomes = {transient(Dependency::Postgres),
                 fails_with(std::make_exception_ptr(PermanentFailure("dependency unavailable"))),
                 fails_with(std::make_exception_ptr(42)), succeeds()};
   h.run(h.loop());
   ASSERT_EQ(h.failures.size(), 3u);
   EXPECT_EQ(h.failures[0].kind, FailureKind::Transient);
-  EXPECT_EQ(h.failures[0].dependency, "postgres");
+  EXPECT_EQ(h.failures[0].dependency, Dependency::Postgres);
   EXPECT_EQ(h.failures[1].kind, FailureKind::Permanent);
   EXPECT_EQ(h.failures[2].kind, FailureKind::Unknown);
   EXPECT_FALSE(h.failures[2].reason.empty());
@@ -103,7 +103,7 @@ TEST(Supervisor, ClassifiesByTypeNotByMessage) {
 
 TEST(Supervisor, BacksOffExponentiallyWithJitterUpToTheCap) {
   Harness h;
-  for (int i = 0; i < 8; ++i) h.outcomes.push_back(transient("rabbitmq"));
+  for (int i = 0; i < 8; ++i) h.outcomes.push_back(transient(Dependency::RabbitMQ));
   h.outcomes.push_back(succeeds());
   h.run(h.loop({.base = Millis(100), .cap = Millis(1600)}));
   ASSERT_EQ(h.pauses.size(), 8u);
@@ -117,8 +117,8 @@ TEST(Supervisor, BacksOffExponentiallyWithJitterUpToTheCap) {
 
 TEST(Supervisor, ASuccessResetsTheBackoff) {
   Harness h;
-  h.outcomes = {transient("redis"), transient("redis"), transient("redis"),
-                succeeds(),         transient("redis"), succeeds()};
+  h.outcomes = {transient(Dependency::Redis), transient(Dependency::Redis), transient(Dependency::Redis),
+                succeeds(),         transient(Dependency::Redis), succeeds()};
   h.run(h.loop({.base = Millis(100), .cap = Millis(10'000)}));
   ASSERT_EQ(h.pauses.size(), 4u);
   EXPECT_GE(h.pauses[2].count(), 200);  // third in a row: 400 ms, jittered down to >= 200
@@ -127,13 +127,13 @@ TEST(Supervisor, ASuccessResetsTheBackoff) {
 
 TEST(Supervisor, MarksOnlyWhatASuccessfulPassProves) {
   Harness h;
-  h.health.down("postgres", "down");  // reported by the duty's own work, not by a pass
-  h.outcomes = {transient("redis"), succeeds(), succeeds()};  // the last one meets the stop
+  h.health.down(Dependency::Postgres, "down");  // reported by the duty's own work, not by a pass
+  h.outcomes = {transient(Dependency::Redis), succeeds(), succeeds()};  // the last one meets the stop
   auto loop = h.loop();
-  loop.proves = {"redis"};
+  loop.proves = {Dependency::Redis};
   h.run(std::move(loop));
   EXPECT_TRUE(h.health.any_down());  // postgres was not shown to be up
-  h.health.up("postgres");
+  h.health.up(Dependency::Postgres);
   EXPECT_FALSE(h.health.any_down());
 }
 
@@ -169,7 +169,7 @@ TEST(Supervisor, StopDuringTheBackoffEndsItAtOnce) {
   DutyLoop loop{.duty = "test duty",
                 .pass = [&]() -> awaitable<void> {
                   ++passes;
-                  throw DependencyUnavailable("redis", "down");
+                  throw DependencyUnavailable(Dependency::Redis, "down");
                   co_return;
                 },
                 .retry = {.base = std::chrono::hours(1), .cap = std::chrono::hours(1)}};
