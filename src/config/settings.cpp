@@ -3,8 +3,11 @@
 #include <algorithm>
 #include <boost/json.hpp>
 #include <boost/url/parse.hpp>
+#include <cerrno>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
+#include <cstring>
 
 #include "domain/ip_networks.hpp"
 #include "domain/text.hpp"
@@ -22,9 +25,47 @@ std::size_t distinct_bytes(std::string_view s) {
   return n;
 }
 
+// A secret `NAME` may come from the file that `NAME_FILE` names (Docker and Kubernetes
+// secrets): read once here, one trailing newline stripped, so that every reader of NAME
+// (and its checks) sees the file's content as NAME's value.
+std::string read_secret_file(const std::string& variable, const std::string& path) {
+  auto fail = [&](int error) {
+    return ConfigError(variable, "cannot read the file '" + path + "': " + std::strerror(error));
+  };
+  std::FILE* file = std::fopen(path.c_str(), "rb");
+  if (file == nullptr) throw fail(errno);
+  std::string content;
+  char buffer[4096];
+  std::size_t n = 0;
+  while ((n = std::fread(buffer, 1, sizeof buffer, file)) > 0) content.append(buffer, n);
+  const int error = std::ferror(file) ? errno : 0;
+  std::fclose(file);
+  if (error != 0) throw fail(error);
+  if (!content.empty() && content.back() == '\n') {
+    content.pop_back();
+    if (!content.empty() && content.back() == '\r') content.pop_back();
+  }
+  return content;
+}
+
+EnvMap with_secret_files(const EnvMap& env) {
+  EnvMap out = env;
+  for (const auto name : kSecretFileVariables) {
+    const std::string variable(name);
+    const std::string file_variable = variable + "_FILE";
+    const auto file = env.find(file_variable);
+    if (file == env.end() || file->second.empty()) continue;
+    if (const auto direct = env.find(variable); direct != env.end() && !direct->second.empty()) {
+      throw ConfigError(file_variable, "cannot be set together with " + variable + "; set one");
+    }
+    out[variable] = read_secret_file(file_variable, file->second);
+  }
+  return out;
+}
+
 class Reader {
  public:
-  explicit Reader(const EnvMap& env) : env_(env) {}
+  explicit Reader(const EnvMap& env) : env_(with_secret_files(env)) {}
 
   const std::string* raw(const std::string& name) const {
     auto it = env_.find(name);
@@ -165,7 +206,7 @@ class Reader {
   }
 
  private:
-  const EnvMap& env_;
+  EnvMap env_;  // the environment, secrets read from their *_FILE
 };
 
 std::string quote_conninfo(const std::string& value) {
@@ -246,13 +287,19 @@ PostgresSettings load_postgres(const Reader& r) {
 
 RedisEndpoint parse_redis_url(const std::string& name, const std::string& value) {
   auto parsed = boost::urls::parse_uri(value);
-  if (!parsed || (parsed->scheme() != "redis")) {
-    throw ConfigError(name, "must be a redis://host:port/db URL");
+  if (!parsed || (parsed->scheme() != "redis" && parsed->scheme() != "rediss")) {
+    throw ConfigError(name,
+                      "must be a redis://[user:password@]host:port/db URL (rediss:// for TLS)");
   }
   RedisEndpoint ep;
+  ep.tls.enabled = parsed->scheme() == "rediss";
   if (!parsed->host().empty()) ep.host = parsed->host_address();
   if (parsed->has_port()) ep.port = parsed->port_number();
+  if (parsed->has_userinfo()) ep.user = parsed->user();
   if (parsed->has_password()) ep.password = parsed->password();
+  if (ep.user.find_first_of(" \t\r\n") != std::string::npos) {
+    throw ConfigError(name, "has a user name with whitespace");
+  }
   std::string path = parsed->path();
   if (!path.empty() && path.front() == '/') path.erase(0, 1);
   if (!path.empty()) {
@@ -263,6 +310,35 @@ RedisEndpoint parse_redis_url(const std::string& name, const std::string& value)
   }
   if (ep.port <= 0 || ep.port > 65535) throw ConfigError(name, "has an invalid port");
   return ep;
+}
+
+// PREFIX_CA_FILE, PREFIX_CERT_FILE, PREFIX_KEY_FILE for a connection whose TLS is `enabled`:
+// each file must be readable now (a typo is a startup error, not an outage later). Set
+// while TLS is off, they are an error too (`off_reason`): the operator meant TLS, and the
+// connection must not silently stay plaintext.
+TlsSettings load_tls(const Reader& r, const std::string& prefix, bool enabled,
+                     const std::string& off_reason) {
+  TlsSettings tls;
+  tls.enabled = enabled;
+  const std::pair<std::string, std::string*> files[] = {{prefix + "_CA_FILE", &tls.ca_file},
+                                                        {prefix + "_CERT_FILE", &tls.cert_file},
+                                                        {prefix + "_KEY_FILE", &tls.key_file}};
+  for (const auto& [variable, field] : files) {
+    r.set(variable, *field);
+    if (field->empty()) continue;
+    if (!enabled) throw ConfigError(variable, "is set, but " + off_reason);
+    if (std::FILE* f = std::fopen(field->c_str(), "rb")) {
+      std::fclose(f);
+    } else {
+      throw ConfigError(variable, "cannot read the file '" + *field + "': " + std::strerror(errno));
+    }
+  }
+  if (tls.cert_file.empty() != tls.key_file.empty()) {
+    throw ConfigError(prefix + (tls.cert_file.empty() ? "_CERT_FILE" : "_KEY_FILE"),
+                      "is needed too: a client certificate takes " + prefix + "_CERT_FILE and " +
+                          prefix + "_KEY_FILE");
+  }
+  return tls;
 }
 
 // Sentinel mode for one Redis: the primary's address comes from the Sentinels.
@@ -284,20 +360,29 @@ void follow_sentinels(const Reader& r, const std::string& sentinels_var,
 
 RedisSettings load_redis(const Reader& r) {
   RedisSettings redis;
+  // REDIS_PASSWORD (or REDIS_PASSWORD_FILE) for every Redis URL without a password of its own.
+  const auto password = r.text("REDIS_PASSWORD", "");
   if (const auto* url = r.raw("REDIS_URL")) {
     redis.cache = parse_redis_url("REDIS_URL", *url);
   } else {
     r.set("REDIS_HOST", redis.cache.host);
     r.set_integer("REDIS_PORT", redis.cache.port, 1, 65535);
     r.set_integer("REDIS_DB", redis.cache.db, 0, 15);
-    r.set("REDIS_PASSWORD", redis.cache.password);
   }
+  if (redis.cache.password.empty()) redis.cache.password = password;
   follow_sentinels(r, "REDIS_SENTINELS", "REDIS_MASTER_NAME", redis.cache);
   redis.tasks = redis.cache;
   if (const auto* url = r.raw("CELERY_BROKER_URL")) {
     redis.tasks = parse_redis_url("CELERY_BROKER_URL", *url);
+    if (redis.tasks.password.empty()) redis.tasks.password = password;
   }
   follow_sentinels(r, "TASK_REDIS_SENTINELS", "TASK_REDIS_MASTER_NAME", redis.tasks);
+  const bool any_tls = redis.cache.tls.enabled || redis.tasks.tls.enabled;
+  const auto tls = load_tls(r, "REDIS_TLS", any_tls,
+                            "no Redis URL uses TLS (REDIS_URL / CELERY_BROKER_URL: rediss://)");
+  for (auto* endpoint : {&redis.cache, &redis.tasks}) {
+    if (endpoint->tls.enabled) endpoint->tls = tls;
+  }
   r.set_count("REDIS_ORDERS_TTL_SECONDS", redis.orders_ttl, 1, 86400 * 30);
   r.set_count("REDIS_TIMEOUT_MS", redis.timeout, 1, 60000);
   r.set_count("REDIS_BREAKER_OPEN_MS", redis.breaker_open, 10, 600000);
@@ -327,6 +412,8 @@ RabbitSettings load_rabbit(const Reader& r) {
   r.set_integer("RABBITMQ_PREFETCH", rabbit.prefetch, 1, 65535);
   r.set_fraction<std::chrono::seconds>("RABBITMQ_TIMEOUT_SECONDS", rabbit.timeout, 0.1, 600);
   r.set_integer("RABBITMQ_HEARTBEAT_SECONDS", rabbit.heartbeat_seconds, 0, 3600);
+  rabbit.tls =
+      load_tls(r, "RABBITMQ_TLS", r.boolean("RABBITMQ_TLS", false), "RABBITMQ_TLS is not true");
   return rabbit;
 }
 
@@ -366,6 +453,7 @@ Settings load_settings(const EnvMap& env) {
   r.set_count("ACCESS_TOKEN_EXPIRE_MINUTES", s.access_token_ttl, 1, 60 * 24 * 30);
 
   r.set_integer("METRICS_PORT", s.metrics_port, 0, 65535);
+  r.set_boolean("METRICS_ON_API_PORT", s.metrics_on_api_port);
   r.set_count("AUTH_USER_CACHE_SECONDS", s.auth_user_cache, 0, 3600);
   r.set("API_HOST", s.http.host);
   r.set_integer("API_PORT", s.http.port, 0, 65535);

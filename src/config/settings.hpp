@@ -44,11 +44,24 @@ struct PostgresSettings {
   PostgresSettings with_session_setting(const std::string& name, const std::string& value) const;
 };
 
+// TLS to a server: on when `enabled`; the peer's certificate is always verified (against
+// `ca_file`, or the system's trust store when it is empty) and must name the host or IP
+// connected to. `cert_file`/`key_file`: a client certificate, when the server asks for one.
+struct TlsSettings {
+  bool enabled = false;
+  std::string ca_file;
+  std::string cert_file;
+  std::string key_file;
+};
+
 struct RedisEndpoint {
   std::string host = "127.0.0.1";
   int port = 6379;
   int db = 0;
+  std::string user;  // an ACL user (AUTH user password); empty: the default user
   std::string password;
+  // rediss://: TLS (REDIS_TLS_*), to the Sentinels too.
+  TlsSettings tls;
   // REDIS_SENTINELS / TASK_REDIS_SENTINELS: when set, host/port are unused and each new
   // connection asks these Sentinels for the current primary of `master_name`.
   std::vector<HostPort> sentinels;
@@ -83,6 +96,7 @@ struct RabbitSettings {
   int prefetch = 32;
   std::chrono::milliseconds timeout{5000};
   int heartbeat_seconds = 30;  // 0: no heartbeats
+  TlsSettings tls;             // RABBITMQ_TLS, RABBITMQ_TLS_*: on every node
 };
 
 struct HttpSettings {
@@ -165,7 +179,10 @@ struct Settings {
   LogFormat log_format = LogFormat::Json;
   bool run_migrations_on_startup = false;
   std::string secret_key;
-  int metrics_port = 0;  // for roles without the api
+  int metrics_port = 0;  // for roles without the api (and for the api's, see below)
+  // /metrics on the api's port too (the default, for compatibility); false: only on
+  // METRICS_PORT, which the api role then serves as well.
+  bool metrics_on_api_port = true;
   std::chrono::minutes access_token_ttl{30};
   // 0: every authenticated request checks that the user still exists. >0: remember
   // existing users this long, forgotten on deletion via NOTIFY; trusted only while the
@@ -188,6 +205,12 @@ struct Settings {
 inline constexpr std::string_view kSecretKeyPlaceholder =
     "change-me-to-a-random-string-of-32-chars-or-more";
 inline constexpr std::size_t kMinSecretKeyDistinctBytes = 10;
+
+// Secrets that may also be given as a file: NAME_FILE=/run/secrets/... (read at startup,
+// one trailing newline stripped; setting both NAME and NAME_FILE is an error).
+inline constexpr std::string_view kSecretFileVariables[] = {
+    "SECRET_KEY", "SECRET_KEY_FALLBACKS", "POSTGRES_PASSWORD", "REDIS_PASSWORD",
+    "RABBITMQ_PASSWORD"};
 
 // Throws ConfigError naming the first bad variable.
 Settings load_settings(const EnvMap& env);

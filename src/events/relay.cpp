@@ -89,16 +89,12 @@ awaitable<std::size_t> Relay::publish_due() {
   const auto broker_error = capture_now([&] {
     const auto& topology = broker_.topology();
     auto& connection = broker_.connection();
-    in_flight_connection_ = broker_.generation();  // pass() released any of an older one
     for (const auto& e : events) {
       amqp::OutgoingMessage m{
           topology.exchange, topology.routing_key, e.payload, e.id, e.event_type, 0, std::nullopt};
       if (!e.traceparent.empty()) m.headers["traceparent"] = e.traceparent;
-      if (!in_flight_.emplace(connection.publish_unconfirmed(m), InFlight{e, Clock::now()})
-               .second) {
-        // Never silently: its confirm would settle another row.
-        throw LogicError("a confirm tag of an unconfirmed publish came again");
-      }
+      // pass() released the rows of any older connection first.
+      in_flight_.sent(connection.publish_unconfirmed(m), e, Clock::now(), broker_.generation());
       ++published;
     }
   });
@@ -121,7 +117,7 @@ awaitable<void> Relay::settle(Millis wait) {
     // notes a connection.unblocked that just came). A dead broker is still found out by
     // its missing heartbeats.
     if (settled.empty() && !publishing_blocked() &&
-        Clock::now() - std::max(in_flight_.begin()->second.sent, unblocked_at_) > rabbit_.timeout) {
+        Clock::now() - std::max(*in_flight_.oldest_sent(), unblocked_at_) > rabbit_.timeout) {
       throw amqp::AmqpError("RabbitMQ did not confirm in time");
     }
   });
@@ -130,21 +126,10 @@ awaitable<void> Relay::settle(Millis wait) {
     co_await drop_broker(broker_error, none);
     co_return;
   }
-  std::vector<db::OutboxEvent> confirmed;
-  std::map<std::string, std::vector<std::string>> unroutable;  // reason -> ids
-  std::vector<std::string> nacked;
-  for (auto& s : settled) {
-    const auto it = in_flight_.find(s.tag);
-    if (it == in_flight_.end()) continue;
-    if (s.result.confirmed()) {
-      confirmed.push_back(std::move(it->second.event));
-    } else if (s.result.status == amqp::PublishResult::Status::Returned) {
-      unroutable[s.result.reason].push_back(it->second.event.id);
-    } else {
-      nacked.push_back(it->second.event.id);
-    }
-    in_flight_.erase(it);
-  }
+  auto verdicts = in_flight_.settle(settled);
+  auto& confirmed = verdicts.confirmed;
+  const auto& unroutable = verdicts.unroutable;
+  const auto& nacked = verdicts.nacked;
   // Blocked on an earlier connection: a confirm on this one says that the alarm is over.
   if (blocked_ && !confirmed.empty() && !broker_.connection().blocked()) note_unblocked();
   std::vector<std::string> ids;
@@ -178,15 +163,15 @@ awaitable<void> Relay::settle(Millis wait) {
 }
 
 awaitable<void> Relay::release_in_flight(std::vector<std::string> ids, const std::string& reason) {
-  for (const auto& [tag, f] : in_flight_) ids.push_back(f.event.id);
-  in_flight_.clear();  // if the release fails too, they are published again after the lease
+  // If the release fails too, they are published again after the lease.
+  for (auto& id : in_flight_.release_all()) ids.push_back(std::move(id));
   if (ids.empty()) co_return;
   metrics_.add("outbox_events_failed_total", "", static_cast<double>(ids.size()));
   co_await outbox_.release(ids, reason);
 }
 
 awaitable<void> Relay::release_lost_in_flight() {
-  if (in_flight_.empty() || in_flight_connection_ == broker_.generation()) co_return;
+  if (!in_flight_.stranded(broker_.generation())) co_return;
   co_await release_in_flight({}, "the RabbitMQ connection was replaced before the confirm");
 }
 
@@ -312,7 +297,7 @@ awaitable<void> Relay::run() {
                       maybe_due_ = true;
                       if (!failure.is_down(Dependency::Postgres)) {
                         broker_.drop();
-                        in_flight_.clear();  // republished after their lease
+                        in_flight_.release_all();  // republished after their lease
                       }
                       if (!failure.is_down(Dependency::RabbitMQ)) listener_.reset();
                       // PostgreSQL may be down for long: keep answering heartbeats.

@@ -17,6 +17,7 @@
 #include "core/metrics.hpp"
 #include "db/outbox_repository.hpp"
 #include "events/broker_session.hpp"
+#include "events/confirm_tracker.hpp"
 
 namespace os::events {
 
@@ -74,12 +75,7 @@ class Relay {
   db::OutboxRepository outbox_;
   Metrics& metrics_;
   BrokerSession broker_;
-  struct InFlight {
-    db::OutboxEvent event;
-    Clock::time_point sent;
-  };
-  std::map<std::uint64_t, InFlight> in_flight_;  // by confirm tag, oldest first
-  std::uint64_t in_flight_connection_ = 0;       // the broker generation they were sent on
+  ConfirmTracker in_flight_;  // published, not confirmed yet
   std::unique_ptr<db::PgConnection> listener_;
   Doorbell* doorbell_;
   bool doorbell_attached_ = false;

@@ -1,6 +1,9 @@
 #include "config/settings.hpp"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdio>
 
 using namespace os::config;
 
@@ -236,4 +239,154 @@ TEST(Config, UnitsAndFractions) {
   EXPECT_EQ(s.tasks.dead_stream, "tasks:x:dead");
   EXPECT_EQ(s.log_format, LogFormat::Text);
   EXPECT_EQ(failing_variable(with({{"OUTBOX_POLL_SECONDS", "0.001"}})), "OUTBOX_POLL_SECONDS");
+}
+
+namespace {
+// A file in the test's temporary directory holding `content`; removed at scope end.
+struct TempFile {
+  explicit TempFile(const std::string& content, const std::string& name = "secret") {
+    path = ::testing::TempDir() + "config_test_" + name + "_" + std::to_string(::getpid());
+    std::FILE* f = std::fopen(path.c_str(), "wb");
+    std::fwrite(content.data(), 1, content.size(), f);
+    std::fclose(f);
+  }
+  ~TempFile() { std::remove(path.c_str()); }
+  std::string path;
+};
+
+std::string failure_text(const EnvMap& env) {
+  try {
+    load_settings(env);
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "";
+}
+}  // namespace
+
+TEST(ConfigSecretFiles, EverySecretCanComeFromAFileWithOneTrailingNewlineStripped) {
+  const TempFile key("4f7c1a9e2b6d8035cafe1d2e3f4a5b6c-from-file\n", "key");
+  const TempFile pg("pg pass\n\n", "pg");  // only one newline is stripped
+  const TempFile redis("redis-pass\r\n", "redis");
+  const TempFile rabbit("rabbit-pass", "rabbit");
+  const auto s = load_settings({{"SECRET_KEY_FILE", key.path},
+                                {"POSTGRES_PASSWORD_FILE", pg.path},
+                                {"REDIS_PASSWORD_FILE", redis.path},
+                                {"RABBITMQ_PASSWORD_FILE", rabbit.path}});
+  EXPECT_EQ(s.secret_key, "4f7c1a9e2b6d8035cafe1d2e3f4a5b6c-from-file");
+  EXPECT_NE(s.postgres.conninfo.find("password='pg pass\n'"), std::string::npos);
+  EXPECT_EQ(s.redis.cache.password, "redis-pass");
+  EXPECT_EQ(s.redis.tasks.password, "redis-pass");
+  EXPECT_EQ(s.rabbit.password, "rabbit-pass");
+}
+
+TEST(ConfigSecretFiles, TheSecretKeyFromAFileIsCheckedAsAnyOther) {
+  const TempFile short_key("too-short\n", "short");
+  const TempFile placeholder(std::string(kSecretKeyPlaceholder) + "\n", "placeholder");
+  const TempFile low_entropy(std::string(40, 'x'), "entropy");
+  const TempFile empty("\n", "empty");
+  for (const auto* file : {&short_key, &placeholder, &low_entropy, &empty}) {
+    EXPECT_EQ(failing_variable({{"SECRET_KEY_FILE", file->path}}), "SECRET_KEY") << file->path;
+  }
+}
+
+TEST(ConfigSecretFiles, BothTheVariableAndItsFileIsAnErrorNamingBoth) {
+  const TempFile key("4f7c1a9e2b6d8035cafe1d2e3f4a5b6c\n", "both");
+  const auto text = failure_text(
+      {{"SECRET_KEY", "4f7c1a9e2b6d8035cafe1d2e3f4a5b6c"}, {"SECRET_KEY_FILE", key.path}});
+  EXPECT_NE(text.find("SECRET_KEY_FILE"), std::string::npos) << text;
+  EXPECT_NE(text.find("SECRET_KEY;"), std::string::npos) << text;
+  EXPECT_EQ(failing_variable(with({{"REDIS_PASSWORD", "x"}, {"REDIS_PASSWORD_FILE", key.path}})),
+            "REDIS_PASSWORD_FILE");
+}
+
+TEST(ConfigSecretFiles, AnUnreadableFileNamesTheVariableAndThePathNeverTheSecret) {
+  const std::string missing = ::testing::TempDir() + "config_test_no_such_file";
+  const auto text = failure_text(with({{"POSTGRES_PASSWORD_FILE", missing}}));
+  EXPECT_EQ(failing_variable(with({{"POSTGRES_PASSWORD_FILE", missing}})),
+            "POSTGRES_PASSWORD_FILE");
+  EXPECT_NE(text.find(missing), std::string::npos) << text;
+  // A directory cannot be read as a file either.
+  EXPECT_EQ(failing_variable(with({{"RABBITMQ_PASSWORD_FILE", ::testing::TempDir()}})),
+            "RABBITMQ_PASSWORD_FILE");
+  // A secret that is not good enough is refused without being shown.
+  const TempFile weak("weak-but-secret-value", "weak");
+  const auto weak_text = failure_text({{"SECRET_KEY_FILE", weak.path}});
+  EXPECT_NE(weak_text.find("SECRET_KEY"), std::string::npos);
+  EXPECT_EQ(weak_text.find("weak-but-secret-value"), std::string::npos) << weak_text;
+}
+
+TEST(ConfigRedisTls, RedissUrlsTurnTlsOnWithAclUsersAndTheCaFile) {
+  const TempFile ca("not parsed at startup", "ca");
+  const auto s = load_settings(with({{"REDIS_URL", "rediss://orders:p%40ss@cache.internal:6380/2"},
+                                     {"CELERY_BROKER_URL", "redis://queue:6379/0"},
+                                     {"REDIS_TLS_CA_FILE", ca.path}}));
+  EXPECT_TRUE(s.redis.cache.tls.enabled);
+  EXPECT_EQ(s.redis.cache.tls.ca_file, ca.path);
+  EXPECT_EQ(s.redis.cache.user, "orders");
+  EXPECT_EQ(s.redis.cache.password, "p@ss");
+  EXPECT_EQ(s.redis.cache.host, "cache.internal");
+  EXPECT_EQ(s.redis.cache.db, 2);
+  EXPECT_FALSE(s.redis.tasks.tls.enabled);
+  EXPECT_TRUE(s.redis.tasks.tls.ca_file.empty());
+  // Without CELERY_BROKER_URL the task queue is the cache Redis, TLS included.
+  const auto same = load_settings(with({{"REDIS_URL", "rediss://h:1/0"}}));
+  EXPECT_TRUE(same.redis.tasks.tls.enabled);
+  EXPECT_FALSE(load_settings(base()).redis.cache.tls.enabled);
+}
+
+TEST(ConfigRedisTls, PasswordFromTheEnvironmentFillsUrlsWithoutOne) {
+  const auto s = load_settings(with({{"REDIS_URL", "rediss://svc@h:1/0"},
+                                     {"CELERY_BROKER_URL", "redis://:own@q:2/0"},
+                                     {"REDIS_PASSWORD", "shared"}}));
+  EXPECT_EQ(s.redis.cache.user, "svc");
+  EXPECT_EQ(s.redis.cache.password, "shared");
+  EXPECT_EQ(s.redis.tasks.password, "own");
+}
+
+TEST(ConfigRedisTls, TlsFilesWithoutTlsOrMissingAreRefused) {
+  const TempFile ca("x", "ca2");
+  // The operator meant TLS: no silent plaintext.
+  EXPECT_EQ(failing_variable(with({{"REDIS_TLS_CA_FILE", ca.path}})), "REDIS_TLS_CA_FILE");
+  EXPECT_EQ(failing_variable(with(
+                {{"REDIS_URL", "rediss://h:1/0"}, {"REDIS_TLS_CA_FILE", "/nonexistent/ca.pem"}})),
+            "REDIS_TLS_CA_FILE");
+  EXPECT_EQ(
+      failing_variable(with({{"REDIS_URL", "rediss://h:1/0"}, {"REDIS_TLS_CERT_FILE", ca.path}})),
+      "REDIS_TLS_KEY_FILE");
+  EXPECT_EQ(failing_variable(with({{"REDIS_URL", "http://h:1/0"}})), "REDIS_URL");
+}
+
+TEST(ConfigRabbitTls, OffByDefaultOnWithCaAndClientCertificate) {
+  EXPECT_FALSE(load_settings(base()).rabbit.tls.enabled);
+  const TempFile ca("x", "rca");
+  const TempFile cert("x", "rcert");
+  const TempFile key("x", "rkey");
+  const auto s = load_settings(with({{"RABBITMQ_TLS", "true"},
+                                     {"RABBITMQ_HOSTS", "a:5671,b:5671"},
+                                     {"RABBITMQ_TLS_CA_FILE", ca.path},
+                                     {"RABBITMQ_TLS_CERT_FILE", cert.path},
+                                     {"RABBITMQ_TLS_KEY_FILE", key.path}}));
+  EXPECT_TRUE(s.rabbit.tls.enabled);
+  EXPECT_EQ(s.rabbit.tls.ca_file, ca.path);
+  EXPECT_EQ(s.rabbit.tls.cert_file, cert.path);
+  EXPECT_EQ(s.rabbit.tls.key_file, key.path);
+  EXPECT_EQ(failing_variable(with({{"RABBITMQ_TLS_CA_FILE", ca.path}})), "RABBITMQ_TLS_CA_FILE");
+  EXPECT_EQ(failing_variable(with({{"RABBITMQ_TLS", "sure"}})), "RABBITMQ_TLS");
+}
+
+TEST(ConfigPostgresTls, SslParametersOfTheUrlReachLibpq) {
+  const auto s = load_settings(
+      with({{"DATABASE_URL",
+             "postgresql://u:p@db.internal:5432/orders?sslmode=verify-full&sslrootcert=/ca.pem"}}));
+  EXPECT_NE(s.postgres.conninfo.find("sslmode='verify-full'"), std::string::npos);
+  EXPECT_NE(s.postgres.conninfo.find("sslrootcert='/ca.pem'"), std::string::npos);
+  // Without them the conninfo names no sslmode: libpq's PGSSLMODE/PGSSLROOTCERT apply.
+  const auto plain = load_settings(base());
+  EXPECT_EQ(plain.postgres.conninfo.find("ssl"), std::string::npos);
+}
+
+TEST(Config, MetricsOnApiPortByDefault) {
+  EXPECT_TRUE(load_settings(base()).metrics_on_api_port);
+  EXPECT_FALSE(load_settings(with({{"METRICS_ON_API_PORT", "false"}})).metrics_on_api_port);
 }
