@@ -103,6 +103,8 @@ repo_hash() { printf '%s' "$REPO_ROOT" | md5sum | cut -c1-8; }
 #   long        26xxx   TEST_LONG_DEVSTACK_DIR, TEST_LONG_PG_PORT, ...
 #   sanitize    27xxx   TEST_SANITIZE_DEVSTACK_DIR, TEST_SANITIZE_PG_PORT, ...
 #   bench       28xxx   BENCH_DEVSTACK_DIR, BENCH_PG_PORT, ... (bench/run's api: 28000)
+#   tls         29xxx   TEST_TLS_DEVSTACK_DIR, TEST_TLS_PG_PORT, ... (tests/functional/test_tls.py's
+#                       own stack, TLS only: DEVSTACK_TLS_DIR)
 use_stack() {
     local name="$1" prefix base dir v
     case "$name" in
@@ -110,6 +112,7 @@ use_stack() {
         long)       prefix=TEST_LONG;     base=26000; dir="/tmp/order-service-test-long-$(repo_hash)" ;;
         sanitize)   prefix=TEST_SANITIZE; base=27000; dir="/tmp/order-service-test-sanitize-$(repo_hash)" ;;
         bench)      prefix=BENCH;         base=28000; dir="/tmp/order-service-bench" ;;
+        tls)        prefix=TEST_TLS;      base=29000; dir="/tmp/order-service-test-tls-$(repo_hash)" ;;
         *) die "use_stack: unknown stack '$name'" ;;
     esac
     v="${prefix}_DEVSTACK_DIR";  export DEVSTACK_DIR="${!v:-$dir}"

@@ -130,7 +130,9 @@ int main(int argc, char** argv) {
     }
     if (*reconcile || *all) roles.push_back(os::app::make_reconcile_role(settings, metrics));
     if (metrics_port == 0) metrics_port = settings.metrics_port;
-    if (!*api && !*all && metrics_port > 0) {
+    // With the api, /metrics is on its port unless METRICS_ON_API_PORT=false.
+    const bool api_serves_metrics = (*api || *all) && settings.metrics_on_api_port;
+    if (!api_serves_metrics && metrics_port > 0) {
       roles.push_back(os::app::make_metrics_role(settings, metrics, metrics_port));
     }
     return os::app::run_until_signal(roles);

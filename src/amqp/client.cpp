@@ -1,8 +1,13 @@
 #include "amqp/client.hpp"
 
 #include <amqp.h>
+#include <amqp_ssl_socket.h>
 #include <amqp_tcp_socket.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <sys/time.h>
+
+#include <boost/asio/ip/address.hpp>
 
 #include <cstdio>
 #include <deque>
@@ -134,6 +139,54 @@ Delivery to_delivery(const amqp_message_t& message) {
   return d;
 }
 
+// Why the last TLS handshake on this thread refused the broker's certificate (OpenSSL's
+// verification error), for the error message; connections open on their owner's thread.
+thread_local std::string t_refused_certificate;
+
+int note_refusal(int ok, X509_STORE_CTX* store) {
+  if (ok == 0 && t_refused_certificate.empty()) {
+    t_refused_certificate = X509_verify_cert_error_string(X509_STORE_CTX_get_error(store));
+  }
+  return ok;
+}
+
+// RABBITMQ_TLS: a TLS socket that verifies the broker's certificate against the CA (the
+// system's trust store without RABBITMQ_TLS_CA_FILE) and the node's host name or IP address
+// (rabbitmq-c checks names itself, not addresses: OpenSSL checks both here, during the
+// handshake, which fails on a refused certificate before anything is sent).
+amqp_socket_t* tls_socket(amqp_connection_state_t conn, const config::TlsSettings& tls,
+                          const std::string& host) {
+  amqp_socket_t* socket = amqp_ssl_socket_new(conn);
+  if (socket == nullptr) throw AmqpError("cannot create a TLS socket for RabbitMQ");
+  amqp_ssl_socket_set_verify_peer(socket, 1);
+  auto* ctx = static_cast<SSL_CTX*>(amqp_ssl_socket_get_context(socket));
+  if (!tls.ca_file.empty()) {
+    if (amqp_ssl_socket_set_cacert(socket, tls.ca_file.c_str()) != AMQP_STATUS_OK) {
+      throw AmqpError("cannot load RABBITMQ_TLS_CA_FILE '" + tls.ca_file + "'");
+    }
+  } else if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
+    throw AmqpError("cannot load the system's trusted CAs for RabbitMQ");
+  }
+  if (!tls.cert_file.empty() && amqp_ssl_socket_set_key(socket, tls.cert_file.c_str(),
+                                                        tls.key_file.c_str()) != AMQP_STATUS_OK) {
+    throw AmqpError("cannot load RABBITMQ_TLS_CERT_FILE '" + tls.cert_file +
+                    "' / RABBITMQ_TLS_KEY_FILE '" + tls.key_file + "'");
+  }
+  auto* param = SSL_CTX_get0_param(ctx);
+  boost::system::error_code not_ip;
+  boost::asio::ip::make_address(host, not_ip);
+  if (!not_ip) {
+    X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str());
+    amqp_ssl_socket_set_verify_hostname(socket, 0);  // its check knows names only
+  } else {
+    X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+    X509_VERIFY_PARAM_set1_host(param, host.c_str(), 0);
+    amqp_ssl_socket_set_verify_hostname(socket, 1);
+  }
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, note_refusal);
+  return socket;
+}
+
 }  // namespace
 
 AmqpConnection::AmqpConnection(const config::RabbitSettings& settings) : settings_(settings) {
@@ -160,11 +213,19 @@ AmqpConnection::AmqpConnection(const config::RabbitSettings& settings) : setting
 }
 
 void AmqpConnection::open(const config::HostPort& node) {
-  amqp_socket_t* socket = amqp_tcp_socket_new(conn_);
+  amqp_socket_t* socket = settings_.tls.enabled ? tls_socket(conn_, settings_.tls, node.host)
+                                                : amqp_tcp_socket_new(conn_);
   if (socket == nullptr) throw AmqpError("cannot create an AMQP socket");
   auto tv = to_timeval(settings_.timeout);
+  t_refused_certificate.clear();
   if (const int rc = amqp_socket_open_noblock(socket, node.host.c_str(), node.port, &tv);
       rc != AMQP_STATUS_OK) {
+    if (settings_.tls.enabled && rc != AMQP_STATUS_SOCKET_ERROR && rc != AMQP_STATUS_TIMEOUT) {
+      throw AmqpError("TLS handshake with RabbitMQ at " + node.text() + " failed: " +
+                      (t_refused_certificate.empty()
+                           ? std::string(amqp_error_string2(rc))
+                           : "certificate verify failed: " + t_refused_certificate));
+    }
     throw AmqpError("cannot connect to RabbitMQ at " + node.text() + ": " + amqp_error_string2(rc));
   }
   amqp_set_handshake_timeout(conn_, &tv);

@@ -31,6 +31,8 @@ const std::vector<RouteSpec>& route_table() {
 
 void add_routes(http::Router& router, ApiContext& ctx) {
   for (const auto& spec : route_table()) {
+    // METRICS_ON_API_PORT=false: /metrics only on METRICS_PORT (main.cpp starts it), not here.
+    if (spec.pattern == "/metrics" && !ctx.settings.metrics_on_api_port) continue;
     router.add(
         spec.method, spec.pattern,
         [&ctx, fn = spec.handler](http::Request& request) { return fn(ctx, request); },

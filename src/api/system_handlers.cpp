@@ -3,6 +3,7 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/json.hpp>
 #include <memory>
@@ -10,6 +11,7 @@
 
 #include "core/logging.hpp"
 #include "core/timeout.hpp"
+#include "core/tls.hpp"
 #include "http/probes.hpp"
 
 namespace os::api {
@@ -63,6 +65,20 @@ awaitable<std::string> check_rabbitmq(ApiContext& ctx) {
         auto endpoints = co_await resolver.async_resolve(node.host, std::to_string(node.port),
                                                          asio::use_awaitable);
         co_await asio::async_connect(socket, endpoints, asio::use_awaitable);
+        if (ctx.settings.rabbit.tls.enabled) {
+          // RABBITMQ_TLS: reachable means a handshake whose certificate verifies, as the
+          // relay's and the consumer's connections need.
+          asio::ssl::stream<asio::ip::tcp::socket&> stream(
+              socket, *tls::client_context(ctx.settings.rabbit.tls));
+          tls::expect_peer(stream.native_handle(), node.host);
+          boost::system::error_code ec;
+          co_await stream.async_handshake(asio::ssl::stream_base::client,
+                                          asio::redirect_error(asio::use_awaitable, ec));
+          if (ec) {
+            throw std::runtime_error("TLS handshake with RabbitMQ at " + node.text() + " failed: " +
+                                     tls::handshake_failure(stream.native_handle(), ec));
+          }
+        }
         co_return true;
       } catch (const std::exception&) {
         last = std::current_exception();

@@ -4,13 +4,18 @@
 #include <poll.h>
 
 #include <boost/asio/connect.hpp>
+#include <boost/asio/read.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
+#include <atomic>
 #include <charconv>
 
 #include "core/deadline.hpp"
+#include "core/logging.hpp"
+#include "core/tls.hpp"
 
 namespace os::redis {
 void encode_command(std::string& out, const Command& args) {
@@ -62,11 +67,28 @@ RedisConnection::RedisConnection(const asio::any_io_executor& ex)
     : socket_(ex), reader_(redisReaderCreate()) {}
 
 RedisConnection::~RedisConnection() {
+  tls_.reset();  // before the socket it refers to
   redisReaderFree(reader_);
 }
 
+namespace {
+
+// A certificate that does not verify is a configuration problem, not a passing outage:
+// logged as such (at most every 10 s per process: every reconnect meets it again).
+void log_tls_failure(const config::HostPort& node, const std::string& reason) {
+  static std::atomic<std::int64_t> last_ms{-1'000'000};
+  const auto now = std::chrono::duration_cast<Millis>(Clock::now().time_since_epoch()).count();
+  auto last = last_ms.load();
+  if (now - last < 10'000 || !last_ms.compare_exchange_strong(last, now)) return;
+  log::error("TLS handshake with redis failed",
+             {{"dependency", "redis"}, {"node", node.text()}, {"error", reason}});
+}
+
+}  // namespace
+
 awaitable<std::unique_ptr<RedisConnection>> RedisConnection::open(const asio::any_io_executor& ex,
                                                                   const config::HostPort& node,
+                                                                  const config::TlsSettings& tls,
                                                                   Millis timeout) {
   std::unique_ptr<RedisConnection> conn(new RedisConnection(ex));
   Deadline deadline(ex, timeout, [c = conn.get()] { c->socket_.close(); });
@@ -84,6 +106,27 @@ awaitable<std::unique_ptr<RedisConnection>> RedisConnection::open(const asio::an
   }
   conn->socket_.set_option(asio::ip::tcp::no_delay(true));
   conn->node_ = node;
+  if (tls.enabled) {
+    std::shared_ptr<asio::ssl::context> context;
+    try {
+      context = tls::client_context(tls);
+      conn->tls_ = std::make_unique<TlsStream>(conn->socket_, *context);
+      tls::expect_peer(conn->tls_->native_handle(), node.host);
+    } catch (const std::runtime_error& e) {
+      log_tls_failure(node, e.what());
+      throw RedisUnavailable(std::string("TLS to Redis at ") + node.text() + ": " + e.what());
+    }
+    co_await conn->tls_->async_handshake(asio::ssl::stream_base::client,
+                                         asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      if (deadline.expired()) {
+        throw RedisUnavailable("timed out in the TLS handshake with Redis at " + node.text());
+      }
+      const auto reason = tls::handshake_failure(conn->tls_->native_handle(), ec);
+      log_tls_failure(node, reason);
+      throw RedisUnavailable("TLS handshake with Redis at " + node.text() + " failed: " + reason);
+    }
+  }
   co_return conn;
 }
 
@@ -94,7 +137,7 @@ awaitable<config::HostPort> RedisConnection::ask_sentinels(const asio::any_io_ex
   for (const auto& sentinel : endpoint.sentinels) {
     std::string problem;
     try {
-      auto conn = co_await open(ex, sentinel, timeout);
+      auto conn = co_await open(ex, sentinel, endpoint.tls, timeout);
       const auto reply = co_await conn->command(
           cmd("SENTINEL", "get-master-addr-by-name", endpoint.master_name), timeout);
       int port = 0;
@@ -120,9 +163,13 @@ awaitable<std::unique_ptr<RedisConnection>> RedisConnection::connect(
   node.host = endpoint.host;
   node.port = endpoint.port;
   if (sentinel) node = co_await ask_sentinels(ex, endpoint, timeout);
-  auto conn = co_await open(ex, node, timeout);
+  auto conn = co_await open(ex, node, endpoint.tls, timeout);
   std::vector<Command> setup;
-  if (!endpoint.password.empty()) setup.push_back(cmd("AUTH", endpoint.password));
+  if (!endpoint.user.empty()) {
+    setup.push_back(cmd("AUTH", endpoint.user, endpoint.password));
+  } else if (!endpoint.password.empty()) {
+    setup.push_back(cmd("AUTH", endpoint.password));
+  }
   if (endpoint.db != 0) setup.push_back(cmd("SELECT", std::to_string(endpoint.db)));
   // Sentinel may still name a primary that was demoted, or a replica it is promoting:
   // only a node that says it is the primary gets our writes.
@@ -150,7 +197,19 @@ bool is_readonly_error(const RedisReply& reply) {
 bool RedisConnection::usable() {
   if (broken_) return false;
   pollfd pfd{socket_.native_handle(), POLLIN, 0};
-  if (::poll(&pfd, 1, 0) > 0) broken_ = true;
+  if (::poll(&pfd, 1, 0) <= 0) return true;
+  if (!tls_) {
+    broken_ = true;  // an idle connection has nothing to read: Redis closed it
+    return false;
+  }
+  // TLS sends records of its own after the handshake (TLS 1.3 session tickets): let the
+  // stream take them in without waiting. Application data or an end means broken.
+  boost::system::error_code ec;
+  socket_.non_blocking(true, ec);
+  char byte;
+  const auto n = tls_->read_some(asio::buffer(&byte, 1), ec);
+  broken_ = n > 0 || (ec != asio::error::would_block && ec != asio::error::try_again);
+  if (!broken_) socket_.non_blocking(false, ec);
   return !broken_;
 }
 
@@ -171,7 +230,11 @@ std::optional<RedisReply> RedisConnection::next_reply() {
 
 awaitable<std::vector<RedisReply>> RedisConnection::round_trip(std::string request,
                                                                std::size_t replies) {
-  co_await asio::async_write(socket_, asio::buffer(request), asio::use_awaitable);
+  if (tls_) {
+    co_await asio::async_write(*tls_, asio::buffer(request), asio::use_awaitable);
+  } else {
+    co_await asio::async_write(socket_, asio::buffer(request), asio::use_awaitable);
+  }
   std::vector<RedisReply> out;
   out.reserve(replies);
   char buffer[16384];
@@ -180,7 +243,12 @@ awaitable<std::vector<RedisReply>> RedisConnection::round_trip(std::string reque
       out.push_back(std::move(*reply));
       continue;
     }
-    const auto n = co_await socket_.async_read_some(asio::buffer(buffer), asio::use_awaitable);
+    std::size_t n = 0;
+    if (tls_) {
+      n = co_await tls_->async_read_some(asio::buffer(buffer), asio::use_awaitable);
+    } else {
+      n = co_await socket_.async_read_some(asio::buffer(buffer), asio::use_awaitable);
+    }
     feed(buffer, n);
   }
   co_return out;

@@ -5,6 +5,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -118,8 +119,14 @@ awaitable<void> read_replies(std::shared_ptr<Link> link) {
   char buffer[16384];
   while (!link->broken) {
     boost::system::error_code ec;
-    const auto n = co_await link->conn->socket().async_read_some(
-        asio::buffer(buffer), asio::redirect_error(asio::use_awaitable, ec));
+    std::size_t n = 0;
+    if (auto* tls = link->conn->tls()) {
+      n = co_await tls->async_read_some(asio::buffer(buffer),
+                                        asio::redirect_error(asio::use_awaitable, ec));
+    } else {
+      n = co_await link->conn->socket().async_read_some(
+          asio::buffer(buffer), asio::redirect_error(asio::use_awaitable, ec));
+    }
     if (ec) {
       link->fail("Redis connection failed: " + ec.message());
       co_return;
@@ -154,8 +161,13 @@ awaitable<void> write_queued(std::shared_ptr<Link> link) {
     std::string chunk;
     chunk.swap(link->out);
     boost::system::error_code ec;
-    co_await asio::async_write(link->conn->socket(), asio::buffer(chunk),
-                               asio::redirect_error(asio::use_awaitable, ec));
+    if (auto* tls = link->conn->tls()) {
+      co_await asio::async_write(*tls, asio::buffer(chunk),
+                                 asio::redirect_error(asio::use_awaitable, ec));
+    } else {
+      co_await asio::async_write(link->conn->socket(), asio::buffer(chunk),
+                                 asio::redirect_error(asio::use_awaitable, ec));
+    }
     if (ec) {
       link->fail("Redis connection failed: " + ec.message());
       break;
@@ -165,9 +177,11 @@ awaitable<void> write_queued(std::shared_ptr<Link> link) {
 }
 
 // Writes what callers queued in this loop turn: at once, as far as the socket takes it
-// (nearly always all of it), the rest asynchronously.
+// (nearly always all of it), the rest asynchronously. Over TLS all of it asynchronously:
+// the stream encrypts and writes in one operation, which a partial non-blocking send
+// would cut in the middle of a record.
 void flush(const std::shared_ptr<Link>& link) {
-  if (!link->broken) {
+  if (!link->broken && link->conn->tls() == nullptr) {
     boost::system::error_code ec;
     const auto written = write_now(link->conn->socket(), asio::buffer(link->out), ec);
     if (ec) {
