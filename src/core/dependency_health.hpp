@@ -52,7 +52,7 @@ class DependencyHealth {
   std::set<Dependency> down_;
 };
 
-// Capped exponential backoff with full jitter in [base*2^n / 2, base*2^n].
+// Capped exponential backoff with equal jitter: uniform in [base*2^n / 2, base*2^n].
 class Backoff {
  public:
   Backoff(std::chrono::milliseconds base, std::chrono::milliseconds cap)
