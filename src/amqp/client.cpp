@@ -15,6 +15,11 @@
 namespace os::amqp {
 namespace {
 
+// AMQP negotiates heartbeats in whole seconds: a fraction is rounded up (0 stays off).
+int heartbeat_seconds(Millis heartbeat) {
+  return static_cast<int>(std::chrono::ceil<std::chrono::seconds>(heartbeat).count());
+}
+
 constexpr amqp_channel_t kChannel = 1;
 
 // Why a watchdog (socket_watchdog.hpp) bounds every call into rabbitmq-c (0.11, Debian
@@ -250,7 +255,7 @@ void AmqpConnection::open(const config::HostPort& node) {
   {
     SocketWatchdog::Scope bound(watchdog_, budget(settings_.timeout));
     const auto login = amqp_login_with_properties(
-        conn_, settings_.vhost.c_str(), 0, 131072, settings_.heartbeat_seconds, &client_properties,
+        conn_, settings_.vhost.c_str(), 0, 131072, heartbeat_seconds(settings_.heartbeat), &client_properties,
         AMQP_SASL_METHOD_PLAIN, settings_.user.c_str(), settings_.password.c_str());
     if (login.reply_type != AMQP_RESPONSE_NORMAL) {
       throw failure("RabbitMQ login failed: " + describe(login));

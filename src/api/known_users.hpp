@@ -22,7 +22,7 @@ class KnownUsers {
   // How long one successful listener ping keeps the cache trusted.
   static constexpr Millis kTrustWindow{750};
 
-  explicit KnownUsers(std::chrono::seconds ttl) : ttl_(ttl) {}
+  explicit KnownUsers(Millis ttl) : ttl_(ttl) {}
 
   // Read before asking the database whether the user exists; pass it to remember().
   std::uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
@@ -52,7 +52,7 @@ class KnownUsers {
     return now.time_since_epoch().count() < trusted_until_.load(std::memory_order_acquire);
   }
 
-  std::chrono::seconds ttl_;
+  Millis ttl_;
   std::atomic<std::uint64_t> generation_{0};
   std::atomic<Clock::rep> trusted_until_{0};
   std::array<Shard, kShards> shards_;

@@ -100,7 +100,7 @@ class ApiRole : public Role {
     log::info(
         "draining: /ready answers 503, connections close after their next response",
         {{"drain_seconds", std::chrono::duration<double>(settings_.http.shutdown_drain).count()},
-         {"grace_seconds", static_cast<int>(settings_.http.shutdown_grace.count())},
+         {"grace_seconds", std::chrono::duration<double>(settings_.http.shutdown_grace).count()},
          {"connections", server_->active_sessions()}});
   }
 

@@ -153,7 +153,7 @@ class WorkerRole : public ThreadRole {
     // connections, and each write pay its own fsync); only the blocking read has its own.
     redis::RedisClient cache_redis(io.get_executor(), settings_.redis.cache,
                                    settings_.redis.timeout, &shared_.breaker);
-    cache::OrderCache cache(cache_redis, settings_.redis.orders_ttl, metrics_,
+    cache::OrderCache cache(cache_redis, std::chrono::ceil<std::chrono::seconds>(settings_.redis.orders_ttl), metrics_,
                             shared_.cache_generation);
     redis::RedisClient task_redis(io.get_executor(), settings_.redis.tasks, kTaskRedisTimeout,
                                   nullptr);

@@ -383,7 +383,7 @@ RedisSettings load_redis(const Reader& r) {
   for (auto* endpoint : {&redis.cache, &redis.tasks}) {
     if (endpoint->tls.enabled) endpoint->tls = tls;
   }
-  r.set_count("REDIS_ORDERS_TTL_SECONDS", redis.orders_ttl, 1, 86400 * 30);
+  r.set_fraction<std::chrono::seconds>("REDIS_ORDERS_TTL_SECONDS", redis.orders_ttl, 1, 86400 * 30);
   r.set_count("REDIS_TIMEOUT_MS", redis.timeout, 1, 60000);
   r.set_count("REDIS_BREAKER_OPEN_MS", redis.breaker_open, 10, 600000);
   return redis;
@@ -411,7 +411,7 @@ RabbitSettings load_rabbit(const Reader& r) {
                3600);
   r.set_integer("RABBITMQ_PREFETCH", rabbit.prefetch, 1, 65535);
   r.set_fraction<std::chrono::seconds>("RABBITMQ_TIMEOUT_SECONDS", rabbit.timeout, 0.1, 600);
-  r.set_integer("RABBITMQ_HEARTBEAT_SECONDS", rabbit.heartbeat_seconds, 0, 3600);
+  r.set_fraction<std::chrono::seconds>("RABBITMQ_HEARTBEAT_SECONDS", rabbit.heartbeat, 0, 3600);
   rabbit.tls =
       load_tls(r, "RABBITMQ_TLS", r.boolean("RABBITMQ_TLS", false), "RABBITMQ_TLS is not true");
   return rabbit;
@@ -454,14 +454,14 @@ Settings load_settings(const EnvMap& env) {
 
   r.set_integer("METRICS_PORT", s.metrics_port, 0, 65535);
   r.set_boolean("METRICS_ON_API_PORT", s.metrics_on_api_port);
-  r.set_count("AUTH_USER_CACHE_SECONDS", s.auth_user_cache, 0, 3600);
+  r.set_fraction<std::chrono::seconds>("AUTH_USER_CACHE_SECONDS", s.auth_user_cache, 0, 3600);
   r.set("API_HOST", s.http.host);
   r.set_integer("API_PORT", s.http.port, 0, 65535);
   r.set_integer("API_THREADS", s.http.threads, 0, 256);
   r.set_integer("HTTP_MAX_BODY_BYTES", s.http.max_body_bytes, 1024, 1LL << 30);
   r.set_integer("HTTP_MAX_HEADER_BYTES", s.http.max_header_bytes, 1024, 1 << 20);
-  r.set_count("HTTP_READ_TIMEOUT_SECONDS", s.http.read_timeout, 1, 3600);
-  r.set_count("SHUTDOWN_GRACE_SECONDS", s.http.shutdown_grace, 0, 3600);
+  r.set_fraction<std::chrono::seconds>("HTTP_READ_TIMEOUT_SECONDS", s.http.read_timeout, 0.1, 3600);
+  r.set_fraction<std::chrono::seconds>("SHUTDOWN_GRACE_SECONDS", s.http.shutdown_grace, 0, 3600);
   r.set_fraction<std::chrono::seconds>("SHUTDOWN_DRAIN_SECONDS", s.http.shutdown_drain, 0, 3600);
   r.set_integer("HTTP_MAX_CONNECTIONS", s.http.max_connections, 1, 1'000'000);
   r.set_integer("HTTP_MAX_IN_FLIGHT", s.http.max_in_flight, 1, 1'000'000);
@@ -496,8 +496,8 @@ Settings load_settings(const EnvMap& env) {
 
   r.set_fraction<std::chrono::seconds>("OUTBOX_POLL_SECONDS", s.outbox.poll_interval, 0.01, 3600);
   r.set_integer("OUTBOX_BATCH_SIZE", s.outbox.batch_size, 1, 10000);
-  r.set_count("OUTBOX_LEASE_SECONDS", s.outbox.lease, 1, 3600);
-  r.set_count("OUTBOX_MAX_BACKOFF_SECONDS", s.outbox.max_backoff, 1, 86400);
+  r.set_fraction<std::chrono::seconds>("OUTBOX_LEASE_SECONDS", s.outbox.lease, 0.1, 3600);
+  r.set_fraction<std::chrono::seconds>("OUTBOX_MAX_BACKOFF_SECONDS", s.outbox.max_backoff, 0.1, 86400);
 
   r.set_integer("WORKER_CONCURRENCY", s.tasks.concurrency, 1, 10000);
   r.set_fraction<std::chrono::seconds>("TASK_VISIBILITY_TIMEOUT_SECONDS",

@@ -72,7 +72,7 @@ struct RedisEndpoint {
 struct RedisSettings {
   RedisEndpoint cache;
   RedisEndpoint tasks;  // CELERY_BROKER_URL; the cache Redis when unset
-  std::chrono::seconds orders_ttl{300};
+  std::chrono::milliseconds orders_ttl{300000};  // Redis EX: rounded up to whole seconds
   std::chrono::milliseconds timeout{100};
   std::chrono::milliseconds breaker_open{5000};
 };
@@ -95,7 +95,7 @@ struct RabbitSettings {
   double consumer_retry_base_seconds = 1.0;
   int prefetch = 32;
   std::chrono::milliseconds timeout{5000};
-  int heartbeat_seconds = 30;  // 0: no heartbeats
+  std::chrono::milliseconds heartbeat{30000};  // 0: none; AMQP counts whole seconds (rounded up)
   TlsSettings tls;             // RABBITMQ_TLS, RABBITMQ_TLS_*: on every node
 };
 
@@ -105,11 +105,11 @@ struct HttpSettings {
   int threads = 0;  // 0 = one per core
   std::size_t max_body_bytes = 1 << 20;
   std::size_t max_header_bytes = 16 << 10;
-  std::chrono::seconds read_timeout{30};
+  std::chrono::milliseconds read_timeout{30000};
   // SIGTERM: /ready says 503 at once while the api keeps serving this long (each response
   // then closes its connection), so load balancers stop routing before it stops accepting.
   std::chrono::milliseconds shutdown_drain{5000};
-  std::chrono::seconds shutdown_grace{10};  // then in-flight requests may take this long
+  std::chrono::milliseconds shutdown_grace{10000};  // then in-flight requests may take this long
   int max_connections = 10000;  // per process; more are answered 503 and closed
   // Requests being handled per io thread (probes not counted); more are answered 503 at once.
   int max_in_flight = 64;
@@ -134,8 +134,8 @@ struct RateLimitSettings {
 struct OutboxSettings {
   std::chrono::milliseconds poll_interval{5000};
   int batch_size = 100;
-  std::chrono::seconds lease{30};
-  std::chrono::seconds max_backoff{300};
+  std::chrono::milliseconds lease{30000};
+  std::chrono::milliseconds max_backoff{300000};
 };
 
 struct TaskSettings {
@@ -187,7 +187,7 @@ struct Settings {
   // 0: every authenticated request checks that the user still exists. >0: remember
   // existing users this long, forgotten on deletion via NOTIFY; trusted only while the
   // listener proves itself every 250 ms, so a deleted user is refused within 1 s.
-  std::chrono::seconds auth_user_cache{60};
+  std::chrono::milliseconds auth_user_cache{60000};
   HttpSettings http;
   CorsSettings cors;
   RateLimitSettings rate_limit;

@@ -5,7 +5,7 @@ namespace {
 const Statement kClaim{
     "outbox_claim",
     "UPDATE outbox_events o SET attempts = o.attempts + 1,"
-    " next_attempt_at = now() + make_interval(secs => $2::int)"
+    " next_attempt_at = now() + make_interval(secs => $2::float8)"
     " FROM (SELECT id FROM outbox_events WHERE published_at IS NULL AND next_attempt_at <= now()"
     "       ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED) due"
     " WHERE o.id = due.id"
@@ -17,7 +17,7 @@ const Statement kPublished{
 const Statement kFailed{
     "outbox_failed",
     "UPDATE outbox_events SET last_error = $2,"
-    " next_attempt_at = now() + make_interval(secs => least($3::int, power(2, attempts - 1)))"
+    " next_attempt_at = now() + make_interval(secs => least($3::float8, power(2, attempts - 1)))"
     " WHERE id = ANY($1::uuid[])"};
 const Statement kRelease{
     "outbox_release",
@@ -29,9 +29,9 @@ const Statement kBacklog{
 }  // namespace
 
 awaitable<std::vector<OutboxEvent>> OutboxRepository::claim(int batch_size,
-                                                            std::chrono::seconds lease) {
+                                                            std::chrono::milliseconds lease) {
   const auto r = co_await pool_.execute(
-      kClaim, params(std::to_string(batch_size), std::to_string(lease.count())));
+      kClaim, params(std::to_string(batch_size), std::to_string(lease.count() / 1000.0)));
   std::vector<OutboxEvent> events;
   events.reserve(static_cast<std::size_t>(r.rows()));
   std::vector<std::pair<std::string, std::size_t>> order;
@@ -56,10 +56,10 @@ awaitable<void> OutboxRepository::mark_published(const std::vector<std::string>&
 
 awaitable<void> OutboxRepository::mark_failed(const std::vector<std::string>& ids,
                                               const std::string& error,
-                                              std::chrono::seconds max_backoff) {
+                                              std::chrono::milliseconds max_backoff) {
   if (ids.empty()) co_return;
   co_await pool_.execute(kFailed,
-                         params(array_literal(ids), error, std::to_string(max_backoff.count())));
+                         params(array_literal(ids), error, std::to_string(max_backoff.count() / 1000.0)));
 }
 
 awaitable<void> OutboxRepository::release(const std::vector<std::string>& ids,

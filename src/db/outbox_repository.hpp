@@ -29,11 +29,11 @@ class OutboxRepository {
 
   // Due, unpublished rows (FOR UPDATE SKIP LOCKED, so relays never share a row); they
   // stay invisible to other relays for `lease` unless marked earlier.
-  awaitable<std::vector<OutboxEvent>> claim(int batch_size, std::chrono::seconds lease);
+  awaitable<std::vector<OutboxEvent>> claim(int batch_size, std::chrono::milliseconds lease);
   awaitable<void> mark_published(const std::vector<std::string>& ids);
   // Exponential backoff per row: 1, 2, 4, ... seconds, at most `max_backoff`.
   awaitable<void> mark_failed(const std::vector<std::string>& ids, const std::string& error,
-                              std::chrono::seconds max_backoff);
+                              std::chrono::milliseconds max_backoff);
   // Due again at once (the broker went away before confirming: not the row's fault).
   awaitable<void> release(const std::vector<std::string>& ids, const std::string& error);
   awaitable<OutboxBacklog> backlog();

@@ -174,7 +174,7 @@ class FakeBroker {
     os::config::RabbitSettings s;
     s.hosts = {os::config::HostPort{"127.0.0.1", port_}};
     s.timeout = timeout;
-    s.heartbeat_seconds = 0;
+    s.heartbeat = Millis(0);
     return s;
   }
   bool announced_connection_blocked() const { return announced_blocked_; }

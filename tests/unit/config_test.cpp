@@ -31,7 +31,7 @@ std::string failing_variable(EnvMap env) {
 TEST(Config, DefaultsAreUsable) {
   const auto s = load_settings(base());
   EXPECT_EQ(s.http.port, 8000);
-  EXPECT_EQ(s.redis.orders_ttl.count(), 300);
+  EXPECT_EQ(s.redis.orders_ttl, std::chrono::seconds(300));
   EXPECT_EQ(s.rabbit.new_order_queue, "new_order");
   EXPECT_EQ(s.tasks.process_order_delay.count(), 2000);
 }
@@ -326,6 +326,29 @@ TEST(ConfigRedisTls, RedissUrlsTurnTlsOnWithAclUsersAndTheCaFile) {
   EXPECT_EQ(s.redis.cache.user, "orders");
   EXPECT_EQ(s.redis.cache.password, "p@ss");
   EXPECT_EQ(s.redis.cache.host, "cache.internal");
+// SPEC §6: every time setting (*_SECONDS, *_HOURS) takes fractions.
+TEST(Config, EveryTimeSettingTakesFractions) {
+  for (const char* name :
+       {"OUTBOX_POLL_SECONDS", "OUTBOX_LEASE_SECONDS", "OUTBOX_MAX_BACKOFF_SECONDS",
+        "OUTBOX_RETENTION_HOURS", "INBOX_RETENTION_HOURS", "TASK_RUNS_RETENTION_HOURS",
+        "HOUSEKEEPING_INTERVAL_SECONDS", "TASK_VISIBILITY_TIMEOUT_SECONDS",
+        "TASK_RETRY_MAX_BACKOFF_SECONDS", "RECONCILE_AFTER_SECONDS", "RECONCILE_INTERVAL_SECONDS",
+        "REDIS_ORDERS_TTL_SECONDS", "RABBITMQ_TIMEOUT_SECONDS", "RABBITMQ_HEARTBEAT_SECONDS",
+        "RABBITMQ_CONSUMER_RETRY_BASE_SECONDS", "POSTGRES_CONNECT_TIMEOUT_SECONDS",
+        "POSTGRES_QUERY_TIMEOUT_SECONDS", "HTTP_READ_TIMEOUT_SECONDS", "SHUTDOWN_GRACE_SECONDS",
+        "AUTH_USER_CACHE_SECONDS"}) {
+    EXPECT_EQ(failing_variable(with({{name, "2.5"}})), "") << name << "=2.5 refused";
+  }
+  const auto s = load_settings(with({{"OUTBOX_LEASE_SECONDS", "1.5"},
+                                     {"SHUTDOWN_GRACE_SECONDS", "2.5"},
+                                     {"HTTP_READ_TIMEOUT_SECONDS", "0.5"},
+                                     {"RABBITMQ_HEARTBEAT_SECONDS", "1.5"}}));
+  EXPECT_EQ(s.outbox.lease, std::chrono::milliseconds(1500));
+  EXPECT_EQ(s.http.shutdown_grace, std::chrono::milliseconds(2500));
+  EXPECT_EQ(s.http.read_timeout, std::chrono::milliseconds(500));
+  EXPECT_EQ(s.rabbit.heartbeat, std::chrono::milliseconds(1500));
+}
+
   EXPECT_EQ(s.redis.cache.db, 2);
   EXPECT_FALSE(s.redis.tasks.tls.enabled);
   EXPECT_TRUE(s.redis.tasks.tls.ca_file.empty());
