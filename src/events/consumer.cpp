@@ -14,7 +14,6 @@ namespace {
 // How long a pass waits for the first delivery (then heartbeats and gauges are serviced).
 constexpr Millis kPoll{200};
 // How often the dead-letter queue's depth is read for /metrics (and its alert).
-constexpr std::chrono::seconds kDeadLetterCheckInterval{10};
 
 }  // namespace
 
@@ -40,9 +39,7 @@ NewOrderConsumer::NewOrderConsumer(const config::RabbitSettings& settings,
       publisher_("consumer (retry publisher)", settings) {}
 
 void NewOrderConsumer::report_dead_letters() {
-  const auto now = Clock::now();
-  if (now < next_dead_letter_check_) return;
-  next_dead_letter_check_ = now + kDeadLetterCheckInterval;
+  if (!dead_letter_check_.due(Clock::now())) return;
   try {
     metrics_.set(
         "events_dead_letter_queue_depth", "",

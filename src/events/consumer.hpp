@@ -15,6 +15,7 @@
 #include "core/dependency_health.hpp"
 #include "core/failure.hpp"
 #include "core/metrics.hpp"
+#include "core/periodic.hpp"
 #include "db/inbox_repository.hpp"
 #include "events/broker_session.hpp"
 #include "tasks/task_queue.hpp"
@@ -67,7 +68,7 @@ class NewOrderConsumer {
   BrokerSession publisher_;
   std::vector<Pending> batch_;  // taken, not acked yet
   DependencyHealth health_{"consumer"};
-  Clock::time_point next_dead_letter_check_{};
+  Every dead_letter_check_{std::chrono::seconds(10)};  // the dead-letter queue depth gauge
 };
 
 void describe_consumer_metrics(Metrics& metrics);

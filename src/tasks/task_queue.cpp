@@ -127,8 +127,7 @@ awaitable<std::size_t> TaskQueue::enqueue_process_orders(
   if (redis_.follows_sentinel()) {
     const auto wait = co_await redis_.command(cmd("WAIT", "1", kReplicaWaitMs));
     throw_if_error(wait);
-    if (wait.integer < 1 && Clock::now() >= next_unreplicated_warning_) {
-      next_unreplicated_warning_ = Clock::now() + std::chrono::minutes(1);
+    if (wait.integer < 1 && unreplicated_warning_.due(Clock::now())) {
       log::warn("task-queue Redis has no replica that took the new tasks in time",
                 {{"tasks", static_cast<std::int64_t>(events.size())}});
     }

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "config/settings.hpp"
+#include "core/periodic.hpp"
 #include "domain/new_order_event.hpp"
 #include "redis/client.hpp"
 #include "tasks/task.hpp"
@@ -89,7 +90,7 @@ class TaskQueue {
   redis::RedisClient& reads_;  // read(): may block its connection
   const config::TaskSettings& settings_;
   std::string live_, delayed_, delayed_tasks_;
-  Clock::time_point next_unreplicated_warning_{};  // at most one warning a minute
+  Every unreplicated_warning_{std::chrono::minutes(1), 0.0};  // at most one warning a minute
 };
 
 // Reads the task-queue Redis' eviction and persistence settings and logs a warning naming
