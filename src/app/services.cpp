@@ -37,7 +37,8 @@ std::size_t hashing_capacity(std::size_t threads) {
 ProcessServices::ProcessServices(const config::Settings& s, Metrics& m, ProcessShared& shared)
     : settings(s),
       metrics(m),
-      jwt(s.secret_key, std::chrono::duration_cast<std::chrono::seconds>(s.access_token_ttl)),
+      jwt(s.secret_key, std::chrono::duration_cast<std::chrono::seconds>(s.access_token_ttl),
+          s.secret_key_fallbacks),
       hashing(hashing_threads(), std::numeric_limits<std::size_t>::max(), kHashingNice),
       redis_breaker(shared.breaker),
       cors(s.cors),

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <boost/json.hpp>
 #include <boost/url/parse.hpp>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
@@ -417,7 +418,66 @@ RabbitSettings load_rabbit(const Reader& r) {
   return rabbit;
 }
 
+std::size_t unpredictable_characters(std::string_view key) {
+  // Pairs a guesser tries first: a character repeated, or a step of one along the alphabet,
+  // the digits, a keyboard row or the code points (case ignored: "aAbB" is a sequence too).
+  static constexpr std::string_view kSequences[] = {"abcdefghijklmnopqrstuvwxyz",
+                                                    "0123456789",
+                                                    "1234567890",
+                                                    "qwertyuiop",
+                                                    "asdfghjkl",
+                                                    "zxcvbnm",
+                                                    "qazwsxedcrfvtgbyhnujmikolp"};
+  auto lower = [](unsigned char c) { return static_cast<unsigned char>(std::tolower(c)); };
+  auto follows = [&](unsigned char prev, unsigned char c) {
+    prev = lower(prev);
+    c = lower(c);
+    if (prev == c || prev + 1 == c || c + 1 == prev) return true;
+    for (const auto seq : kSequences) {
+      const auto a = seq.find(static_cast<char>(prev));
+      const auto b = seq.find(static_cast<char>(c));
+      if (a != std::string_view::npos && b != std::string_view::npos &&
+          (a + 1 == b || b + 1 == a)) {
+        return true;
+      }
+    }
+    return false;
+  };
+  std::size_t count = 0;
+  for (std::size_t i = 0; i < key.size(); ++i) {
+    const auto c = static_cast<unsigned char>(key[i]);
+    if (i > 0 && follows(static_cast<unsigned char>(key[i - 1]), c)) continue;
+    // The end of a three-character run seen earlier: the key repeats itself.
+    if (i >= 2 && key.substr(0, i).find(key.substr(i - 2, 3)) != std::string_view::npos) continue;
+    ++count;
+  }
+  return count;
+}
+
 }  // namespace
+
+void check_secret_key(const std::string& variable, std::string_view value) {
+  constexpr const char* kHowTo = "; generate one, e.g. `head -c 32 /dev/urandom | base64`";
+  if (value.size() < 32) {
+    throw ConfigError(variable,
+                      "must be at least 32 characters, got " + std::to_string(value.size()));
+  }
+  if (value == kSecretKeyPlaceholder) {
+    throw ConfigError(variable,
+                      "is the public placeholder from .env.example: anyone could sign tokens; "
+                      "generate one, e.g. `head -c 32 /dev/urandom | base64`");
+  }
+  if (const auto distinct = distinct_bytes(value); distinct < kMinSecretKeyDistinctBytes) {
+    throw ConfigError(variable, "has too little entropy (only " + std::to_string(distinct) +
+                                    " distinct characters)" + kHowTo);
+  }
+  if (const auto n = unpredictable_characters(value); n < kMinSecretKeyUnpredictable) {
+    throw ConfigError(variable, "is a repeated or sequential pattern (only " + std::to_string(n) +
+                                    " of its characters do not follow from the ones before, " +
+                                    std::to_string(kMinSecretKeyUnpredictable) + " needed)" +
+                                    kHowTo);
+  }
+}
 
 Settings load_settings(const EnvMap& env) {
   const Reader r(env);
@@ -430,22 +490,21 @@ Settings load_settings(const EnvMap& env) {
 
   const auto* secret = r.raw("SECRET_KEY");
   if (secret == nullptr) throw ConfigError("SECRET_KEY", "is required (at least 32 characters)");
-  if (secret->size() < 32) {
-    throw ConfigError("SECRET_KEY",
-                      "must be at least 32 characters, got " + std::to_string(secret->size()));
-  }
-  if (*secret == kSecretKeyPlaceholder) {
-    throw ConfigError("SECRET_KEY",
-                      "is the public placeholder from .env.example: anyone could sign tokens; "
-                      "generate one, e.g. `head -c 32 /dev/urandom | base64`");
-  }
-  if (distinct_bytes(*secret) < kMinSecretKeyDistinctBytes) {
-    throw ConfigError("SECRET_KEY", "has too little entropy (only " +
-                                        std::to_string(distinct_bytes(*secret)) +
-                                        " distinct characters); generate one, e.g. "
-                                        "`head -c 32 /dev/urandom | base64`");
-  }
+  check_secret_key("SECRET_KEY", *secret);
   s.secret_key = *secret;
+  // Earlier signing keys, still accepted for their tokens (key rotation): each is as
+  // strong as SECRET_KEY must be. An error names the entry by position, never the key.
+  s.secret_key_fallbacks = r.list("SECRET_KEY_FALLBACKS", {});
+  for (std::size_t i = 0; i < s.secret_key_fallbacks.size(); ++i) {
+    try {
+      check_secret_key("SECRET_KEY_FALLBACKS", s.secret_key_fallbacks[i]);
+    } catch (const ConfigError& e) {
+      const std::string what = e.what();
+      throw ConfigError("SECRET_KEY_FALLBACKS", "entry " + std::to_string(i + 1) + " of " +
+                                                    std::to_string(s.secret_key_fallbacks.size()) +
+                                                    " " + what.substr(what.find(": ") + 2));
+    }
+  }
   // Accepted for the original's .env files; tokens are always HS256 (security/jwt).
   if (const auto algorithm = r.text("ALGORITHM", "HS256"); algorithm != "HS256") {
     throw ConfigError("ALGORITHM", "only HS256 is supported");

@@ -179,6 +179,8 @@ struct Settings {
   LogFormat log_format = LogFormat::Json;
   bool run_migrations_on_startup = false;
   std::string secret_key;
+  // Earlier signing keys: they verify tokens, never sign (key rotation, README).
+  std::vector<std::string> secret_key_fallbacks;
   int metrics_port = 0;  // for roles without the api (and for the api's, see below)
   // /metrics on the api's port too (the default, for compatibility); false: only on
   // METRICS_PORT, which the api role then serves as well.
@@ -201,10 +203,22 @@ struct Settings {
 };
 
 // .env.example's SECRET_KEY: refused at startup, like any key with fewer than
-// kMinSecretKeyDistinctBytes distinct characters (a hex key of 32+ characters has ~16).
+// kMinSecretKeyDistinctBytes distinct characters (a hex key of 32 characters has ~14; 10
+// refused one random hex key in 10,000, 8 refuses one in 30 million: patterns with more
+// distinct characters are the next check's).
 inline constexpr std::string_view kSecretKeyPlaceholder =
     "change-me-to-a-random-string-of-32-chars-or-more";
-inline constexpr std::size_t kMinSecretKeyDistinctBytes = 10;
+inline constexpr std::size_t kMinSecretKeyDistinctBytes = 8;
+// ... and with fewer than this many characters that do not follow from the ones before
+// (a repeat, a step along the alphabet, digits or a keyboard row, a three-character run
+// seen earlier): "0123456789" four times has 10 distinct characters but 1 such character;
+// a random hex key of 32 characters has about 26 (the fewest in a million such keys: 13).
+inline constexpr std::size_t kMinSecretKeyUnpredictable = 12;
+
+// Throws ConfigError(variable, ...) unless `value` may sign tokens: at least 32 characters,
+// not the placeholder, enough distinct characters, not a repeated or sequential pattern.
+// SECRET_KEY and every SECRET_KEY_FALLBACKS entry go through it, whatever their source.
+void check_secret_key(const std::string& variable, std::string_view value);
 
 // Secrets that may also be given as a file: NAME_FILE=/run/secrets/... (read at startup,
 // one trailing newline stripped; setting both NAME and NAME_FILE is an error).

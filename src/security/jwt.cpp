@@ -4,11 +4,13 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <charconv>
 
 #include "domain/text.hpp"
 #include "domain/uuid.hpp"
+#include "security/digest.hpp"
 
 namespace os::security {
 namespace json = boost::json;
@@ -16,8 +18,6 @@ using domain::base64url_decode;
 using domain::base64url_encode;
 
 namespace {
-const std::string kHeader = base64url_encode(R"({"alg":"HS256","typ":"JWT"})");
-
 std::optional<json::object> decode_json_part(std::string_view part) {
   auto raw = base64url_decode(part);
   if (!raw) return std::nullopt;
@@ -45,16 +45,43 @@ std::optional<std::int64_t> integer_claim(const json::object& payload, std::stri
 }
 }  // namespace
 
-JwtCodec::JwtCodec(std::string secret, std::chrono::seconds lifetime)
-    : secret_(std::move(secret)), lifetime_(lifetime) {}
+std::string key_id(std::string_view key) {
+  return sha256_hex(key).substr(0, 16);
+}
 
-std::string JwtCodec::sign(std::string_view signing_input) const {
+JwtCodec::JwtCodec(std::string secret, std::chrono::seconds lifetime,
+                   const std::vector<std::string>& fallbacks)
+    : lifetime_(lifetime) {
+  auto kid = key_id(secret);
+  keys_.push_back(Key{std::move(secret), std::move(kid)});
+  for (const auto& fallback : fallbacks) {
+    const bool known =
+        std::any_of(keys_.begin(), keys_.end(), [&](const Key& k) { return k.secret == fallback; });
+    if (!known) keys_.push_back(Key{fallback, key_id(fallback)});
+  }
+  header_ = base64url_encode(
+      json::serialize(json::object{{"alg", "HS256"}, {"typ", "JWT"}, {"kid", keys_[0].kid}}));
+}
+
+std::vector<std::string> JwtCodec::key_ids() const {
+  std::vector<std::string> out;
+  for (const auto& k : keys_) out.push_back(k.kid);
+  return out;
+}
+
+std::string JwtCodec::sign(const Key& key, std::string_view signing_input) {
   unsigned char mac[EVP_MAX_MD_SIZE];
   unsigned int mac_len = 0;
-  HMAC(EVP_sha256(), secret_.data(), static_cast<int>(secret_.size()),
+  HMAC(EVP_sha256(), key.secret.data(), static_cast<int>(key.secret.size()),
        reinterpret_cast<const unsigned char*>(signing_input.data()), signing_input.size(), mac,
        &mac_len);
   return base64url_encode(std::string_view(reinterpret_cast<const char*>(mac), mac_len));
+}
+
+bool JwtCodec::signed_by(const Key& key, std::string_view signing_input, std::string_view given) {
+  const auto expected = sign(key, signing_input);
+  return given.size() == expected.size() &&
+         CRYPTO_memcmp(given.data(), expected.data(), expected.size()) == 0;
 }
 
 std::string JwtCodec::issue(std::int64_t user_id, std::int64_t now_unix) const {
@@ -62,8 +89,8 @@ std::string JwtCodec::issue(std::int64_t user_id, std::int64_t now_unix) const {
                              {"iat", now_unix},
                              {"exp", now_unix + lifetime_.count()},
                              {"jti", domain::random_hex(16)}};
-  std::string token = kHeader + "." + base64url_encode(json::serialize(payload));
-  const auto signature = sign(token);
+  std::string token = header_ + "." + base64url_encode(json::serialize(payload));
+  const auto signature = sign(keys_[0], token);
   token += '.';
   token += signature;
   return token;
@@ -81,12 +108,21 @@ std::optional<TokenClaims> JwtCodec::verify(std::string_view token, std::int64_t
   const auto* alg = header->if_contains("alg");
   if (alg == nullptr || !alg->is_string() || alg->as_string() != "HS256") return std::nullopt;
 
-  const auto expected = sign(token.substr(0, second));
+  // With a kid: only the key it names (normally one; two keys sharing 64 bits of digest
+  // are both tried). Without: every key, for tokens issued before tokens carried a kid.
+  const auto* kid = header->if_contains("kid");
+  if (kid != nullptr && !kid->is_string()) return std::nullopt;
+  const auto signing_input = token.substr(0, second);
   const auto given = token.substr(second + 1);
-  if (given.size() != expected.size() ||
-      CRYPTO_memcmp(given.data(), expected.data(), expected.size()) != 0) {
-    return std::nullopt;
+  bool verified = false;
+  for (const auto& key : keys_) {
+    if (kid != nullptr && kid->as_string() != key.kid) continue;
+    if (signed_by(key, signing_input, given)) {
+      verified = true;
+      break;
+    }
   }
+  if (!verified) return std::nullopt;
   const auto payload = decode_json_part(token.substr(first + 1, second - first - 1));
   if (!payload) return std::nullopt;
 

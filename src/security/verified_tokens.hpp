@@ -2,8 +2,12 @@
 // same bearer token on every request pays the HMAC, the two base64 decodes and the two
 // JSON parses once instead of per request.
 //
-// Why it is safe: for a fixed secret, verify() is a pure function of the token text and
-// the current time, and time enters only through "exp". An entry holds the whole token
+// Why it is safe: for a fixed codec, verify() is a pure function of the token text and
+// the current time, and time enters only through "exp". A codec's keys (SECRET_KEY and
+// SECRET_KEY_FALLBACKS) are fixed for its life and the cache is built on one codec and
+// lives in memory only: a key removed from the configuration takes effect with the
+// restart that reads it, which starts with empty caches, so no cached token outlives its
+// key. An entry holds the whole token
 // (compared byte for byte, so a hash collision only evicts) and the claims it verified
 // to; a hit is still refused once expires_at has passed. Only tokens that verified are
 // stored, so garbage cannot crowd out real ones, and the table has a fixed number of

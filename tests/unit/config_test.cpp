@@ -47,7 +47,91 @@ TEST(Config, SecretKeyRefusesPlaceholderAndLowEntropy) {
   EXPECT_EQ(failing_variable({{"SECRET_KEY", "abababababababababababababababab"}}), "SECRET_KEY");
   EXPECT_EQ(failing_variable({{"SECRET_KEY", "123456789123456789123456789123456789"}}),
             "SECRET_KEY");  // 9 distinct
-  EXPECT_EQ(failing_variable({{"SECRET_KEY", "0123456789012345678901234567890123"}}), "");
+  // 10 distinct characters, but one period of digits repeated (issue 26).
+  EXPECT_EQ(failing_variable({{"SECRET_KEY", "0123456789012345678901234567890123"}}), "SECRET_KEY");
+}
+
+TEST(Config, SecretKeyRefusesRepeatedAndSequentialPatterns) {
+  const auto refused = [](const std::string& key) {
+    try {
+      check_secret_key("SECRET_KEY", key);
+    } catch (const ConfigError& e) {
+      EXPECT_EQ(e.variable(), "SECRET_KEY");
+      return true;
+    }
+    return false;
+  };
+  for (const std::string key : {
+           std::string("0123456789012345678901234567890123456789"),  // the issue's example
+           std::string("9876543210987654321098765432109876543210"),  // backwards
+           std::string("abcdefghijklmnopqrstuvwxyz012345"),          // the alphabet
+           std::string("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef"),
+           std::string("aAbBcCdDeEfFgGhHiIjJkKlLmMnNoOpP"),      // case ignored
+           std::string("qwertyuiopasdfghjklzxcvbnm123456"),      // keyboard rows
+           std::string("abc123abc123abc123abc123abc123abc123"),  // a short period
+           std::string("Tr0ub4dor&3Tr0ub4dor&3Tr0ub4dor&3"),     // a password, thrice
+           std::string("x") + std::string("0123456789") + "0123456789" + "0123456789" + "!",
+           std::string("passwordpasswordpasswordpassword1"),
+       }) {
+    EXPECT_TRUE(refused(key)) << key;
+  }
+  // What key generators give is accepted: hex, base64, base64url, from several sources.
+  for (const std::string key : {
+           std::string("4f7c1a9e2b6d8035cafe1d2e3f4a5b6c"),
+           std::string("sR3f9Kq2LmZx7VtBw1NcHy8JpD4gUe6A"),
+           std::string("hQ0x/5m1Ky3WcR+PbZt8vN2fJa6LdGs4Ue7Yo9Ti3Hk="),
+           std::string("kN4_e8Rf-Tq2Wz7Yp1Ub6Xc3Va9Sd5Lm"),
+       }) {
+    EXPECT_FALSE(refused(key)) << key;
+  }
+}
+
+TEST(Config, RandomKeysPassThePatternCheck) {
+  // A deterministic stream of random-looking hex and base64 keys of the minimum length:
+  // the pattern check must not refuse what `openssl rand -hex 16` or
+  // `head -c 24 /dev/urandom | base64` print (the fewest unpredictable characters in a
+  // million random hex keys was 13; the bound is 12).
+  std::uint64_t state = 0x9E3779B97F4A7C15ULL;
+  auto next = [&] {
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    return state;
+  };
+  constexpr std::string_view kHex = "0123456789abcdef";
+  constexpr std::string_view kBase64 =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  for (int i = 0; i < 20000; ++i) {
+    std::string hex, b64;
+    for (int j = 0; j < 32; ++j) {
+      hex += kHex[next() % kHex.size()];
+      b64 += kBase64[next() % kBase64.size()];
+    }
+    EXPECT_NO_THROW(check_secret_key("SECRET_KEY", hex)) << hex;
+    EXPECT_NO_THROW(check_secret_key("SECRET_KEY", b64)) << b64;
+  }
+}
+
+TEST(Config, SecretKeyFallbacksAreCheckedLikeTheKey) {
+  const std::string a = "sR3f9Kq2LmZx7VtBw1NcHy8JpD4gUe6A";
+  const std::string b = "kN4_e8Rf-Tq2Wz7Yp1Ub6Xc3Va9Sd5Lm";
+  auto s = load_settings(with({{"SECRET_KEY_FALLBACKS", a + ", " + b}}));
+  EXPECT_EQ(s.secret_key_fallbacks, (std::vector<std::string>{a, b}));
+  EXPECT_TRUE(load_settings(base()).secret_key_fallbacks.empty());
+  for (const std::string bad :
+       {std::string("short"), std::string(kSecretKeyPlaceholder), std::string(40, 's'),
+        std::string("0123456789012345678901234567890123456789")}) {
+    EXPECT_EQ(failing_variable(with({{"SECRET_KEY_FALLBACKS", a + "," + bad}})),
+              "SECRET_KEY_FALLBACKS")
+        << bad;
+    try {
+      load_settings(with({{"SECRET_KEY_FALLBACKS", a + "," + bad}}));
+    } catch (const ConfigError& e) {
+      const std::string what = e.what();
+      EXPECT_NE(what.find("entry 2 of 2"), std::string::npos) << what;
+      EXPECT_EQ(what.find(bad), std::string::npos) << "the message shows the key: " << what;
+    }
+  }
 }
 
 TEST(Config, BadValuesNameTheirVariable) {
@@ -241,6 +325,40 @@ TEST(Config, UnitsAndFractions) {
   EXPECT_EQ(failing_variable(with({{"OUTBOX_POLL_SECONDS", "0.001"}})), "OUTBOX_POLL_SECONDS");
 }
 
+// SPEC §6: every time setting (*_SECONDS, *_HOURS) takes fractions.
+TEST(Config, EveryTimeSettingTakesFractions) {
+  for (const char* name : {"OUTBOX_POLL_SECONDS",
+                           "OUTBOX_LEASE_SECONDS",
+                           "OUTBOX_MAX_BACKOFF_SECONDS",
+                           "OUTBOX_RETENTION_HOURS",
+                           "INBOX_RETENTION_HOURS",
+                           "TASK_RUNS_RETENTION_HOURS",
+                           "HOUSEKEEPING_INTERVAL_SECONDS",
+                           "TASK_VISIBILITY_TIMEOUT_SECONDS",
+                           "TASK_RETRY_MAX_BACKOFF_SECONDS",
+                           "RECONCILE_AFTER_SECONDS",
+                           "RECONCILE_INTERVAL_SECONDS",
+                           "REDIS_ORDERS_TTL_SECONDS",
+                           "RABBITMQ_TIMEOUT_SECONDS",
+                           "RABBITMQ_HEARTBEAT_SECONDS",
+                           "RABBITMQ_CONSUMER_RETRY_BASE_SECONDS",
+                           "POSTGRES_CONNECT_TIMEOUT_SECONDS",
+                           "POSTGRES_QUERY_TIMEOUT_SECONDS",
+                           "HTTP_READ_TIMEOUT_SECONDS",
+                           "SHUTDOWN_GRACE_SECONDS",
+                           "AUTH_USER_CACHE_SECONDS"}) {
+    EXPECT_EQ(failing_variable(with({{name, "2.5"}})), "") << name << "=2.5 refused";
+  }
+  const auto s = load_settings(with({{"OUTBOX_LEASE_SECONDS", "1.5"},
+                                     {"SHUTDOWN_GRACE_SECONDS", "2.5"},
+                                     {"HTTP_READ_TIMEOUT_SECONDS", "0.5"},
+                                     {"RABBITMQ_HEARTBEAT_SECONDS", "1.5"}}));
+  EXPECT_EQ(s.outbox.lease, std::chrono::milliseconds(1500));
+  EXPECT_EQ(s.http.shutdown_grace, std::chrono::milliseconds(2500));
+  EXPECT_EQ(s.http.read_timeout, std::chrono::milliseconds(500));
+  EXPECT_EQ(s.rabbit.heartbeat, std::chrono::milliseconds(1500));
+}
+
 namespace {
 // A file in the test's temporary directory holding `content`; removed at scope end.
 struct TempFile {
@@ -326,29 +444,6 @@ TEST(ConfigRedisTls, RedissUrlsTurnTlsOnWithAclUsersAndTheCaFile) {
   EXPECT_EQ(s.redis.cache.user, "orders");
   EXPECT_EQ(s.redis.cache.password, "p@ss");
   EXPECT_EQ(s.redis.cache.host, "cache.internal");
-// SPEC §6: every time setting (*_SECONDS, *_HOURS) takes fractions.
-TEST(Config, EveryTimeSettingTakesFractions) {
-  for (const char* name :
-       {"OUTBOX_POLL_SECONDS", "OUTBOX_LEASE_SECONDS", "OUTBOX_MAX_BACKOFF_SECONDS",
-        "OUTBOX_RETENTION_HOURS", "INBOX_RETENTION_HOURS", "TASK_RUNS_RETENTION_HOURS",
-        "HOUSEKEEPING_INTERVAL_SECONDS", "TASK_VISIBILITY_TIMEOUT_SECONDS",
-        "TASK_RETRY_MAX_BACKOFF_SECONDS", "RECONCILE_AFTER_SECONDS", "RECONCILE_INTERVAL_SECONDS",
-        "REDIS_ORDERS_TTL_SECONDS", "RABBITMQ_TIMEOUT_SECONDS", "RABBITMQ_HEARTBEAT_SECONDS",
-        "RABBITMQ_CONSUMER_RETRY_BASE_SECONDS", "POSTGRES_CONNECT_TIMEOUT_SECONDS",
-        "POSTGRES_QUERY_TIMEOUT_SECONDS", "HTTP_READ_TIMEOUT_SECONDS", "SHUTDOWN_GRACE_SECONDS",
-        "AUTH_USER_CACHE_SECONDS"}) {
-    EXPECT_EQ(failing_variable(with({{name, "2.5"}})), "") << name << "=2.5 refused";
-  }
-  const auto s = load_settings(with({{"OUTBOX_LEASE_SECONDS", "1.5"},
-                                     {"SHUTDOWN_GRACE_SECONDS", "2.5"},
-                                     {"HTTP_READ_TIMEOUT_SECONDS", "0.5"},
-                                     {"RABBITMQ_HEARTBEAT_SECONDS", "1.5"}}));
-  EXPECT_EQ(s.outbox.lease, std::chrono::milliseconds(1500));
-  EXPECT_EQ(s.http.shutdown_grace, std::chrono::milliseconds(2500));
-  EXPECT_EQ(s.http.read_timeout, std::chrono::milliseconds(500));
-  EXPECT_EQ(s.rabbit.heartbeat, std::chrono::milliseconds(1500));
-}
-
   EXPECT_EQ(s.redis.cache.db, 2);
   EXPECT_FALSE(s.redis.tasks.tls.enabled);
   EXPECT_TRUE(s.redis.tasks.tls.ca_file.empty());

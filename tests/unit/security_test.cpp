@@ -1,4 +1,8 @@
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <boost/json.hpp>
 
 #include "domain/text.hpp"
 #include "security/digest.hpp"
@@ -51,6 +55,111 @@ TEST(Jwt, RejectsGarbage) {
   for (const char* t : {"", "abc", "a.b.c", "...", "e30.e30.e30", "a.b.c.d"}) {
     EXPECT_FALSE(codec.verify(t, kNow).has_value()) << t;
   }
+}
+
+namespace {
+const std::string kOldKey = "Wq3vZ8nR2tYk6pLm9sXc4bHj7dFg1aEe";  // "A"
+const std::string kNewKey = "uN5rT0wQ8eJ3yK6iB2oP9lM4zV7xC1hS";  // "B"
+
+std::optional<boost::json::object> header_of(const std::string& token) {
+  const auto raw = os::domain::base64url_decode(token.substr(0, token.find('.')));
+  if (!raw) return std::nullopt;
+  auto v = boost::json::parse(*raw);
+  return v.as_object();
+}
+
+// A token as the previous release issued it: no kid header.
+std::string legacy_token(const std::string& key, std::int64_t user, std::int64_t exp) {
+  const auto input = base64url_encode(R"({"alg":"HS256","typ":"JWT"})") + "." +
+                     base64url_encode(R"({"sub":")" + std::to_string(user) + R"(","iat":1,"exp":)" +
+                                      std::to_string(exp) + "}");
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(input.data()), input.size(), mac, &len);
+  return input + "." + base64url_encode(std::string_view(reinterpret_cast<char*>(mac), len));
+}
+
+// The token with its header replaced, signed again with `key`.
+std::string with_header(const std::string& key, const std::string& header_json,
+                        const std::string& token) {
+  const auto first = token.find('.');
+  const auto second = token.find('.', first + 1);
+  const auto input = base64url_encode(header_json) + token.substr(first, second - first);
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(input.data()), input.size(), mac, &len);
+  return input + "." + base64url_encode(std::string_view(reinterpret_cast<char*>(mac), len));
+}
+}  // namespace
+
+TEST(JwtKeys, KidIsADigestOfTheKeyNotTheKey) {
+  EXPECT_EQ(key_id(kOldKey), sha256_hex(kOldKey).substr(0, 16));
+  EXPECT_EQ(key_id(kOldKey).size(), 16U);
+  EXPECT_NE(key_id(kOldKey), key_id(kNewKey));
+  JwtCodec codec(kNewKey, std::chrono::minutes(30), {kOldKey});
+  const auto token = codec.issue(5, kNow);
+  const auto header = header_of(token);
+  ASSERT_TRUE(header.has_value());
+  EXPECT_EQ(header->at("kid").as_string(), key_id(kNewKey));  // the signing key's
+  EXPECT_EQ(header->at("alg").as_string(), "HS256");
+  EXPECT_EQ(token.find(kNewKey), std::string::npos);
+  EXPECT_EQ(codec.key_ids(), (std::vector<std::string>{key_id(kNewKey), key_id(kOldKey)}));
+}
+
+TEST(JwtKeys, AFallbackVerifiesTheOldKeysTokensAndNeverSigns) {
+  JwtCodec before(kOldKey, std::chrono::minutes(30));
+  JwtCodec after(kNewKey, std::chrono::minutes(30), {kOldKey});
+  const auto old_token = before.issue(7, kNow);
+  const auto claims = after.verify(old_token, kNow + 1);
+  ASSERT_TRUE(claims.has_value());
+  EXPECT_EQ(claims->user_id, 7);
+  // New tokens are the new key's: the old release (old key only) refuses them.
+  EXPECT_FALSE(before.verify(after.issue(8, kNow), kNow).has_value());
+  // Tokens without a kid (the previous release's) are tried against every key.
+  EXPECT_TRUE(after.verify(legacy_token(kOldKey, 9, kNow + 60), kNow).has_value());
+  EXPECT_TRUE(after.verify(legacy_token(kNewKey, 9, kNow + 60), kNow).has_value());
+  EXPECT_FALSE(after.verify(legacy_token(std::string(40, 'x'), 9, kNow + 60), kNow).has_value());
+}
+
+TEST(JwtKeys, ARemovedKeysTokensAreRefused) {
+  JwtCodec rotating(kNewKey, std::chrono::minutes(30), {kOldKey});
+  JwtCodec rotated(kNewKey, std::chrono::minutes(30));
+  const auto old_token = JwtCodec(kOldKey, std::chrono::minutes(30)).issue(3, kNow);
+  ASSERT_TRUE(rotating.verify(old_token, kNow).has_value());
+  EXPECT_FALSE(rotated.verify(old_token, kNow).has_value());
+  EXPECT_FALSE(rotated.verify(legacy_token(kOldKey, 3, kNow + 60), kNow).has_value());
+  // The cache is per codec: a codec without the key starts without the token.
+  VerifiedTokens before(rotating);
+  ASSERT_NE(before.verify(old_token, kNow), nullptr);
+  ASSERT_NE(before.verify(old_token, kNow), nullptr);
+  VerifiedTokens after(rotated);
+  EXPECT_EQ(after.verify(old_token, kNow), nullptr);
+}
+
+TEST(JwtKeys, TheKidPicksTheKey) {
+  JwtCodec codec(kNewKey, std::chrono::minutes(30), {kOldKey});
+  const auto token = codec.issue(4, kNow);
+  // Signed by a configured key but naming another configured key: refused.
+  const auto mislabelled = with_header(
+      kNewKey, R"({"alg":"HS256","typ":"JWT","kid":")" + key_id(kOldKey) + R"("})", token);
+  EXPECT_FALSE(codec.verify(mislabelled, kNow).has_value());
+  // Naming a key that is not configured: refused, even though the signature is good.
+  const auto unknown =
+      with_header(kNewKey, R"({"alg":"HS256","typ":"JWT","kid":"0000000000000000"})", token);
+  EXPECT_FALSE(codec.verify(unknown, kNow).has_value());
+  // A kid that is not a string: refused.
+  const auto number = with_header(kNewKey, R"({"alg":"HS256","typ":"JWT","kid":1})", token);
+  EXPECT_FALSE(codec.verify(number, kNow).has_value());
+  // The right kid, re-signed: accepted (the header is covered by the signature).
+  const auto relabelled = with_header(
+      kOldKey, R"({"alg":"HS256","typ":"JWT","kid":")" + key_id(kOldKey) + R"("})", token);
+  EXPECT_TRUE(codec.verify(relabelled, kNow).has_value());
+  // alg none with a valid kid: still refused.
+  const auto none = base64url_encode(R"({"alg":"none","kid":")" + key_id(kNewKey) + R"("})") +
+                    token.substr(token.find('.'), token.rfind('.') - token.find('.')) + ".";
+  EXPECT_FALSE(codec.verify(none, kNow).has_value());
 }
 
 TEST(Password, HashVerifiesOnlyTheRightPassword) {
