@@ -9,8 +9,11 @@
 
 namespace os::db {
 
-// Applies pending migrations, each in its own transaction; returns how many ran.
-// Throws when an applied migration's checksum no longer matches its file.
+// Applies pending migrations in name order under a session advisory lock (one migrate at
+// a time), each in its own transaction, or statement by statement when its first line is
+// "-- migrate: no-transaction" (db/migration_sql.hpp); each with lock_timeout = 5 s, tried
+// again after a pause (8 attempts) when it times out waiting for a lock. Returns how many
+// ran. Throws when an applied migration's checksum no longer matches its file.
 awaitable<int> migrate(PgConnection& conn);
 
 }  // namespace os::db
