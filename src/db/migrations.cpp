@@ -26,6 +26,11 @@ constexpr const char* kLockTimeout = "5s";
 constexpr int kLockAttempts = 8;
 constexpr auto kLockRetryPause = Millis(2000);
 constexpr const char* kLockNotAvailable = "55P03";
+// Also tried again: a deadlock, e.g. with a previous release's api that starts with
+// RUN_MIGRATIONS_ON_STARTUP and waits in pg_advisory_lock (holding a snapshot that CREATE
+// INDEX CONCURRENTLY waits for). The server rolled the transaction back; a no-transaction
+// file starts again from its first statement.
+constexpr const char* kDeadlockDetected = "40P01";
 
 const Statement kRecord{"migrations_record",
                         "INSERT INTO schema_migrations (version, checksum) VALUES ($1, $2)"};
@@ -121,11 +126,12 @@ awaitable<int> apply_pending(PgConnection& conn) {
           co_await apply_in_transaction(conn, file, checksum);
         }
       } catch (const PgError& e) {
-        if (e.sqlstate() != kLockNotAvailable || attempt == kLockAttempts) throw;
+        const bool retry = e.sqlstate() == kLockNotAvailable || e.sqlstate() == kDeadlockDetected;
+        if (!retry || attempt == kLockAttempts) throw;
         lock_timeout = e;
       }
       if (!lock_timeout) break;
-      log::warn("migration waited too long for a lock; trying again",
+      log::warn("migration gave up waiting for a lock; trying again",
                 {{"version", file.name},
                  {"attempt", attempt},
                  {"lock_timeout", kLockTimeout},
