@@ -494,7 +494,16 @@ Settings load_settings(const EnvMap& env) {
   s.secret_key = *secret;
   // Earlier signing keys, still accepted for their tokens (key rotation): each is as
   // strong as SECRET_KEY must be. An error names the entry by position, never the key.
-  s.secret_key_fallbacks = r.list("SECRET_KEY_FALLBACKS", {});
+  // Commas or line breaks separate them (SECRET_KEY_FALLBACKS_FILE may hold one per line).
+  for (const auto& entry : r.list("SECRET_KEY_FALLBACKS", {})) {
+    std::size_t start = 0;
+    while (start <= entry.size()) {
+      const auto end = std::min(entry.find('\n', start), entry.size());
+      auto key = domain::trim(std::string_view(entry).substr(start, end - start));
+      if (!key.empty()) s.secret_key_fallbacks.push_back(std::move(key));
+      start = end + 1;
+    }
+  }
   for (std::size_t i = 0; i < s.secret_key_fallbacks.size(); ++i) {
     try {
       check_secret_key("SECRET_KEY_FALLBACKS", s.secret_key_fallbacks[i]);

@@ -118,6 +118,9 @@ TEST(Config, SecretKeyFallbacksAreCheckedLikeTheKey) {
   auto s = load_settings(with({{"SECRET_KEY_FALLBACKS", a + ", " + b}}));
   EXPECT_EQ(s.secret_key_fallbacks, (std::vector<std::string>{a, b}));
   EXPECT_TRUE(load_settings(base()).secret_key_fallbacks.empty());
+  // One per line, as a SECRET_KEY_FALLBACKS_FILE may hold them.
+  s = load_settings(with({{"SECRET_KEY_FALLBACKS", a + "\n" + b + "\r\n"}}));
+  EXPECT_EQ(s.secret_key_fallbacks, (std::vector<std::string>{a, b}));
   for (const std::string bad :
        {std::string("short"), std::string(kSecretKeyPlaceholder), std::string(40, 's'),
         std::string("0123456789012345678901234567890123456789")}) {
