@@ -18,6 +18,9 @@ What differs from a cluster, and why (deploy/kubernetes/README.md):
 - Secret volumes become hostPath volumes of SECRETS_DIR (same file names, same mount
   path): Podman 4.3 has no Secret kind, and its kube play panics on a secret volume
   that names no podman secret (nil pointer in VolumeFromSecret).
+- Podman 4.3 publishes every containerPort on the host (the same port when hostPort is
+  not given): only the api's port stays, on 127.0.0.1:API_HOST_PORT; probes name ports
+  by number.
 - Services, PodDisruptionBudgets and Jobs are not kinds Podman plays: the Job becomes a
   Pod, the others are left out. Podman ignores the pod's sysctls (net.ipv4.tcp_migrate_req
   reads 0 inside) and fsGroup, and has no kubelet acting on readiness: scripts/test-containers
@@ -119,7 +122,13 @@ def main() -> int:
             for kind in ("readinessProbe", "livenessProbe"):
                 get = c[kind]["httpGet"]
                 port = get["port"] if isinstance(get["port"], int) else ports[get["port"]]
+                get["port"] = port  # by number: the port names go below
                 probes.append(f"{container}\t{kind}\t{port}\t{get['path']}")
+            # Podman 4.3 publishes a containerPort without hostPort on the host's same port
+            # (every background role's 9100 would collide): only the api's stays.
+            c["ports"] = [p for p in c.get("ports", []) if "hostPort" in p]
+            if not c["ports"]:
+                del c["ports"]
         roles.append(d)
     (out / "roles.yaml").write_text(yaml.safe_dump_all(roles, sort_keys=False))
     (out / "probes.tsv").write_text("\n".join(probes) + "\n")

@@ -163,6 +163,20 @@ def test_resources(docs):
         assert "memory" in res.get("limits", {}), f"{name}: a memory limit"
 
 
+def test_read_only_root_with_a_writable_workdir(docs):
+    """The image's WORKDIR is mounted writable: under a read-only root filesystem a
+    runtime cannot create it when the image lacks it (buildah's WORKDIR does not make it;
+    podman then refuses to start the container)."""
+    workdir = re.findall(r"^WORKDIR\s+(\S+)", (REPO / "deploy" / "Dockerfile").read_text(), re.M)[-1]
+    workloads = list(of_kind(docs, "Deployment").values()) + list(of_kind(docs, "Job").values())
+    for w in workloads:
+        c = container(w)
+        assert c["securityContext"]["readOnlyRootFilesystem"] is True, w["metadata"]["name"]
+        volumes = {v["name"]: v for v in w["spec"]["template"]["spec"]["volumes"]}
+        mounts = {m["mountPath"]: volumes[m["name"]] for m in c["volumeMounts"]}
+        assert "emptyDir" in mounts.get(workdir, {}), f"{w['metadata']['name']}: {workdir} not mounted"
+
+
 def test_a_disruption_budget_per_role(docs):
     budgets = list(of_kind(docs, "PodDisruptionBudget").values())
     for role in ROLES:
