@@ -34,9 +34,16 @@ def newest_migration() -> str:
     return sorted(p.name for p in (REPO / "migrations").glob("*.sql"))[-1]
 
 
+def full_history() -> None:
+    """A shallow clone (some CI checkouts) lacks the previous generation: fetch the rest."""
+    if git("rev-parse", "--is-shallow-repository") == "true":
+        git("fetch", "--quiet", "--unshallow")
+
+
 def commit() -> str:
     """The last commit that changed migrations/ before the newest migration was added
     (HEAD's history when the newest migration is not committed yet)."""
+    full_history()
     newest = newest_migration()
     added = git("log", "--diff-filter=A", "--format=%H", "--", f"migrations/{newest}").splitlines()
     base = f"{added[-1]}^" if added else "HEAD"
