@@ -67,7 +67,13 @@ struct HttpServer::Impl {
   std::atomic<bool> draining{false};  // responses close their connection
   std::atomic<bool> stopping{false};  // not accepting; idle connections closed
 
+  // Over-cap connections answered and waiting for their client's close (linger_close);
+  // beyond kMaxLingering they are closed at once.
+  static constexpr int kMaxLingering = 256;
+  std::atomic<int> lingering{0};
+
   awaitable<void> accept_loop(Listener& w);
+  awaitable<void> linger_close(tcp::socket socket);
   void spawn_session(Listener& w, tcp::socket socket);
   void close_listener(Listener& w);
   awaitable<void> session(Listener& w, tcp::socket socket);
@@ -174,6 +180,28 @@ awaitable<void> HttpServer::Impl::session(Listener& w, tcp::socket socket) {
   stream.socket().shutdown(tcp::socket::shutdown_send, ec);
 }
 
+// A socket closed with unread input is reset (RST), and a reset can destroy the 503
+// before its client reads it. So the refusal is followed by a half-close and the
+// client's bytes are read and dropped until it closes too, for at most a second.
+awaitable<void> HttpServer::Impl::linger_close(tcp::socket socket) {
+  ++lingering;
+  boost::system::error_code ec;
+  socket.shutdown(tcp::socket::shutdown_send, ec);
+  asio::steady_timer deadline(socket.get_executor(), std::chrono::seconds(1));
+  deadline.async_wait([&socket](boost::system::error_code e) {
+    if (!e) socket.cancel();
+  });
+  std::array<char, 4096> sink{};
+  for (std::size_t total = 0; !ec && total < 64 * 1024;) {
+    auto [read_ec, n] = co_await socket.async_read_some(asio::buffer(sink), kUseTuple);
+    ec = read_ec;
+    total += n;
+  }
+  deadline.cancel();
+  socket.close(ec);
+  --lingering;
+}
+
 awaitable<void> HttpServer::Impl::accept_loop(Listener& w) {
   Millis pause{0};  // grows while accept keeps failing (EMFILE, ENFILE, ENOBUFS)
   for (;;) {
@@ -197,7 +225,11 @@ awaitable<void> HttpServer::Impl::accept_loop(Listener& w) {
       boost::system::error_code ignored;
       socket.non_blocking(true, ignored);
       write_now(socket, asio::buffer(kBusy.data(), kBusy.size()), ignored);
-      socket.close(ignored);
+      if (lingering < kMaxLingering) {
+        asio::co_spawn(*w.context, linger_close(std::move(socket)), asio::detached);
+      } else {
+        socket.close(ignored);  // a flood of them: no descriptor kept for any
+      }
       continue;
     }
     // Also once stopping: a connection accepted is answered, never dropped unanswered.
