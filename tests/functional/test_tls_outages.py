@@ -30,6 +30,7 @@ TEST_TLS_OUTAGES_PG_PORT, _REDIS_PORT (+1 for the cache), _RABBITMQ_PORT; by def
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import threading
@@ -345,8 +346,11 @@ def test_rabbitmq_frozen_relay_recovers_and_sigterm_ends_all_within_grace(tls, m
     service.wait(lambda: checks(service).get("rabbitmq") == "ok", 30, "/ready: rabbitmq ok after SIGCONT")
     assert_no_dead_letters(tls)
     # The relay did hit RabbitMQ's deadlines during the freeze (not merely idle through it).
-    text = service.log()[mark:]
-    assert any("rabbitmq" in line.lower() for line in text.splitlines()), text[-3000:]
+    records = [json.loads(line) for line in service.log()[mark:].splitlines() if line.startswith("{")]
+    relay = [(r["msg"], r.get("error", "")) for r in records
+             if r.get("dependency") == "rabbitmq" and r.get("duty") == "relay"]
+    down = [i for i, (msg, _) in enumerate(relay) if msg == "dependency unavailable"]
+    assert down and any(msg == "dependency available again" for msg, _ in relay[down[0]:]), relay
 
 
 REDIS_TLS_RECONNECT_BUG = (
