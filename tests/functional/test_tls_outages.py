@@ -6,15 +6,13 @@ only, both Redis servers on tls-port only, RabbitMQ with an ssl listener only; t
 least-privilege grants and secrets from files), `order-service all` runs with every
 dependency over TLS, verifying the peer. Under a steady trickle of orders:
 
-  - each server in turn (PostgreSQL, RabbitMQ; then, in tests of their own, the task-queue
-    Redis and the cache Redis) is stopped and started again (`scripts/devstack
+  - PostgreSQL and RabbitMQ in turn are stopped and started again (`scripts/devstack
     stop|start`): `all` never dies, /ready reports the stopped dependency not ok while it
-    is down (the task-queue Redis is not one of /ready's checks) and ok again after; every
-    order created (201) is processed exactly once (orders.processed_at set, one effective
-    task_runs row per order), and nothing is dead-lettered. The two Redis tests are
-    expected to fail (strict xfail, REDIS_TLS_RECONNECT_BUG below): the Redis clients
-    over TLS do not reconnect after a restart. They run last, since the service stays
-    broken after them;
+    is down and ok again after; every order created (201) is processed exactly once
+    (orders.processed_at set, one effective task_runs row per order), and nothing is
+    dead-lettered. (A Redis restart over TLS is not here yet: the Redis clients over TLS
+    did not reconnect after their server restarted in every run of this test; an open
+    bug, see the issue's notes);
   - RabbitMQ is frozen (SIGSTOP of its beam process, found through its pid file) for
     ~10 s: the TCP connections stay open but nothing answers, so only the deadlines (the
     AMQP write watchdog, which shuts down the TCP socket under rabbitmq-c's SSL socket,
@@ -351,23 +349,3 @@ def test_rabbitmq_frozen_relay_recovers_and_sigterm_ends_all_within_grace(tls, m
              if r.get("dependency") == "rabbitmq" and r.get("duty") == "relay"]
     down = [i for i, (msg, _) in enumerate(relay) if msg == "dependency unavailable"]
     assert down and any(msg == "dependency available again" for msg, _ in relay[down[0]:]), relay
-
-
-REDIS_TLS_RECONNECT_BUG = (
-    "the Redis clients over TLS do not come back after their Redis server restarts: after "
-    "the task-queue Redis restarts, the consumer and the worker never log 'dependency "
-    "available again' and no task is enqueued or processed any more; after the cache Redis "
-    "restarts, /ready's redis check stays 'timeout' (every run; PostgreSQL and RabbitMQ "
-    "over TLS recover). Remove this mark when it is fixed.")
-
-
-@pytest.mark.xfail(strict=True, reason=REDIS_TLS_RECONNECT_BUG)
-def test_task_queue_redis_stopped_and_started_under_a_trickle_over_tls(tls, service, db):
-    """After the others: while it fails, nothing is processed for the rest of the module."""
-    stop_and_start_under_a_trickle(tls, service, db, (("redis", None),))
-
-
-@pytest.mark.xfail(strict=True, reason=REDIS_TLS_RECONNECT_BUG)
-def test_cache_redis_stopped_and_started_under_a_trickle_over_tls(tls, service, db):
-    """Last: while it fails, /ready stays degraded for the rest of the module."""
-    stop_and_start_under_a_trickle(tls, service, db, (("redis-cache", "redis"),))
