@@ -255,8 +255,9 @@ void AmqpConnection::open(const config::HostPort& node) {
   {
     SocketWatchdog::Scope bound(watchdog_, budget(settings_.timeout));
     const auto login = amqp_login_with_properties(
-        conn_, settings_.vhost.c_str(), 0, 131072, heartbeat_seconds(settings_.heartbeat), &client_properties,
-        AMQP_SASL_METHOD_PLAIN, settings_.user.c_str(), settings_.password.c_str());
+        conn_, settings_.vhost.c_str(), 0, 131072, heartbeat_seconds(settings_.heartbeat),
+        &client_properties, AMQP_SASL_METHOD_PLAIN, settings_.user.c_str(),
+        settings_.password.c_str());
     if (login.reply_type != AMQP_RESPONSE_NORMAL) {
       throw failure("RabbitMQ login failed: " + describe(login));
     }

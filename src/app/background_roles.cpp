@@ -10,16 +10,16 @@
 #include "cache/order_cache.hpp"
 #include "core/logging.hpp"
 #include "core/supervisor.hpp"
+#include "core/task_group.hpp"
 #include "db/inbox_repository.hpp"
 #include "db/order_repository.hpp"
 #include "db/reconcile_repository.hpp"
+#include "db/retention_repository.hpp"
 #include "domain/uuid.hpp"
 #include "events/consumer.hpp"
 #include "events/relay.hpp"
 #include "http/probes.hpp"
 #include "http/server.hpp"
-#include "core/task_group.hpp"
-#include "db/retention_repository.hpp"
 #include "tasks/housekeeping.hpp"
 #include "tasks/reconciler.hpp"
 #include "tasks/worker.hpp"
@@ -153,8 +153,9 @@ class WorkerRole : public ThreadRole {
     // connections, and each write pay its own fsync); only the blocking read has its own.
     redis::RedisClient cache_redis(io.get_executor(), settings_.redis.cache,
                                    settings_.redis.timeout, &shared_.breaker);
-    cache::OrderCache cache(cache_redis, std::chrono::ceil<std::chrono::seconds>(settings_.redis.orders_ttl), metrics_,
-                            shared_.cache_generation);
+    cache::OrderCache cache(cache_redis,
+                            std::chrono::ceil<std::chrono::seconds>(settings_.redis.orders_ttl),
+                            metrics_, shared_.cache_generation);
     redis::RedisClient task_redis(io.get_executor(), settings_.redis.tasks, kTaskRedisTimeout,
                                   nullptr);
     redis::RedisClient task_reads(io.get_executor(), settings_.redis.tasks, 1, kTaskRedisTimeout,

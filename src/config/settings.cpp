@@ -565,7 +565,8 @@ Settings load_settings(const EnvMap& env) {
   r.set_fraction<std::chrono::seconds>("OUTBOX_POLL_SECONDS", s.outbox.poll_interval, 0.01, 3600);
   r.set_integer("OUTBOX_BATCH_SIZE", s.outbox.batch_size, 1, 10000);
   r.set_fraction<std::chrono::seconds>("OUTBOX_LEASE_SECONDS", s.outbox.lease, 0.1, 3600);
-  r.set_fraction<std::chrono::seconds>("OUTBOX_MAX_BACKOFF_SECONDS", s.outbox.max_backoff, 0.1, 86400);
+  r.set_fraction<std::chrono::seconds>("OUTBOX_MAX_BACKOFF_SECONDS", s.outbox.max_backoff, 0.1,
+                                       86400);
 
   r.set_integer("WORKER_CONCURRENCY", s.tasks.concurrency, 1, 10000);
   r.set_fraction<std::chrono::seconds>("TASK_VISIBILITY_TIMEOUT_SECONDS",

@@ -71,7 +71,7 @@ struct RedisEndpoint {
 
 struct RedisSettings {
   RedisEndpoint cache;
-  RedisEndpoint tasks;  // CELERY_BROKER_URL; the cache Redis when unset
+  RedisEndpoint tasks;                           // CELERY_BROKER_URL; the cache Redis when unset
   std::chrono::milliseconds orders_ttl{300000};  // Redis EX: rounded up to whole seconds
   std::chrono::milliseconds timeout{100};
   std::chrono::milliseconds breaker_open{5000};
@@ -96,7 +96,7 @@ struct RabbitSettings {
   int prefetch = 32;
   std::chrono::milliseconds timeout{5000};
   std::chrono::milliseconds heartbeat{30000};  // 0: none; AMQP counts whole seconds (rounded up)
-  TlsSettings tls;             // RABBITMQ_TLS, RABBITMQ_TLS_*: on every node
+  TlsSettings tls;                             // RABBITMQ_TLS, RABBITMQ_TLS_*: on every node
 };
 
 struct HttpSettings {
@@ -110,7 +110,7 @@ struct HttpSettings {
   // then closes its connection), so load balancers stop routing before it stops accepting.
   std::chrono::milliseconds shutdown_drain{5000};
   std::chrono::milliseconds shutdown_grace{10000};  // then in-flight requests may take this long
-  int max_connections = 10000;  // per process; more are answered 503 and closed
+  int max_connections = 10000;                      // per process; more are answered 503 and closed
   // Requests being handled per io thread (probes not counted); more are answered 503 at once.
   int max_in_flight = 64;
   std::string swagger_ui_dir;
@@ -170,7 +170,7 @@ struct RetentionSettings {
 struct ReconcileSettings {
   std::chrono::milliseconds after{300000};    // an order unprocessed this long is enqueued again
   std::chrono::milliseconds interval{60000};  // how often to look
-  int batch_size = 500;               // orders per statement
+  int batch_size = 500;                       // orders per statement
 };
 
 struct Settings {
@@ -222,9 +222,9 @@ void check_secret_key(const std::string& variable, std::string_view value);
 
 // Secrets that may also be given as a file: NAME_FILE=/run/secrets/... (read at startup,
 // one trailing newline stripped; setting both NAME and NAME_FILE is an error).
-inline constexpr std::string_view kSecretFileVariables[] = {
-    "SECRET_KEY", "SECRET_KEY_FALLBACKS", "POSTGRES_PASSWORD", "REDIS_PASSWORD",
-    "RABBITMQ_PASSWORD"};
+inline constexpr std::string_view kSecretFileVariables[] = {"SECRET_KEY", "SECRET_KEY_FALLBACKS",
+                                                            "POSTGRES_PASSWORD", "REDIS_PASSWORD",
+                                                            "RABBITMQ_PASSWORD"};
 
 // Throws ConfigError naming the first bad variable.
 Settings load_settings(const EnvMap& env);

@@ -58,8 +58,8 @@ awaitable<void> OutboxRepository::mark_failed(const std::vector<std::string>& id
                                               const std::string& error,
                                               std::chrono::milliseconds max_backoff) {
   if (ids.empty()) co_return;
-  co_await pool_.execute(kFailed,
-                         params(array_literal(ids), error, std::to_string(max_backoff.count() / 1000.0)));
+  co_await pool_.execute(
+      kFailed, params(array_literal(ids), error, std::to_string(max_backoff.count() / 1000.0)));
 }
 
 awaitable<void> OutboxRepository::release(const std::vector<std::string>& ids,

@@ -34,7 +34,8 @@ class PgError : public std::runtime_error {
 // The database could not be reached or did not answer in time.
 class PgUnavailable : public DependencyUnavailable {
  public:
-  explicit PgUnavailable(const std::string& what) : DependencyUnavailable(Dependency::Postgres, what) {}
+  explicit PgUnavailable(const std::string& what)
+      : DependencyUnavailable(Dependency::Postgres, what) {}
 };
 
 // A PostgreSQL array literal ({"a","b"}) with every element quoted, for `$1::text[]` /

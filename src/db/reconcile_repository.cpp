@@ -36,11 +36,10 @@ awaitable<std::size_t> ReconcileRepository::requeue_due(
   co_await pool_.in_transaction([&](PgPool::Lease& conn) -> awaitable<void> {
     const auto lock = co_await pool_.execute(conn, kLock, params());
     if (!lock.boolean(0, 0)) co_return;
-    const auto due =
-        co_await pool_.execute(conn, kDue,
-                               params(std::to_string(after.count() / 1000.0),
-                                      std::to_string(in_flight.count() / 1000.0),
-                                      std::to_string(limit)));
+    const auto due = co_await pool_.execute(
+        conn, kDue,
+        params(std::to_string(after.count() / 1000.0), std::to_string(in_flight.count() / 1000.0),
+               std::to_string(limit)));
     std::vector<domain::NewOrderEvent> orders;
     for (int i = 0; i < due.rows(); ++i) {
       orders.push_back({std::string(due.text(i, 1)), std::string(due.text(i, 0))});

@@ -6,21 +6,19 @@ namespace os::db {
 namespace {
 
 // $1: age in seconds (fractions allowed), $2: batch size.
-const Statement kPruneOutbox{
-    "retention_outbox",
-    "DELETE FROM outbox_events WHERE id IN (SELECT id FROM outbox_events"
-    " WHERE published_at < now() - $1::float8 * interval '1 second'"
-    " ORDER BY published_at LIMIT $2::int FOR UPDATE SKIP LOCKED)"};
+const Statement kPruneOutbox{"retention_outbox",
+                             "DELETE FROM outbox_events WHERE id IN (SELECT id FROM outbox_events"
+                             " WHERE published_at < now() - $1::float8 * interval '1 second'"
+                             " ORDER BY published_at LIMIT $2::int FOR UPDATE SKIP LOCKED)"};
 const Statement kPruneInbox{
     "retention_inbox",
     "DELETE FROM inbox_events WHERE event_id IN (SELECT event_id FROM inbox_events"
     " WHERE received_at < now() - $1::float8 * interval '1 second'"
     " ORDER BY received_at LIMIT $2::int FOR UPDATE SKIP LOCKED)"};
-const Statement kPruneTaskRuns{
-    "retention_task_runs",
-    "DELETE FROM task_runs WHERE id IN (SELECT id FROM task_runs"
-    " WHERE finished_at < now() - $1::float8 * interval '1 second'"
-    " ORDER BY finished_at LIMIT $2::int FOR UPDATE SKIP LOCKED)"};
+const Statement kPruneTaskRuns{"retention_task_runs",
+                               "DELETE FROM task_runs WHERE id IN (SELECT id FROM task_runs"
+                               " WHERE finished_at < now() - $1::float8 * interval '1 second'"
+                               " ORDER BY finished_at LIMIT $2::int FOR UPDATE SKIP LOCKED)"};
 const Statement kPruneKeys{
     "retention_idempotency_keys",
     "DELETE FROM idempotency_keys WHERE (user_id, key) IN (SELECT user_id, key"
@@ -54,9 +52,11 @@ const Statement& prune_statement(RetainedTable table) {
 // own gauge, outbox_oldest_age_seconds).
 const Statement kSizes{
     "retention_sizes",
-    "SELECT greatest(c.reltuples, 0)::float8, coalesce(extract(epoch FROM now() - t.oldest), 0)::float8"
+    "SELECT greatest(c.reltuples, 0)::float8, coalesce(extract(epoch FROM now() - t.oldest), "
+    "0)::float8"
     " FROM (VALUES"
-    "  (1, 'outbox_events', (SELECT min(published_at) FROM outbox_events WHERE published_at IS NOT NULL)),"
+    "  (1, 'outbox_events', (SELECT min(published_at) FROM outbox_events WHERE published_at IS NOT "
+    "NULL)),"
     "  (2, 'inbox_events', (SELECT min(received_at) FROM inbox_events)),"
     "  (3, 'task_runs', (SELECT min(finished_at) FROM task_runs)),"
     "  (4, 'idempotency_keys', (SELECT min(created_at) FROM idempotency_keys)),"
@@ -100,7 +100,8 @@ awaitable<std::array<TableSize, kRetainedTables.size()>> RetentionRepository::si
   for (std::size_t i = 0; i < kRetainedTables.size(); ++i) {
     out[i].table = kRetainedTables[i];
     if (static_cast<int>(i) < r.rows()) {
-      out[i].rows_estimate = std::strtod(std::string(r.text(static_cast<int>(i), 0)).c_str(), nullptr);
+      out[i].rows_estimate =
+          std::strtod(std::string(r.text(static_cast<int>(i), 0)).c_str(), nullptr);
       out[i].oldest_age_seconds =
           std::strtod(std::string(r.text(static_cast<int>(i), 1)).c_str(), nullptr);
     }

@@ -24,7 +24,8 @@ namespace os::redis {
 // Redis unreachable, timed out, or the connection broke.
 class RedisUnavailable : public DependencyUnavailable {
  public:
-  explicit RedisUnavailable(const std::string& what) : DependencyUnavailable(Dependency::Redis, what) {}
+  explicit RedisUnavailable(const std::string& what)
+      : DependencyUnavailable(Dependency::Redis, what) {}
 };
 
 struct RedisReply {

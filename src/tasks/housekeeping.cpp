@@ -64,15 +64,15 @@ awaitable<std::array<std::int64_t, db::kRetainedTables.size()>> Housekeeper::pas
 
 awaitable<void> Housekeeper::run() {
   const auto interval = std::chrono::duration_cast<Millis>(settings_.interval);
-  log::info("housekeeping started",
-            {{"interval_ms", static_cast<std::int64_t>(interval.count())},
-             {"batch", settings_.batch_size}});
+  log::info("housekeeping started", {{"interval_ms", static_cast<std::int64_t>(interval.count())},
+                                     {"batch", settings_.batch_size}});
   DutyLoop loop{.duty = "housekeeping",
                 .pass = [this, interval]() -> awaitable<void> {
                   co_await pass();
                   co_await sleep_for(interval);
                 },
-                .retry = {.base = Millis(500), .cap = std::max(Millis(500), std::min(interval, Millis(5000)))}};
+                .retry = {.base = Millis(500),
+                          .cap = std::max(Millis(500), std::min(interval, Millis(5000)))}};
   co_await supervise(std::move(loop), health_);
 }
 

@@ -22,8 +22,7 @@ class Reconciler {
   // `in_flight`: an order whose task was enqueued this recently is left alone (the task
   // visibility timeout: its task may still be running).
   Reconciler(const config::ReconcileSettings& settings, std::chrono::milliseconds in_flight,
-             db::ReconcileRepository& repository, TaskQueue& queue,
-             Metrics& metrics)
+             db::ReconcileRepository& repository, TaskQueue& queue, Metrics& metrics)
       : settings_(settings),
         in_flight_(in_flight),
         repository_(repository),

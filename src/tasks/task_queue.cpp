@@ -27,25 +27,27 @@ constexpr const char* kIsLive =
     "end ";
 
 // KEYS stream, live, delayed. ARGV: per task, order id, field count, fields.
-const redis::Script kEnqueue{std::string(kIsLive) +
-                             "local added, i = 0, 1 "
-                             "while i <= #ARGV do "
-                             "  local order, n = ARGV[i], tonumber(ARGV[i + 1]) "
-                             "  if not is_live(order) then "
-                             "    local id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, i + 2, i + 1 + n)) "
-                             "    redis.call('HSET', KEYS[2], order, id) "
-                             "    added = added + 1 "
-                             "  end "
-                             "  i = i + 2 + n "
-                             "end "
-                             "return added"};
+const redis::Script kEnqueue{
+    std::string(kIsLive) +
+    "local added, i = 0, 1 "
+    "while i <= #ARGV do "
+    "  local order, n = ARGV[i], tonumber(ARGV[i + 1]) "
+    "  if not is_live(order) then "
+    "    local id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, i + 2, i + 1 + n)) "
+    "    redis.call('HSET', KEYS[2], order, id) "
+    "    added = added + 1 "
+    "  end "
+    "  i = i + 2 + n "
+    "end "
+    "return added"};
 
 // KEYS stream, live, dead. ARGV group, entry, order, dead-letter max length, then the
 // dead letter's fields (none: a plain ack). The live mark goes with its own entry only.
 const redis::Script kFinish{
     "redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) "
     "redis.call('XDEL', KEYS[1], ARGV[2]) "
-    "if redis.call('HGET', KEYS[2], ARGV[3]) == ARGV[2] then redis.call('HDEL', KEYS[2], ARGV[3]) end "
+    "if redis.call('HGET', KEYS[2], ARGV[3]) == ARGV[2] then redis.call('HDEL', KEYS[2], ARGV[3]) "
+    "end "
     "if #ARGV > 4 then "
     "  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[4], '*', unpack(ARGV, 5)) "
     "end "
@@ -208,10 +210,10 @@ awaitable<void> TaskQueue::keep_claimed(const std::string& consumer,
 }
 
 awaitable<std::size_t> TaskQueue::promote_due(int limit) {
-  const auto r = co_await kPromote.run(
-      redis_, 4,
-      cmd(delayed_, delayed_tasks_, settings_.stream, live_, std::to_string(domain::unix_ms()),
-          std::to_string(limit)));
+  const auto r =
+      co_await kPromote.run(redis_, 4,
+                            cmd(delayed_, delayed_tasks_, settings_.stream, live_,
+                                std::to_string(domain::unix_ms()), std::to_string(limit)));
   throw_if_error(r);
   co_return static_cast<std::size_t>(r.integer);
 }
@@ -237,8 +239,8 @@ awaitable<void> TaskQueue::dead_letter(const Task& task, const std::string& erro
 }
 
 awaitable<void> TaskQueue::delay(const Task& task, std::int64_t due_unix_ms, Command fields) {
-  auto args = cmd(settings_.stream, live_, delayed_, delayed_tasks_, settings_.group,
-                  task.entry_id, task.order_id, std::to_string(due_unix_ms));
+  auto args = cmd(settings_.stream, live_, delayed_, delayed_tasks_, settings_.group, task.entry_id,
+                  task.order_id, std::to_string(due_unix_ms));
   args.insert(args.end(), std::make_move_iterator(fields.begin()),
               std::make_move_iterator(fields.end()));
   throw_if_error(co_await kDelay.run(redis_, 4, std::move(args)));
@@ -255,9 +257,9 @@ awaitable<void> TaskQueue::defer(const Task& task, Millis delay_by, const std::s
 }
 
 awaitable<void> TaskQueue::park(const Task& task) {
-  co_await delay(task, task.not_before_ms,
-                 task_fields(task, task.attempt, task.deferrals, task.not_before_ms,
-                             task.last_error));
+  co_await delay(
+      task, task.not_before_ms,
+      task_fields(task, task.attempt, task.deferrals, task.not_before_ms, task.last_error));
 }
 
 awaitable<std::vector<Task>> TaskQueue::dead_letters(int count) {
@@ -272,8 +274,8 @@ awaitable<std::vector<std::string>> TaskQueue::replay(const std::vector<Task>& d
   for (const auto& task : dead) {
     Task fresh = task;
     fresh.enqueued_ms = domain::unix_ms();
-    auto args = cmd(settings_.stream, live_, delayed_, settings_.dead_stream, task.entry_id,
-                    task.order_id);
+    auto args =
+        cmd(settings_.stream, live_, delayed_, settings_.dead_stream, task.entry_id, task.order_id);
     auto fields = task_fields(fresh, 0, 0, 0, "");
     args.insert(args.end(), std::make_move_iterator(fields.begin()),
                 std::make_move_iterator(fields.end()));

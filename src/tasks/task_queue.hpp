@@ -53,7 +53,8 @@ class TaskQueue {
   awaitable<TaskBatch> reclaim(const std::string& consumer, int count);
   // Resets the idle time of tasks this consumer is running, so that none is reclaimed
   // while its worker is alive, however long it runs.
-  awaitable<void> keep_claimed(const std::string& consumer, const std::vector<std::string>& entries);
+  awaitable<void> keep_claimed(const std::string& consumer,
+                               const std::vector<std::string>& entries);
   // Moves delayed tasks that are due back into the stream (at most `limit`); returns how many.
   awaitable<std::size_t> promote_due(int limit);
   awaitable<void> ack(const Task& task);

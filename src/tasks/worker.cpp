@@ -71,10 +71,11 @@ awaitable<void> Worker::conclude(const Task& task, std::exception_ptr error) {
       metrics_.add("tasks_total", label("result", "deferred"));
       break;
     case Kind::Retry:
-      log::warn("task failed; will retry", {{"order_id", task.order_id},
-                                            {"attempt", task.attempt},
-                                            {"delay_ms", static_cast<std::int64_t>(outcome.delay.count())},
-                                            {"error", outcome.reason}});
+      log::warn("task failed; will retry",
+                {{"order_id", task.order_id},
+                 {"attempt", task.attempt},
+                 {"delay_ms", static_cast<std::int64_t>(outcome.delay.count())},
+                 {"error", outcome.reason}});
       co_await queue_.retry(task, outcome.delay, outcome.reason);
       metrics_.add("tasks_total", label("result", "retried"));
       break;
@@ -104,7 +105,8 @@ awaitable<void> Worker::chores() {
   if (promote_.due(now)) {
     const auto promoted = co_await queue_.promote_due(kPromoteBatch);
     // A full batch: more may be due, so the next pass looks again at once.
-    if (promoted == static_cast<std::size_t>(kPromoteBatch)) promote_.postpone(now - promote_.period());
+    if (promoted == static_cast<std::size_t>(kPromoteBatch))
+      promote_.postpone(now - promote_.period());
   }
   if (keep_claimed_.due(now) && !running_.empty()) {
     co_await queue_.keep_claimed(name_, {running_.begin(), running_.end()});

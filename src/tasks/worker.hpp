@@ -47,9 +47,9 @@ class Worker {
   Metrics& metrics_;
   std::string name_;
   DependencyHealth health_{"worker"};
-  std::optional<TaskGroup> tasks_;      // made in run(), on the worker's executor
-  std::set<std::string> running_;       // entry ids; at most WORKER_CONCURRENCY
-  bool group_ready_ = false;            // false: the next pass creates the consumer group
+  std::optional<TaskGroup> tasks_;  // made in run(), on the worker's executor
+  std::set<std::string> running_;   // entry ids; at most WORKER_CONCURRENCY
+  bool group_ready_ = false;        // false: the next pass creates the consumer group
   Every promote_;
   Every keep_claimed_;
   Every reclaim_;

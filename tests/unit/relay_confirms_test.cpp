@@ -28,8 +28,9 @@ TEST(RelayConfirms, EachVerdictSettlesItsOwnRow) {
   t.sent(2, row("b"), t0, 7);
   t.sent(3, row("c"), t0, 7);
   t.sent(4, row("d"), t0, 7);
-  const auto s = t.settle({verdict(2, Status::Confirmed), verdict(1, Status::Nacked),
-                           verdict(3, Status::Returned, "NO_ROUTE"), verdict(99, Status::Confirmed)});
+  const auto s =
+      t.settle({verdict(2, Status::Confirmed), verdict(1, Status::Nacked),
+                verdict(3, Status::Returned, "NO_ROUTE"), verdict(99, Status::Confirmed)});
   ASSERT_EQ(s.confirmed.size(), 1u);
   EXPECT_EQ(s.confirmed[0].id, "b");
   EXPECT_EQ(s.nacked, std::vector<std::string>{"a"});

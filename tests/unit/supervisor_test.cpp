@@ -117,8 +117,9 @@ TEST(Supervisor, BacksOffExponentiallyWithJitterUpToTheCap) {
 
 TEST(Supervisor, ASuccessResetsTheBackoff) {
   Harness h;
-  h.outcomes = {transient(Dependency::Redis), transient(Dependency::Redis), transient(Dependency::Redis),
-                succeeds(),         transient(Dependency::Redis), succeeds()};
+  h.outcomes = {transient(Dependency::Redis), transient(Dependency::Redis),
+                transient(Dependency::Redis), succeeds(),
+                transient(Dependency::Redis), succeeds()};
   h.run(h.loop({.base = Millis(100), .cap = Millis(10'000)}));
   ASSERT_EQ(h.pauses.size(), 4u);
   EXPECT_GE(h.pauses[2].count(), 200);  // third in a row: 400 ms, jittered down to >= 200
@@ -128,7 +129,8 @@ TEST(Supervisor, ASuccessResetsTheBackoff) {
 TEST(Supervisor, MarksOnlyWhatASuccessfulPassProves) {
   Harness h;
   h.health.down(Dependency::Postgres, "down");  // reported by the duty's own work, not by a pass
-  h.outcomes = {transient(Dependency::Redis), succeeds(), succeeds()};  // the last one meets the stop
+  h.outcomes = {transient(Dependency::Redis), succeeds(),
+                succeeds()};  // the last one meets the stop
   auto loop = h.loop();
   loop.proves = {Dependency::Redis};
   h.run(std::move(loop));

@@ -10,9 +10,15 @@ namespace {
 
 using Kind = TaskOutcome::Kind;
 
-Failure down() { return {FailureKind::Transient, Dependency::Postgres, "connection refused"}; }
-Failure poison() { return {FailureKind::Permanent, std::nullopt, "order does not exist"}; }
-Failure odd() { return {FailureKind::Unknown, std::nullopt, "unexpected"}; }
+Failure down() {
+  return {FailureKind::Transient, Dependency::Postgres, "connection refused"};
+}
+Failure poison() {
+  return {FailureKind::Permanent, std::nullopt, "order does not exist"};
+}
+Failure odd() {
+  return {FailureKind::Unknown, std::nullopt, "unexpected"};
+}
 
 Task task(int attempt, int deferrals) {
   Task t;
