@@ -4,11 +4,10 @@ key in a `kid` header, and a key removed from the configuration ends its tokens.
 
 import hashlib
 import secrets
-import subprocess
 
 import pytest
 
-from conftest import BIN
+from test_config import run_api  # the api with a config it must refuse
 from helpers import (
     Api,
     assert_401,
@@ -93,17 +92,6 @@ def test_several_fallbacks_and_the_previous_release_tokens(api_factory):
         {"alg": "HS256", "typ": "JWT", "kid": kid(key_b)}, jwt_decode_unverified(token_a)[1], key_a
     )
     assert_401(api.get_order(mislabelled, order["id"]))
-
-
-def run_api(env, cwd, timeout=15):
-    try:
-        return subprocess.run(
-            [str(BIN), "api"], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout
-        )
-    except subprocess.TimeoutExpired as e:
-        raise AssertionError(
-            f"api with a bad key did not exit within {timeout}s; stderr so far: {e.stderr!r}"
-        ) from None
 
 
 BAD_KEYS = [
